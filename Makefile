@@ -1,0 +1,134 @@
+# The single entry point. CI runs the same targets a person runs (see .ci/run).
+# `make help` lists every target.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCAL := .local
+CHECKOV := .tools/checkov/bin/checkov
+ENV ?= local
+
+# Air-gapped machines: point TF_PLUGIN_MIRROR at a Terraform provider mirror (the documented
+# `provider_installation { filesystem_mirror }` CLI setting is generated from it). It defaults to
+# /opt/tf-plugins when that folder exists; empty means "use the registry", as on a normal workstation.
+TF_PLUGIN_MIRROR ?= $(wildcard /opt/tf-plugins)
+ifneq ($(strip $(TF_PLUGIN_MIRROR)),)
+export TF_CLI_CONFIG_FILE := $(CURDIR)/$(LOCAL)/terraform.rc
+endif
+
+# Values from the make command line reach the tools through the environment, byte for byte:
+# $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
+RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED IMAGE
+$(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
+
+.PHONY: help
+help: ## List every target with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ------------------------------------------------------------------------------------------ setup
+
+$(VENV)/.installed: requirements-dev.txt lambda/migrator/requirements.txt
+	@echo "==> installing Python dependencies into $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(CHECKOV):
+	@echo "==> installing checkov into .tools/checkov (its own venv: it pins an old boto3)"
+	@$(PYTHON) -m venv .tools/checkov
+	@.tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+
+$(LOCAL)/terraform.rc:
+	@mkdir -p $(LOCAL)
+	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/*/*"]\n  }\n}\n' \
+		"$(TF_PLUGIN_MIRROR)" > $@
+
+.PHONY: venv
+venv: $(VENV)/.installed $(if $(strip $(TF_PLUGIN_MIRROR)),$(LOCAL)/terraform.rc) ## Install the Python tools (and the provider mirror setting, if any)
+
+# ------------------------------------------------------------------------------- local default
+
+.PHONY: up down env clean
+up: venv ## Start the local default: moto server + PostgreSQL on free ports, state bucket and zone
+	@$(PY) -m scripts.localenv up
+
+down: ## Stop the local default (by process id); data stays until `make clean`
+	@if [ -x $(PY) ]; then $(PY) -m scripts.localenv down; fi
+
+env: ## Print export lines for the local default: eval "$$(make -s env)"
+	@$(PY) -m scripts.localenv env
+
+clean: down ## Stop everything and remove every generated file (.local, dist, terraform caches)
+	@if [ -x $(PY) ]; then $(PY) -m scripts.localenv clean; fi
+	@rm -rf $(LOCAL) dist build .pytest_cache .ruff_cache .hypothesis
+	@find . -name .terraform -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+	@find . -name __pycache__ -type d -prune -not -path './.venv/*' -not -path './.tools/*' -exec rm -rf {} +
+
+# ----------------------------------------------------------------------------------- migrator
+
+.PHONY: build migrate lint-migrations bench-migrations
+build: venv ## Build the Lambda package dist/migrator.zip (reproducible, prints its size)
+	@$(PY) -m scripts.build_lambda
+
+migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql [STEPS=n TARGET=id SQL=.. DRY_RUN=1 ALLOW_CONTRACT=1]
+	@$(PY) -m scripts.migrate
+
+lint-migrations: venv ## Lint every migration's forward SQL with squawk
+	@$(PY) -m scripts.lint_migrations
+
+bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor
+	@$(PY) -m scripts.bench_migrations
+
+# ------------------------------------------------------------------------------------- release
+
+.PHONY: plan apply verify demo
+plan: up ## Save a plan for COLOR=blue|green [ENV=local] and print its Markdown review summary
+	@$(PY) -m scripts.release plan
+
+apply: up ## Apply the saved plan for COLOR (verifies the colour first; ALLOW_DESTROY=1, AUTO_APPROVE=1, SKIP_VERIFY=1)
+	@$(PY) -m scripts.release apply
+
+verify: up ## Check COLOR's stack before it takes traffic: deployed, tasks running, image, health, HTTP
+	@$(PY) -m scripts.release verify
+
+demo: ## The whole release flow on the local default, from a fresh clone
+	@$(MAKE) up
+	@$(PY) -m scripts.demo
+
+# ---------------------------------------------------------------------------------- quality
+
+.PHONY: lint fmt test test-unit test-integration test-terraform test-e2e
+lint: venv $(CHECKOV) lint-migrations ## ruff, terraform fmt/validate, checkov, actionlint, squawk
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@echo "==> terraform fmt, validate, checkov"
+	@CHECKOV=$(CHECKOV) scripts/tf_lint.sh
+	@echo "==> actionlint"
+	@$(VENV)/bin/actionlint .github/workflows/*.yml
+
+fmt: venv ## Format Python and Terraform in place
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+	@terraform fmt -recursive terraform modules
+
+test: lint up ## Everything CI runs: lint, unit, integration, terraform and the end-to-end release
+	@$(PY) -m pytest tests
+
+test-unit: venv ## Unit tests only (no services)
+	@$(PY) -m pytest tests/unit
+
+test-integration: up ## Integration tests (real PostgreSQL, moto)
+	@$(PY) -m pytest tests/integration
+
+test-terraform: up ## Plan-level tftest suites for every module and the root
+	@$(PY) -m pytest tests/terraform
+
+test-e2e: up ## The end-to-end release flow against the local default
+	@$(PY) -m pytest tests/e2e

@@ -1,0 +1,378 @@
+"""The embedded local default: a moto server and a PostgreSQL on free local ports.
+
+Everything it starts or writes lives in one gitignored folder (``.local/`` by default): pid files, logs, the
+PostgreSQL data directory and ``state.json``, which records the ports and the local test credentials so that
+every other tool (Makefile, tests, the demo) finds the same services.
+
+    python -m scripts.localenv up       # start (idempotent) and print the state as JSON
+    python -m scripts.localenv down     # stop by process id
+    python -m scripts.localenv env      # shell export lines: eval "$(python -m scripts.localenv env)"
+    python -m scripts.localenv status   # JSON: what runs, where
+
+The PostgreSQL server refuses to run as root, so as root it runs as the ``postgres`` user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL_DIR = Path(os.environ.get("RELEASE_KIT_LOCAL_DIR", REPO / ".local")).resolve()
+STATE_FILE = LOCAL_DIR / "state.json"
+REGION = "us-east-1"
+STATE_BUCKET = "release-kit-tfstate"
+LOCAL_TFVARS = REPO / "terraform" / "env" / "local.tfvars"
+APP_DATABASE = "app"
+APP_USER = "migrator"
+
+
+class LocalEnvError(RuntimeError):
+    """The local default could not be started or reached; the message says what to do."""
+
+
+@dataclass
+class State:
+    moto_port: int
+    moto_pid: int
+    pg_port: int
+    pg_data: str
+    pg_superuser_password: str
+    app_password: str
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres:{self.pg_superuser_password}@127.0.0.1:{self.pg_port}/postgres"
+
+    @property
+    def app_url(self) -> str:
+        return f"postgresql://{APP_USER}:{self.app_password}@127.0.0.1:{self.pg_port}/{APP_DATABASE}"
+
+    def aws_env(self) -> dict[str, str]:
+        """Variables that point boto3, the aws CLI and terraform at the local moto server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+    def terraform_env(self) -> dict[str, str]:
+        """What a local terraform run needs on top of aws_env(): the existing database and its password."""
+        return {
+            "TF_VAR_database_existing_port": str(self.pg_port),
+            "TF_VAR_database_password": self.app_password,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def load_state() -> State | None:
+    """The recorded state, or None when nothing was started."""
+    if not STATE_FILE.exists():
+        return None
+    return State(**json.loads(STATE_FILE.read_text()))
+
+
+def _save_state(state: State) -> None:
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = STATE_FILE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(STATE_FILE)
+
+
+def _say(message: str) -> None:
+    print(f"[local] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_data_dir() -> Path:
+    """``.local/pg`` when the postgres user can reach it; otherwise a private folder under /var/tmp.
+
+    As root the server runs as ``postgres``, which cannot enter a checkout under a private home directory.
+    The fallback is linked from ``.local/pg`` so ``make clean`` still finds it.
+    """
+    preferred = LOCAL_DIR / "pg"
+    if preferred.is_symlink():
+        return preferred.resolve()
+    if os.geteuid() != 0:
+        return preferred
+    probe = subprocess.run(_as_postgres(["test", "-x", str(LOCAL_DIR)]), check=False)
+    if probe.returncode == 0:
+        return preferred
+    fallback = Path("/var/tmp") / f"release-kit-pg-{abs(hash(str(LOCAL_DIR))) % 10**8}"
+    preferred.symlink_to(fallback)
+    return fallback
+
+
+def _start_postgres(state: dict) -> None:
+    data = Path(state.get("pg_data") or _pg_data_dir())
+    state["pg_data"] = str(data)
+    if not (data / "PG_VERSION").exists():
+        _say(f"initialising PostgreSQL in {data}")
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+        data.chmod(0o700)
+        pwfile = data.parent / f".{data.name}.pwfile"
+        pwfile.write_text(state["pg_superuser_password"] + "\n")
+        pwfile.chmod(0o600)
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres(
+                ["initdb", "-D", str(data), "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                 "--encoding=UTF8", "--locale=C.UTF-8"]
+            ),
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        pwfile.unlink()
+    if not state.get("pg_port") or _port_open(state["pg_port"]):
+        state["pg_port"] = _free_port()
+    _say(f"starting PostgreSQL on 127.0.0.1:{state['pg_port']}")
+    options = f"-p {state['pg_port']} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+    subprocess.run(
+        _as_postgres(["pg_ctl", "-D", str(data), "-l", str(data / "server.log"), "-o", options, "-w", "start"]),
+        check=True, stdout=subprocess.DEVNULL,
+    )
+
+
+def _postgres_running(data: str) -> bool:
+    pidfile = Path(data) / "postmaster.pid"
+    try:
+        return _alive(int(pidfile.read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _ensure_app_database(state: State) -> None:
+    import psycopg  # imported late: `env` and `down` must work before the venv has it
+
+    with psycopg.connect(state.admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_USER,)).fetchone():
+            conn.execute(f"CREATE ROLE {APP_USER} LOGIN CREATEDB")
+        # Re-applied every start: the recorded password is the one source of truth.
+        conn.execute(
+            psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                psycopg.sql.Identifier(APP_USER), psycopg.sql.Literal(state.app_password)
+            )
+        )
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone():
+            conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_USER}")
+
+
+# ------------------------------------------------------------------------------------------------ moto
+
+
+def _moto_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=1):  # noqa: S310
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _start_moto(state: dict) -> None:
+    moto = Path(sys.executable).parent / "moto_server"
+    if not moto.exists():
+        raise LocalEnvError(f"{moto} not found: run `make venv` first")
+    if not state.get("moto_port") or _port_open(state["moto_port"]):
+        state["moto_port"] = _free_port()
+    _say(f"starting moto server on 127.0.0.1:{state['moto_port']}")
+    log = open(LOCAL_DIR / "moto.log", "ab")  # noqa: SIM115 - handed to the child, which outlives us
+    env = {**os.environ, "MOTO_ACM_VALIDATION_WAIT": "0"}
+    proc = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(state["moto_port"])],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+    )
+    state["moto_pid"] = proc.pid
+    (LOCAL_DIR / "moto.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + 30
+    while not _moto_ready(state["moto_port"]):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise LocalEnvError(f"moto server did not start; see {LOCAL_DIR / 'moto.log'}")
+        time.sleep(0.1)
+
+
+def local_zone_name() -> str:
+    """The hosted zone the local tfvars name; it stands in for a zone that already exists on a real account."""
+    match = re.search(r'^\s*zone_name\s*=\s*"([^"]+)"', LOCAL_TFVARS.read_text(), re.MULTILINE)
+    if not match:
+        raise LocalEnvError(f"zone_name is not set in {LOCAL_TFVARS}")
+    return match.group(1)
+
+
+def _ensure_aws_fixtures(state: State) -> None:
+    """The state bucket and the hosted zone: what a real account has before this kit's Terraform runs."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+    )
+    s3 = session.client("s3", endpoint_url=state.endpoint)
+    if STATE_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=STATE_BUCKET)
+        s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    route53 = session.client("route53", endpoint_url=state.endpoint)
+    zone = local_zone_name().rstrip(".") + "."
+    if zone not in {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}:
+        route53.create_hosted_zone(Name=zone, CallerReference=f"release-kit-{time.time_ns()}")
+
+
+# ----------------------------------------------------------------------------------------------- commands
+
+
+def up() -> State:
+    """Start whatever is not running yet; return the state. Safe to call again and again."""
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    previous = load_state()
+    raw = asdict(previous) if previous else {
+        "moto_port": 0, "moto_pid": 0, "pg_port": 0, "pg_data": "",
+        "pg_superuser_password": secrets.token_urlsafe(18), "app_password": secrets.token_urlsafe(18),
+    }
+    if not (_alive(raw["moto_pid"]) and _moto_ready(raw["moto_port"])):
+        _start_moto(raw)
+    if not (raw["pg_data"] and _postgres_running(raw["pg_data"])):
+        _start_postgres(raw)
+    state = State(**raw)
+    _save_state(state)
+    _ensure_app_database(state)
+    _ensure_aws_fixtures(state)
+    return state
+
+
+def down() -> None:
+    """Stop both services by process id. Data stays until ``clean``."""
+    state = load_state()
+    if state is None:
+        _say("nothing to stop")
+        return
+    if _alive(state.moto_pid):
+        _say(f"stopping moto server (pid {state.moto_pid})")
+        os.killpg(state.moto_pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(state.moto_pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(state.moto_pid, signal.SIGKILL)
+    if state.pg_data and _postgres_running(state.pg_data):
+        _say("stopping PostgreSQL")
+        subprocess.run(
+            _as_postgres(["pg_ctl", "-D", state.pg_data, "-m", "fast", "-w", "stop"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    # A fresh moto server has no resources: forget it so the next `up` re-creates the fixtures.
+    _save_state(State(**{**asdict(state), "moto_pid": 0}))
+
+
+def clean() -> None:
+    """Stop everything and remove every file the local default wrote."""
+    down()
+    state = load_state()
+    if state and state.pg_data:
+        shutil.rmtree(state.pg_data, ignore_errors=True)
+    shutil.rmtree(LOCAL_DIR, ignore_errors=True)
+
+
+def shell_exports(state: State) -> str:
+    env = {**state.aws_env(), **state.terraform_env()}
+    if os.environ.get("TF_CLI_CONFIG_FILE"):
+        env["TF_CLI_CONFIG_FILE"] = os.environ["TF_CLI_CONFIG_FILE"]
+    lines = [f"export {key}={_shell_quote(value)}" for key, value in env.items()]
+    lines.append(f"# admin: psql {_shell_quote(state.admin_url)}")
+    return "\n".join(lines)
+
+
+def _shell_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def status() -> dict:
+    state = load_state()
+    if state is None:
+        return {"running": False}
+    return {
+        "moto": {"running": _alive(state.moto_pid), "endpoint": state.endpoint, "pid": state.moto_pid},
+        "postgres": {"running": _postgres_running(state.pg_data), "port": state.pg_port, "data": state.pg_data},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localenv", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "env", "status", "clean"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            state = up()
+            print(json.dumps({"endpoint": state.endpoint, "postgres_port": state.pg_port}))
+        elif args.command == "down":
+            down()
+        elif args.command == "clean":
+            clean()
+        elif args.command == "env":
+            state = load_state()
+            if state is None:
+                raise LocalEnvError("the local default is not started: run `make up`")
+            print(shell_exports(state))
+        else:
+            print(json.dumps(status(), indent=2))
+    except (LocalEnvError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
