@@ -1,0 +1,116 @@
+locals {
+  _create     = var.enabled && var.create
+  _identifier = "${var.name}-db"
+  _host       = var.enabled ? (var.create ? one(aws_db_instance.this[*].address) : var.existing_host) : null
+  _port       = var.enabled ? (var.create ? 5432 : var.existing_port) : null
+}
+
+resource "aws_db_subnet_group" "this" {
+  count = local._create ? 1 : 0
+
+  name       = local._identifier
+  subnet_ids = var.subnet_ids
+
+  tags = var.tags
+}
+
+resource "aws_security_group" "this" {
+  count = local._create ? 1 : 0
+
+  name        = local._identifier
+  description = "PostgreSQL of ${var.name}: reachable on 5432 from the allowed CIDR blocks only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = local._identifier })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "this" {
+  for_each = local._create ? toset(var.allowed_cidr_blocks) : toset([])
+
+  security_group_id = aws_security_group.this[0].id
+  description       = "PostgreSQL"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = 5432
+  to_port           = 5432
+
+  tags = var.tags
+}
+
+resource "aws_db_instance" "this" {
+  #checkov:skip=CKV_AWS_118:Enhanced monitoring needs a monitoring role; Performance Insights and CloudWatch metrics cover this kit.
+  #checkov:skip=CKV_AWS_157:Multi-AZ is a cost decision per environment (multi_az).
+  #checkov:skip=CKV2_AWS_30:Query logging needs a custom parameter group; statement logging is left to the operator.
+  #checkov:skip=CKV2_AWS_69:PostgreSQL 15+ on RDS defaults rds.force_ssl to 1, so TLS is already enforced.
+  count = local._create ? 1 : 0
+
+  identifier     = local._identifier
+  engine         = "postgres"
+  engine_version = var.engine_version
+  instance_class = var.instance_class
+  port           = 5432
+
+  allocated_storage = var.allocated_storage
+  storage_type      = "gp3"
+  storage_encrypted = true
+  kms_key_id        = var.kms_key_arn
+
+  db_name  = var.db_name
+  username = var.username
+  # Write-only: the password is sent to RDS but never stored in the plan or state.
+  password_wo         = var.password
+  password_wo_version = var.password_version
+
+  db_subnet_group_name   = aws_db_subnet_group.this[0].name
+  vpc_security_group_ids = [aws_security_group.this[0].id]
+  publicly_accessible    = false
+  multi_az               = var.multi_az
+
+  iam_database_authentication_enabled = true
+  auto_minor_version_upgrade          = true
+  backup_retention_period             = var.backup_retention_days
+  copy_tags_to_snapshot               = true
+  deletion_protection                 = var.deletion_protection
+  skip_final_snapshot                 = !var.final_snapshot_enabled
+  final_snapshot_identifier           = "${local._identifier}-final"
+  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  performance_insights_enabled        = true
+  performance_insights_kms_key_id     = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret" "this" {
+  #checkov:skip=CKV2_AWS_57:Rotation is driven by password_version (a reviewed plan), not a rotation Lambda.
+  #checkov:skip=CKV_AWS_149:kms_key_arn selects a customer-managed key when the environment has one.
+  count = var.enabled ? 1 : 0
+
+  name                    = "${var.name}/database/${var.username}"
+  description             = "Credentials of ${var.username} on the ${var.name} database (RDS JSON shape)"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+
+  tags = var.tags
+}
+
+# The standard RDS secret shape, written write-only so the password stays out of the plan and state. Unknown
+# values (the address of an instance created in the same apply) are fine here: Terraform resolves them before
+# it sends the write-only value. The value is re-sent only when password_version changes.
+resource "aws_secretsmanager_secret_version" "this" {
+  count = var.enabled ? 1 : 0
+
+  secret_id = aws_secretsmanager_secret.this[0].id
+  secret_string_wo = jsonencode({
+    username = var.username
+    password = var.password
+    host     = local._host
+    port     = local._port
+    dbname   = var.db_name
+    engine   = "postgres"
+  })
+  secret_string_wo_version = var.password_version
+}

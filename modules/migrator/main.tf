@@ -1,0 +1,125 @@
+locals {
+  _count         = var.enabled ? 1 : 0
+  _function_name = "${var.name}-migrator"
+  _tags          = merge(var.tags, { Component = "migrator" })
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:The migrator never logs the secret; the AWS-managed key is enough.
+  #checkov:skip=CKV_AWS_338:Retention is a variable (log_retention_days); environments choose it.
+  count = local._count
+
+  # The name Lambda writes to by default, so the role can be limited to this one group.
+  name              = "/aws/lambda/${local._function_name}"
+  retention_in_days = var.log_retention_days
+
+  tags = local._tags
+}
+
+resource "aws_security_group" "this" {
+  count = local._count
+
+  name        = local._function_name
+  description = "Schema migrator: egress only to the database port and HTTPS"
+  vpc_id      = var.vpc_id
+
+  tags = merge(local._tags, { Name = local._function_name })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "database_cidr" {
+  for_each = var.enabled ? toset(var.database_cidr_blocks) : toset([])
+
+  security_group_id = aws_security_group.this[0].id
+  description       = "PostgreSQL"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = var.database_port
+  to_port           = var.database_port
+
+  tags = local._tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "database_security_group" {
+  count = var.enabled ? length(var.database_security_group_ids) : 0
+
+  security_group_id            = aws_security_group.this[0].id
+  description                  = "PostgreSQL"
+  referenced_security_group_id = var.database_security_group_ids[count.index]
+  ip_protocol                  = "tcp"
+  from_port                    = var.database_port
+  to_port                      = var.database_port
+
+  tags = local._tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "https" {
+  count = local._count
+
+  security_group_id = aws_security_group.this[0].id
+  description       = "HTTPS to AWS APIs (Secrets Manager, KMS)"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+
+  tags = local._tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Invocations are synchronous from the release tooling, with retries off; a DLQ would only hide failures.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile per account; the package is built and hashed by CI.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is optional (tracing_enabled).
+  #checkov:skip=CKV_AWS_173:The environment holds only a secret ARN and an environment name; kms_key_arn encrypts it when given.
+  count = local._count
+
+  function_name    = local._function_name
+  description      = "Runs database schema migrations for ${var.name}"
+  role             = aws_iam_role.this[0].arn
+  filename         = var.package_path
+  source_code_hash = filebase64sha256(var.package_path)
+  handler          = "migrator.handler.handler"
+  # Must stay python3.11: the package carries CPython 3.11 (cp311) wheels.
+  runtime     = "python3.11"
+  timeout     = var.timeout
+  memory_size = var.memory_size
+  kms_key_arn = var.kms_key_arn
+
+  # One migration at a time; the migrator also takes a database lock.
+  reserved_concurrent_executions = 1
+
+  environment {
+    variables = {
+      DB_SECRET_ID         = var.secret_arn
+      MIGRATOR_ENVIRONMENT = var.environment
+    }
+  }
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = [aws_security_group.this[0].id]
+  }
+
+  tracing_config {
+    mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  tags = local._tags
+
+  depends_on = [
+    aws_cloudwatch_log_group.this,
+    aws_iam_role_policy.this,
+  ]
+}
+
+# A failed migration must not be re-run behind the operator's back.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count = local._count
+
+  function_name                = aws_lambda_function.this[0].function_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 60
+}

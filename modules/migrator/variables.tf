@@ -1,0 +1,154 @@
+variable "database_cidr_blocks" {
+  description = "CIDR blocks of the database (used when the database is not reachable by security group, e.g. an existing server). The function may reach these only on database_port."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for cidr in var.database_cidr_blocks : can(cidrnetmask(cidr))])
+    error_message = "database_cidr_blocks must hold IPv4 CIDR blocks, e.g. [\"10.40.128.0/18\"]."
+  }
+}
+
+variable "database_port" {
+  description = "TCP port of the PostgreSQL database; the only non-HTTPS port the function may reach."
+  type        = number
+  default     = 5432
+  nullable    = false
+
+  validation {
+    condition     = var.database_port >= 1 && var.database_port <= 65535 && floor(var.database_port) == var.database_port
+    error_message = "database_port must be a whole number from 1 to 65535, e.g. 5432."
+  }
+}
+
+variable "database_security_group_ids" {
+  description = "Security group of the database, when it has one (a list so its length is known at plan time even while the ID is not); the function may reach it only on database_port. Set this, database_cidr_blocks, or both."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = !var.enabled || length(var.database_security_group_ids) > 0 || length(var.database_cidr_blocks) > 0
+    error_message = "Tell the migrator where the database is: set database_security_group_ids (a created database) or database_cidr_blocks (an existing one)."
+  }
+}
+
+variable "enabled" {
+  description = "Set to false to create nothing (the plan is empty)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "environment" {
+  description = "Environment name passed to the function as MIGRATOR_ENVIRONMENT, e.g. \"local\" or \"production\"."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.environment))
+    error_message = "environment must be a lower-case name of up to 32 letters, digits and hyphens, e.g. \"production\"."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the customer-managed KMS key that encrypts the secret (and the function's environment), or null for AWS-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Days to keep the function's logs (a value CloudWatch accepts)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MiB."
+  type        = number
+  default     = 512
+  nullable    = false
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MiB from 128 to 10240, e.g. 512."
+  }
+}
+
+variable "name" {
+  description = "Name prefix, e.g. \"release-kit-local\"; the function is \"<name>-migrator\"."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
+    error_message = "name must be 3-40 characters of lower-case letters, digits and hyphens, starting with a letter, e.g. \"release-kit-local\"."
+  }
+}
+
+variable "package_path" {
+  description = "Path of the deployment zip (built by the project's packaging step, with CPython 3.11 wheels)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = !var.enabled || (endswith(var.package_path, ".zip") && fileexists(var.package_path))
+    error_message = "package_path must point at an existing .zip file; build the migrator package first (it is written to dist/migrator.zip)."
+  }
+}
+
+variable "secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the database credentials (RDS JSON shape). The function may read only this secret."
+  type        = string
+  nullable    = false
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the function runs in."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.subnet_ids) >= 1
+    error_message = "subnet_ids must list at least one private subnet (two AZs recommended)."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds; migrations may be slow, so the default is the Lambda maximum."
+  type        = number
+  default     = 900
+  nullable    = false
+
+  validation {
+    condition     = var.timeout >= 60 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds from 60 to 900, e.g. 900."
+  }
+}
+
+variable "tracing_enabled" {
+  description = "Turn on AWS X-Ray active tracing."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "vpc_id" {
+  description = "VPC of the subnets; the function's security group is created here."
+  type        = string
+  nullable    = false
+}

@@ -1,0 +1,77 @@
+resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_91:Access logs need an account-level log bucket, which this kit does not own.
+  #checkov:skip=CKV_AWS_150:A colour's stack is destroyed when it is disabled; deletion protection would block the release flow.
+  #checkov:skip=CKV2_AWS_28:WAF is attached at the account/edge level, not per colour.
+  count = local._count
+
+  name                       = local._full_name
+  load_balancer_type         = "application"
+  internal                   = false
+  subnets                    = var.public_subnet_ids
+  security_groups            = [aws_security_group.alb[0].id]
+  drop_invalid_header_fields = true
+
+  tags = local._tags
+}
+
+resource "aws_lb_target_group" "this" {
+  count = local._count
+
+  name                 = local._full_name
+  target_type          = "ip"
+  port                 = var.container_port
+  protocol             = "HTTP"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  health_check {
+    enabled             = true
+    path                = var.health_check_path
+    matcher             = "200"
+    interval            = 15
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+    timeout             = 5
+  }
+
+  tags = local._tags
+}
+
+resource "aws_lb_listener" "https" {
+  count = local._count
+
+  load_balancer_arn = aws_lb.this[0].arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = aws_acm_certificate_validation.this[0].certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[0].arn
+  }
+
+  tags = local._tags
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  #checkov:skip=CKV_AWS_2:This listener only redirects HTTP to HTTPS.
+  #checkov:skip=CKV_AWS_103:This listener only redirects HTTP to HTTPS; TLS is set on the HTTPS listener.
+  count = local._count
+
+  load_balancer_arn = aws_lb.this[0].arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+
+  tags = local._tags
+}

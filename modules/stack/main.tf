@@ -1,0 +1,118 @@
+locals {
+  _count        = var.enabled ? 1 : 0
+  _full_name    = "${var.name}-${var.color}"
+  _hostname     = "${var.color}.${var.domain_name}"
+  _cert_domains = var.enabled ? toset([local._hostname, var.live_hostname]) : toset([])
+  _container    = "app"
+  _tags         = merge(var.tags, { Color = var.color })
+}
+
+data "aws_region" "current" {
+  count = local._count
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:Container logs hold no secrets; the AWS-managed key is enough and avoids a CMK per colour.
+  #checkov:skip=CKV_AWS_338:Retention is a variable (log_retention_days); environments choose it, a year is not always wanted.
+  count = local._count
+
+  name              = "/ecs/${local._full_name}"
+  retention_in_days = var.log_retention_days
+
+  tags = local._tags
+}
+
+resource "aws_ecs_cluster" "this" {
+  count = local._count
+
+  name = local._full_name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+
+  tags = local._tags
+}
+
+resource "aws_ecs_task_definition" "this" {
+  count = local._count
+
+  family                   = local._full_name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  execution_role_arn       = aws_iam_role.execution[0].arn
+
+  container_definitions = jsonencode([
+    {
+      name      = local._container
+      image     = var.image
+      essential = true
+      # Many application images (nginx among them) write to their root filesystem; see the checkov skip below.
+      readonlyRootFilesystem = false
+      portMappings = [
+        {
+          containerPort = var.container_port
+          hostPort      = var.container_port
+          protocol      = "tcp"
+        }
+      ]
+      environment = [
+        { name = "COLOR", value = var.color },
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.this[0].name
+          awslogs-region        = data.aws_region.current[0].name
+          awslogs-stream-prefix = local._container
+        }
+      }
+    }
+  ])
+
+  tags = local._tags
+
+  #checkov:skip=CKV_AWS_336:The image is user-supplied and many images need a writable root filesystem.
+}
+
+resource "aws_ecs_service" "this" {
+  count = local._count
+
+  name            = local._full_name
+  cluster         = aws_ecs_cluster.this[0].arn
+  task_definition = aws_ecs_task_definition.this[0].arn
+  desired_count   = var.desired_count
+  launch_type     = "FARGATE"
+
+  # Set explicitly: left unset, the API's default reads back as a change on every plan.
+  availability_zone_rebalancing = "ENABLED"
+
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = 30
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.tasks[0].id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.this[0].arn
+    container_name   = local._container
+    container_port   = var.container_port
+  }
+
+  tags = local._tags
+
+  # The target group must be attached to a listener before a service can use it.
+  depends_on = [aws_lb_listener.https]
+}

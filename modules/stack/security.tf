@@ -1,0 +1,110 @@
+resource "aws_security_group" "alb" {
+  count = local._count
+
+  name        = "${local._full_name}-alb"
+  description = "Internet-facing ALB of the ${var.color} stack"
+  vpc_id      = var.vpc_id
+
+  tags = merge(local._tags, { Name = "${local._full_name}-alb" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb" {
+  #checkov:skip=CKV_AWS_260:Port 80 is open only so the ALB can redirect HTTP to HTTPS.
+  for_each = var.enabled ? { https = 443, http = 80 } : {}
+
+  security_group_id = aws_security_group.alb[0].id
+  description       = "${upper(each.key)} from the internet"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = each.value
+  to_port           = each.value
+
+  tags = local._tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
+  count = local._count
+
+  security_group_id            = aws_security_group.alb[0].id
+  description                  = "To the tasks on the container port"
+  referenced_security_group_id = aws_security_group.tasks[0].id
+  ip_protocol                  = "tcp"
+  from_port                    = var.container_port
+  to_port                      = var.container_port
+
+  tags = local._tags
+}
+
+resource "aws_security_group" "tasks" {
+  count = local._count
+
+  name        = "${local._full_name}-tasks"
+  description = "ECS tasks of the ${var.color} stack: reachable only from its ALB"
+  vpc_id      = var.vpc_id
+
+  tags = merge(local._tags, { Name = "${local._full_name}-tasks" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
+  count = local._count
+
+  security_group_id            = aws_security_group.tasks[0].id
+  description                  = "From the ALB on the container port"
+  referenced_security_group_id = aws_security_group.alb[0].id
+  ip_protocol                  = "tcp"
+  from_port                    = var.container_port
+  to_port                      = var.container_port
+
+  tags = local._tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_https" {
+  count = local._count
+
+  security_group_id = aws_security_group.tasks[0].id
+  description       = "HTTPS out: image pulls, CloudWatch Logs and AWS APIs"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+
+  tags = local._tags
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  count = local._count
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  count = local._count
+
+  name               = "${local._full_name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume[0].json
+
+  tags = local._tags
+}
+
+# ECR image pulls and CloudWatch Logs writes, as AWS maintains them for ECS task execution.
+resource "aws_iam_role_policy_attachment" "execution_ecr" {
+  count = local._count
+
+  role       = aws_iam_role.execution[0].name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}

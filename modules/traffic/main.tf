@@ -1,0 +1,33 @@
+locals {
+  _other_color = var.live_color == "blue" ? "green" : "blue"
+  _fqdn        = "${var.live_record_name}.${var.domain_name}"
+  # A colour without a target gets no record; the variable validations make sure that is never live traffic.
+  _weights = {
+    for color, weight in {
+      (var.live_color)     = 100 - var.canary_percent
+      (local._other_color) = var.canary_percent
+    } : color => weight if contains(keys(var.targets), color)
+  }
+}
+
+# One weighted ALIAS record per enabled colour. Switching or canarying changes only these weights, so the
+# plan of a release touches nothing else. A weight of 0 keeps the idle colour's record in place (ready to go).
+resource "aws_route53_record" "this" {
+  for_each = var.enabled ? var.targets : {}
+
+  zone_id        = var.zone_id
+  name           = local._fqdn
+  type           = "A"
+  set_identifier = each.key
+
+  weighted_routing_policy {
+    weight = local._weights[each.key]
+  }
+
+  alias {
+    name                   = each.value.alb_dns_name
+    zone_id                = each.value.alb_zone_id
+    evaluate_target_health = true
+  }
+
+}
