@@ -24,7 +24,7 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED IMAGE
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help

@@ -15,6 +15,7 @@ The PostgreSQL server refuses to run as root, so as root it runs as the ``postgr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -149,7 +150,8 @@ def _pg_data_dir() -> Path:
     probe = subprocess.run(_as_postgres(["test", "-x", str(LOCAL_DIR)]), check=False)
     if probe.returncode == 0:
         return preferred
-    fallback = Path("/var/tmp") / f"release-kit-pg-{abs(hash(str(LOCAL_DIR))) % 10**8}"
+    tag = hashlib.sha256(str(LOCAL_DIR).encode()).hexdigest()[:12]
+    fallback = Path("/var/tmp") / f"release-kit-pg-{tag}"  # noqa: S108 - postgres-owned, mode 0700
     preferred.symlink_to(fallback)
     return fallback
 
@@ -170,19 +172,34 @@ def _start_postgres(state: dict) -> None:
             shutil.chown(pwfile, "postgres", "postgres")
         subprocess.run(
             _as_postgres(
-                ["initdb", "-D", str(data), "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}",
-                 "--encoding=UTF8", "--locale=C.UTF-8"]
+                [
+                    "initdb",
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
             ),
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         pwfile.unlink()
     if not state.get("pg_port") or _port_open(state["pg_port"]):
         state["pg_port"] = _free_port()
     _say(f"starting PostgreSQL on 127.0.0.1:{state['pg_port']}")
-    options = f"-p {state['pg_port']} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+    options = (
+        f"-p {state['pg_port']} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+    )
     subprocess.run(
-        _as_postgres(["pg_ctl", "-D", str(data), "-l", str(data / "server.log"), "-o", options, "-w", "start"]),
-        check=True, stdout=subprocess.DEVNULL,
+        _as_postgres(
+            ["pg_ctl", "-D", str(data), "-l", str(data / "server.log"), "-o", options, "-w", "start"]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -215,24 +232,26 @@ def _ensure_app_database(state: State) -> None:
 
 def _moto_ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=1):  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=1):
             return True
     except (urllib.error.URLError, OSError):
         return False
 
 
 def _start_moto(state: dict) -> None:
-    moto = Path(sys.executable).parent / "moto_server"
-    if not moto.exists():
-        raise LocalEnvError(f"{moto} not found: run `make venv` first")
     if not state.get("moto_port") or _port_open(state["moto_port"]):
         state["moto_port"] = _free_port()
     _say(f"starting moto server on 127.0.0.1:{state['moto_port']}")
     log = open(LOCAL_DIR / "moto.log", "ab")  # noqa: SIM115 - handed to the child, which outlives us
     env = {**os.environ, "MOTO_ACM_VALIDATION_WAIT": "0"}
     proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(state["moto_port"])],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        [sys.executable, "-m", "scripts.motoserver", "-H", "127.0.0.1", "-p", str(state["moto_port"])],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        cwd=REPO,
     )
     state["moto_pid"] = proc.pid
     (LOCAL_DIR / "moto.pid").write_text(str(proc.pid))
@@ -244,7 +263,7 @@ def _start_moto(state: dict) -> None:
 
 
 def local_zone_name() -> str:
-    """The hosted zone the local tfvars name; it stands in for a zone that already exists on a real account."""
+    """The hosted zone named in the local tfvars: it stands in for a zone a real account already has."""
     match = re.search(r'^\s*zone_name\s*=\s*"([^"]+)"', LOCAL_TFVARS.read_text(), re.MULTILINE)
     if not match:
         raise LocalEnvError(f"zone_name is not set in {LOCAL_TFVARS}")
@@ -256,7 +275,9 @@ def _ensure_aws_fixtures(state: State) -> None:
     import boto3
 
     session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - moto's test credentials
+        region_name=REGION,
     )
     s3 = session.client("s3", endpoint_url=state.endpoint)
     if STATE_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
@@ -275,10 +296,18 @@ def up() -> State:
     """Start whatever is not running yet; return the state. Safe to call again and again."""
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     previous = load_state()
-    raw = asdict(previous) if previous else {
-        "moto_port": 0, "moto_pid": 0, "pg_port": 0, "pg_data": "",
-        "pg_superuser_password": secrets.token_urlsafe(18), "app_password": secrets.token_urlsafe(18),
-    }
+    raw = (
+        asdict(previous)
+        if previous
+        else {
+            "moto_port": 0,
+            "moto_pid": 0,
+            "pg_port": 0,
+            "pg_data": "",
+            "pg_superuser_password": secrets.token_urlsafe(18),
+            "app_password": secrets.token_urlsafe(18),
+        }
+    )
     if not (_alive(raw["moto_pid"]) and _moto_ready(raw["moto_port"])):
         _start_moto(raw)
     if not (raw["pg_data"] and _postgres_running(raw["pg_data"])):
@@ -309,7 +338,8 @@ def down() -> None:
         _say("stopping PostgreSQL")
         subprocess.run(
             _as_postgres(["pg_ctl", "-D", state.pg_data, "-m", "fast", "-w", "stop"]),
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     # A fresh moto server has no resources: forget it so the next `up` re-creates the fixtures.
     _save_state(State(**{**asdict(state), "moto_pid": 0}))
@@ -345,7 +375,11 @@ def status() -> dict:
         return {"running": False}
     return {
         "moto": {"running": _alive(state.moto_pid), "endpoint": state.endpoint, "pid": state.moto_pid},
-        "postgres": {"running": _postgres_running(state.pg_data), "port": state.pg_port, "data": state.pg_data},
+        "postgres": {
+            "running": _postgres_running(state.pg_data),
+            "port": state.pg_port,
+            "data": state.pg_data,
+        },
     }
 
 

@@ -1,0 +1,57 @@
+"""`make migrate ACTION=... [STEPS=n TARGET=id SQL=... DRY_RUN=1 ALLOW_CONTRACT=1]`.
+
+With DATABASE_URL set, the migrator's own command code runs in this process against that database.
+Without it, the same event goes to the deployed migrator function of ENV (default: the local default), found
+through Terraform's ``migrator_function_name`` output.
+
+Either way the JSON result is the last line of standard output, and the exit code is 0 only when ``ok``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from migrator import cli
+
+
+def _fail(action: str, kind: str, message: str) -> int:
+    print(json.dumps({"ok": False, "action": action, "error": {"type": kind, "message": message}}))
+    return 1
+
+
+def main() -> int:
+    if os.environ.get("DATABASE_URL"):
+        return cli.main()
+
+    from scripts import release
+    from scripts.invoke import InvokeError, invoke
+    from scripts.tf import TerraformError
+
+    event = cli.event_from_env(os.environ)
+    action = str(event.get("action", ""))
+    env = os.environ.get("KIT_ENV") or release.LOCAL_ENV
+    try:
+        ws = release.workspace(env)
+        ws.init()
+        function_name = os.environ.get("MIGRATOR_FUNCTION") or ws.outputs().get("migrator_function_name")
+        if not function_name:
+            return _fail(
+                action,
+                "NotDeployed",
+                f"no migrator is deployed in ENV={env}: run `make apply "
+                "COLOR=blue` first, or set DATABASE_URL to run against a database directly",
+            )
+        if "AWS_ENDPOINT_URL" in ws.extra_env:
+            os.environ.update({k: v for k, v in ws.extra_env.items() if k.startswith("AWS_")})
+        print(f"[migrate] invoking {function_name} (ENV={env}) with action {action!r}", file=sys.stderr)
+        result = invoke(function_name, event)
+    except (InvokeError, TerraformError, release.ReleaseError) as exc:
+        return _fail(action, type(exc).__name__, str(exc))
+    print(json.dumps(result))
+    return 0 if result.get("ok") is True else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""Plan, apply and verify releases: the commands behind `make plan`, `make apply` and `make verify`.
+
+    make plan   COLOR=green [ENV=local]   saves a plan and prints its Markdown review summary
+    make apply  COLOR=green               applies that saved plan (or makes one and asks)
+    make verify COLOR=green               checks the colour before it takes traffic
+
+The functions here are plain and documented; ``main`` maps make's variables (passed as KIT_* environment
+variables, see the Makefile) onto them. Every refusal is a ``ReleaseError`` whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts import localenv
+from scripts.plan_review import Review, review, to_markdown
+from scripts.tf import REPO, ApplyProgress, TerraformError, Workspace
+from scripts.verify import Verdict, verify
+
+COLORS = ("blue", "green")
+PLANS_DIR = localenv.LOCAL_DIR / "plans"
+LOCAL_ENV = "local"
+
+
+class ReleaseError(RuntimeError):
+    """A release step was refused or failed; the message says why and what to do."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_color(color: str | None) -> str:
+    if color not in COLORS:
+        raise ReleaseError(f"COLOR must be blue or green (got {color!r}). Example: make plan COLOR=green")
+    return color
+
+
+def workspace(env: str, extra_var_files: tuple[Path, ...] = ()) -> Workspace:
+    """The terraform workspace for ENV. The local default adds only environment variables: the moto
+    endpoint, test credentials, and the local database's port and password."""
+    extra: dict[str, str] = {}
+    if env == LOCAL_ENV:
+        state = localenv.up()
+        extra = {**state.aws_env(), **state.terraform_env()}
+    ws = Workspace(env=env, extra_env=extra, extra_var_files=extra_var_files)
+    ws.check()
+    return ws
+
+
+def aws_session(ws: Workspace):
+    import boto3
+
+    env = ws.environ()
+    if "AWS_ENDPOINT_URL" in ws.extra_env:
+        os.environ.update({k: v for k, v in ws.extra_env.items() if k.startswith("AWS_")})
+    return boto3.session.Session(region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+
+
+# ------------------------------------------------------------------------------------------ saved plans
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    env: str
+
+    @property
+    def plan_file(self) -> Path:
+        return PLANS_DIR / f"{self.env}.tfplan"
+
+    @property
+    def meta_file(self) -> Path:
+        return PLANS_DIR / f"{self.env}.json"
+
+    @property
+    def summary_file(self) -> Path:
+        return PLANS_DIR / f"{self.env}.md"
+
+    def meta(self) -> dict | None:
+        if not (self.plan_file.exists() and self.meta_file.exists()):
+            return None
+        return json.loads(self.meta_file.read_text())
+
+    def discard(self) -> None:
+        for path in (self.plan_file, self.meta_file, self.summary_file):
+            path.unlink(missing_ok=True)
+
+
+def inputs_fingerprint(ws: Workspace, color: str) -> str:
+    """A hash of everything a plan depends on besides the state: configuration, modules, variables, the
+    Lambda package. A saved plan whose fingerprint differs from the tree's is stale."""
+    digest = hashlib.sha256(color.encode())
+    files = sorted((REPO / "terraform").glob("*.tf")) + sorted((REPO / "modules").rglob("*.tf"))
+    files += [REPO / "terraform" / ".terraform.lock.hcl", ws.tfvars, ws.backend_config, *ws.extra_var_files]
+    files.append(REPO / "dist" / "migrator.zip")
+    for path in files:
+        digest.update(str(path.relative_to(REPO) if path.is_relative_to(REPO) else path).encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def plan(env: str, color: str, extra_var_files: tuple[Path, ...] = ()) -> Review:
+    """Save a plan for ``live_color = color`` and write its review (Markdown and JSON) next to it."""
+    check_color(color)
+    _require_package()
+    ws = workspace(env, extra_var_files)
+    saved = SavedPlan(env)
+    PLANS_DIR.mkdir(parents=True, exist_ok=True)
+    saved.discard()
+    say(f"==> terraform plan (ENV={env}, COLOR={color})")
+    started = time.monotonic()
+    ws.init()
+    exit_code = ws.plan(saved.plan_file, {"live_color": color})
+    result = review(ws.show_json(saved.plan_file), env=env, color=color)
+    saved.summary_file.write_text(to_markdown(result))
+    saved.meta_file.write_text(
+        json.dumps(
+            {
+                "env": env,
+                "color": color,
+                "created_at": time.time(),
+                "has_changes": exit_code == 2,
+                "fingerprint": inputs_fingerprint(ws, color),
+                "extra_var_files": [str(p) for p in extra_var_files],
+                "review": result.to_dict(),
+            },
+            indent=2,
+        )
+    )
+    say(f"    plan saved to {saved.plan_file.relative_to(REPO)} in {time.monotonic() - started:.0f}s")
+    return result
+
+
+def _require_package() -> None:
+    if not (REPO / "dist" / "migrator.zip").exists():
+        raise ReleaseError(
+            "dist/migrator.zip does not exist: run `make build` first (the migrator Lambda "
+            "is deployed from it)"
+        )
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise ReleaseError(
+            "there is no saved plan for this COLOR and no terminal to confirm a new one: run "
+            "`make plan COLOR=...` and review it, or set AUTO_APPROVE=1 for automation"
+        )
+    return input(f"{question} Type 'yes' to apply: ").strip() == "yes"
+
+
+def apply(
+    env: str,
+    color: str,
+    *,
+    allow_destroy: bool = False,
+    auto_approve: bool = False,
+    skip_verify: bool = False,
+    extra_var_files: tuple[Path, ...] = (),
+) -> dict:
+    """Apply the saved plan for ``color``; returns the root outputs after the apply."""
+    check_color(color)
+    saved = SavedPlan(env)
+    meta = saved.meta()
+    ws = workspace(env, extra_var_files)
+    if meta is not None:
+        if meta["color"] != color:
+            raise ReleaseError(
+                f"the saved plan for ENV={env} was made for COLOR={meta['color']}, not "
+                f"COLOR={color}: run `make plan COLOR={color}`, review it, then apply"
+            )
+        if meta["fingerprint"] != inputs_fingerprint(ws, color):
+            raise ReleaseError(
+                "the saved plan is stale: the configuration, variables or Lambda package "
+                f"changed after it was made. Run `make plan COLOR={color}` again"
+            )
+        result_dict = meta["review"]
+        say(
+            f"==> applying the saved plan for COLOR={color} "
+            f"(made {time.time() - meta['created_at']:.0f}s ago)"
+        )
+    else:
+        result = plan(env, color, extra_var_files)
+        print(to_markdown(result))
+        if not auto_approve and not _confirm(f"Apply this plan to ENV={env}?"):
+            raise ReleaseError("not applied: the answer was not 'yes'")
+        result_dict = result.to_dict()
+        meta = saved.meta()
+
+    if result_dict["dangers"] and not allow_destroy:
+        names = ", ".join(d["address"] for d in result_dict["dangers"])
+        raise ReleaseError(
+            f"the plan has DANGER ({names}): it destroys or replaces something that holds data "
+            "or serves live traffic. Review it; to apply anyway set ALLOW_DESTROY=1"
+        )
+
+    before, after = result_dict["weights_before"], result_dict["weights_after"]
+    gains_traffic = after.get(color, 0) > before.get(color, 0)
+    if result_dict["live_before"] is not None and gains_traffic:
+        if skip_verify:
+            say(f"==> SKIP_VERIFY=1: {color} takes more traffic without verification")
+        else:
+            verdict = verify_color(env, color, ws=ws)
+            say(verdict.render())
+            if not verdict.ok:
+                raise ReleaseError(
+                    f"{color} failed verification, so traffic was not moved to it. Fix the "
+                    "failing checks, or set SKIP_VERIFY=1 to switch anyway"
+                )
+
+    started = time.monotonic()
+    say(f"==> terraform apply (ENV={env}, COLOR={color})")
+    try:
+        ws.init()
+        ws.apply(saved.plan_file, ApplyProgress())
+    finally:
+        saved.discard()
+    outputs = ws.outputs()
+    weights = outputs.get("traffic_weights", {})
+    say(
+        f"    applied in {time.monotonic() - started:.0f}s: live colour {outputs.get('live_color')}, "
+        f"weights {json.dumps(weights, sort_keys=True)}"
+    )
+    return outputs
+
+
+def verify_color(
+    env: str, color: str, *, ws: Workspace | None = None, smoke_url: str | None = None
+) -> Verdict:
+    """Run the readiness checks for ``color`` against what is deployed in ENV."""
+    check_color(color)
+    ws = ws or workspace(env)
+    ws.init()
+    return verify(color, ws.outputs(), aws_session(ws), smoke_url=smoke_url or os.environ.get("VERIFY_URL"))
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(f"KIT_{name}", "").strip().lower() in ("1", "true", "yes")
+
+
+def _var_files() -> tuple[Path, ...]:
+    raw = os.environ.get("KIT_VAR_FILE", "") or os.environ.get("VAR_FILE", "")
+    return tuple(Path(p).resolve() for p in raw.split(",") if p.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = argv if argv is not None else sys.argv[1:]
+    if len(argv) != 1 or argv[0] not in ("plan", "apply", "verify"):
+        say(
+            "usage: python -m scripts.release plan|apply|verify   (COLOR, ENV, ... come from the environment)"
+        )
+        return 2
+    env = os.environ.get("KIT_ENV") or LOCAL_ENV
+    color = os.environ.get("KIT_COLOR") or None
+    try:
+        if argv[0] == "plan":
+            print(to_markdown(plan(env, check_color(color), _var_files())), end="")
+        elif argv[0] == "apply":
+            apply(
+                env,
+                check_color(color),
+                allow_destroy=_flag("ALLOW_DESTROY"),
+                auto_approve=_flag("AUTO_APPROVE"),
+                skip_verify=_flag("SKIP_VERIFY"),
+                extra_var_files=_var_files(),
+            )
+        else:
+            verdict = verify_color(env, check_color(color))
+            print(verdict.render())
+            return 0 if verdict.ok else 1
+    except (ReleaseError, TerraformError, localenv.LocalEnvError) as exc:
+        say(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""A thin, honest wrapper around the terraform CLI for the root configuration.
+
+We call terraform directly instead of python-terraform (stale: its ``destroy()`` passes ``-force``, which
+Terraform 1.11 rejects, and ``output(name)`` breaks); see docs/decisions.md. Every call runs in
+``terraform/`` with a per-environment data directory, so switching ENV never re-initialises another
+environment's backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts.localenv import LOCAL_DIR
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT_DIR = REPO / "terraform"
+ENV_DIR = ROOT_DIR / "env"
+
+
+class TerraformError(RuntimeError):
+    """terraform failed; the message carries its diagnostics, never variable values."""
+
+
+@dataclass
+class Workspace:
+    """One environment of the root configuration: its tfvars, backend settings and data directory."""
+
+    env: str
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    extra_var_files: tuple[Path, ...] = ()
+
+    @property
+    def tfvars(self) -> Path:
+        return ENV_DIR / f"{self.env}.tfvars"
+
+    @property
+    def backend_config(self) -> Path:
+        return ENV_DIR / f"{self.env}.s3.tfbackend"
+
+    @property
+    def data_dir(self) -> Path:
+        return LOCAL_DIR / "terraform" / self.env
+
+    def check(self) -> None:
+        for path in (self.tfvars, self.backend_config):
+            if not path.exists():
+                known = sorted(p.name.removesuffix(".tfvars") for p in ENV_DIR.glob("*.tfvars"))
+                raise TerraformError(
+                    f"ENV={self.env}: {path.relative_to(REPO)} does not exist. Known environments: "
+                    f"{', '.join(known)} (copy terraform/env/production.*.example to start a new one)"
+                )
+
+    def environ(self) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env, "TF_DATA_DIR": str(self.data_dir), "TF_IN_AUTOMATION": "1"}
+        env.setdefault("TF_INPUT", "0")
+        return env
+
+    def var_args(self) -> list[str]:
+        return [f"-var-file={self.tfvars}", *(f"-var-file={p}" for p in self.extra_var_files)]
+
+    # ------------------------------------------------------------------------------------------ calls
+
+    def run(self, *args: str, capture: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            ["terraform", f"-chdir={ROOT_DIR}", *args],
+            env=self.environ(),
+            text=True,
+            capture_output=capture,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise TerraformError(_diagnostics(proc.stderr or "") or f"terraform {args[0]} failed")
+        return proc
+
+    def init(self) -> None:
+        """Initialise the backend and providers once per environment (cheap when already done)."""
+        marker = self.data_dir / "release-kit-init"
+        fingerprint = (
+            f"{self.backend_config.stat().st_mtime_ns}:{(ROOT_DIR / '.terraform.lock.hcl').exists()}"
+        )
+        if marker.exists() and marker.read_text() == fingerprint:
+            return
+        self.run("init", "-input=false", "-reconfigure", f"-backend-config={self.backend_config}")
+        marker.write_text(fingerprint)
+
+    def plan(self, plan_file: Path, variables: Mapping[str, str]) -> int:
+        """Save a plan; return terraform's -detailed-exitcode (0 no changes, 2 changes)."""
+        args = ["plan", "-input=false", "-lock-timeout=60s", "-detailed-exitcode", f"-out={plan_file}"]
+        args += self.var_args() + [f"-var={k}={v}" for k, v in variables.items()]
+        proc = subprocess.run(
+            ["terraform", f"-chdir={ROOT_DIR}", *args],
+            env=self.environ(),
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode not in (0, 2):
+            raise TerraformError(_diagnostics(proc.stderr) or "terraform plan failed")
+        return proc.returncode
+
+    def show_json(self, plan_file: Path) -> dict:
+        return json.loads(self.run("show", "-json", str(plan_file)).stdout)
+
+    def outputs(self) -> dict:
+        """The root outputs from the current state, as plain values ({} when nothing is deployed)."""
+        raw = json.loads(self.run("output", "-json").stdout or "{}")
+        return {name: item["value"] for name, item in raw.items()}
+
+    def apply(self, plan_file: Path, on_event: Callable[[dict], None]) -> None:
+        """Apply a saved plan, streaming terraform's machine-readable events to ``on_event``."""
+        cmd = [
+            "terraform",
+            f"-chdir={ROOT_DIR}",
+            "apply",
+            "-input=false",
+            "-lock-timeout=60s",
+            "-json",
+            str(plan_file),
+        ]
+        errors: list[str] = []
+        with subprocess.Popen(
+            cmd, env=self.environ(), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdout is not None
+            for event in _json_lines(proc.stdout):
+                if event.get("type") == "diagnostic" and event.get("@level") == "error":
+                    diag = event.get("diagnostic", {})
+                    errors.append(f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip(": "))
+                on_event(event)
+            stderr = proc.stderr.read() if proc.stderr else ""
+        if proc.returncode != 0:
+            message = "\n".join(errors) or _diagnostics(stderr) or "terraform apply failed"
+            if "Saved plan is stale" in message:
+                message = (
+                    "the saved plan is stale: the state changed after it was made. "
+                    "Run `make plan` again, review it, then apply."
+                )
+            raise TerraformError(message)
+
+
+def _json_lines(stream) -> Iterator[dict]:
+    for line in stream:
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def _diagnostics(stderr: str) -> str:
+    """terraform's error text without the box-drawing frame."""
+    lines = [line.lstrip("│╷╵ ").rstrip() for line in stderr.splitlines()]
+    return "\n".join(line for line in lines if line).strip()
+
+
+class ApplyProgress:
+    """Renders terraform's apply events as short, timestamped progress lines for humans."""
+
+    def __init__(self, out=sys.stderr, heartbeat_seconds: float = 15.0) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        self.heartbeat_seconds = heartbeat_seconds
+        self.last_heartbeat = 0.0
+        self.in_flight: dict[str, float] = {}
+        self.done = 0
+        self.total: int | None = None
+
+    def _line(self, text: str) -> None:
+        print(f"  [{time.monotonic() - self.started:5.0f}s] {text}", file=self.out, flush=True)
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("type")
+        hook = event.get("hook", {})
+        address = hook.get("resource", {}).get("addr", "")
+        if kind == "change_summary":
+            changes = event.get("changes", {})
+            if changes.get("operation") == "plan":
+                self.total = sum(changes.get(k, 0) for k in ("add", "change", "remove"))
+            return
+        if kind == "planned_change":
+            self.total = (self.total or 0) + 1
+        elif kind == "apply_start":
+            self.in_flight[address] = time.monotonic()
+        elif kind == "apply_complete":
+            started = self.in_flight.pop(address, time.monotonic())
+            self.done += 1
+            of = f"/{self.total}" if self.total else ""
+            self._line(
+                f"{self.done}{of} {hook.get('action', 'done')}: {address} ({time.monotonic() - started:.0f}s)"
+            )
+        elif kind == "apply_errored":
+            self.in_flight.pop(address, None)
+            self._line(f"FAILED: {address}")
+        elif kind == "apply_progress":
+            now = time.monotonic()
+            if now - self.last_heartbeat >= self.heartbeat_seconds and self.in_flight:
+                self.last_heartbeat = now
+                slowest = min(self.in_flight, key=self.in_flight.get)
+                waiting = f" and {len(self.in_flight) - 1} more" if len(self.in_flight) > 1 else ""
+                self._line(f"still working on {slowest} ({now - self.in_flight[slowest]:.0f}s){waiting}")
