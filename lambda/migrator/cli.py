@@ -1,0 +1,96 @@
+"""The local CLI: the same handler code path, in-process, against ``DATABASE_URL``.
+
+``make migrate ACTION=.. STEPS=..`` hands its variables over as ``KIT_*`` environment variables, byte for
+byte (no shell ever re-parses them). :func:`event_from_env` turns them into the event the Lambda would get;
+:func:`main` runs it and prints the JSON result as the last line of stdout (logs go to stderr).
+
+    DATABASE_URL=postgresql://... KIT_ACTION=list python -m migrator.cli
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["LocalContext", "event_from_env", "main"]
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off"}
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def _flag(raw: str) -> bool | str:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return raw  # the handler's validation names the key and says what it wants
+
+
+def event_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_SQL``, ``KIT_DRY_RUN``,
+    ``KIT_ALLOW_CONTRACT`` and ``KIT_ALLOW_PRODUCTION_SEED``. Empty means not given; flags take
+    1/true/yes (0/false/no are left out: false is every flag's default); STEPS becomes an int when it is
+    one, and is otherwise passed through so the handler refuses it by name. SQL is passed byte for byte."""
+    event: dict[str, Any] = {}
+    action = environ.get("KIT_ACTION", "")
+    if action != "":
+        event["action"] = action.strip()
+    steps = environ.get("KIT_STEPS", "")
+    if steps != "":
+        event["steps"] = int(steps) if _INT.match(steps) else steps
+    target = environ.get("KIT_TARGET", "")
+    if target != "":
+        event["target"] = target.strip()
+    sql = environ.get("KIT_SQL", "")
+    if sql != "":
+        event["sql"] = sql
+    for var, key in (
+        ("KIT_DRY_RUN", "dry_run"),
+        ("KIT_ALLOW_CONTRACT", "allow_contract"),
+        ("KIT_ALLOW_PRODUCTION_SEED", "allow_production_seed"),
+    ):
+        raw = environ.get(var, "")
+        if raw != "":
+            value = _flag(raw)
+            if value is not False:
+                event[key] = value
+    return event
+
+
+class LocalContext:
+    """The attributes of a Lambda context the handler reads."""
+
+    function_name = "release-kit-migrator-local"
+    function_version = "$LOCAL"
+    memory_limit_in_mb = 0
+
+    def __init__(self) -> None:
+        self.aws_request_id = f"local-{uuid.uuid4()}"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the event from the environment through the handler; print the result; 0 only if ok."""
+    from migrator.handler import handle
+
+    environ = dict(os.environ)
+    environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # locally the credentials are DATABASE_URL, always
+    event = event_from_env(environ)
+    result = handle(event, LocalContext(), environ=environ)
+    sys.stderr.flush()
+    print(json.dumps(result, default=str), flush=True)
+    return 0 if result.get("ok") is True else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Parse and validate an invocation event into a typed, frozen request. Nothing else in the package sees a
+raw event: every refusal (unknown action, unknown key, wrong type, out-of-range number) happens here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from migrator.errors import InvalidEvent
+
+__all__ = [
+    "ACTIONS",
+    "MAX_SQL_LENGTH",
+    "MAX_STEPS",
+    "ListRequest",
+    "MigrateRequest",
+    "Request",
+    "RollbackRequest",
+    "SeedRequest",
+    "SqlRequest",
+    "parse_event",
+]
+
+MAX_STEPS = 1000
+MAX_SQL_LENGTH = 100_000
+_TARGET = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,199}$")
+
+
+@dataclass(frozen=True)
+class MigrateRequest:
+    target: str | None = None
+    dry_run: bool = False
+    allow_contract: bool = False
+    action: str = "migrate"
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    action: str = "list"
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    steps: int | None = None
+    target: str | None = None
+    dry_run: bool = False
+    action: str = "rollback"
+
+
+@dataclass(frozen=True)
+class SeedRequest:
+    allow_production_seed: bool = False
+    action: str = "seed"
+
+
+@dataclass(frozen=True)
+class SqlRequest:
+    sql: str
+    action: str = "sql"
+
+
+Request = MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest
+
+# action -> (request type, the keys it takes besides "action")
+_SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
+    "migrate": (MigrateRequest, ("target", "dry_run", "allow_contract")),
+    "list": (ListRequest, ()),
+    "rollback": (RollbackRequest, ("steps", "target", "dry_run")),
+    "seed": (SeedRequest, ("allow_production_seed",)),
+    "sql": (SqlRequest, ("sql",)),
+}
+ACTIONS: tuple[str, ...] = tuple(_SCHEMA)
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), "null" if value is None else type(value).__name__)
+
+
+def _bool(event: dict, key: str) -> bool:
+    value = event.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidEvent(f'"{key}" must be true or false, not {_type_name(value)} {value!r:.40}')
+    return value
+
+
+def _target(event: dict) -> str | None:
+    if "target" not in event:
+        return None
+    value = event["target"]
+    if not isinstance(value, str):
+        raise InvalidEvent(f'"target" must be a migration id string (e.g. "0003"), not {_type_name(value)}')
+    if not _TARGET.match(value):
+        raise InvalidEvent(
+            f'"target" {value[:60]!r} is not a migration id: use letters, digits, "_", "." or "-" (e.g. "0003")'
+        )
+    return value
+
+
+def _steps(event: dict) -> int | None:
+    if "steps" not in event:
+        return None
+    value = event["steps"]
+    # bool is a subclass of int in Python; `true` is not a number of steps.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidEvent(f'"steps" must be a whole number from 1 to {MAX_STEPS}, not {_type_name(value)}')
+    if not 1 <= value <= MAX_STEPS:
+        raise InvalidEvent(f'"steps" must be from 1 to {MAX_STEPS}, not {value}')
+    return value
+
+
+def parse_event(event: Any) -> Request:
+    """The typed request for ``event``, or :class:`InvalidEvent` saying what to change."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(
+            f'the event must be a JSON object such as {{"action": "list"}}, not {_type_name(event)}'
+        )
+    valid = ", ".join(ACTIONS)
+    if "action" not in event:
+        raise InvalidEvent(f'the event has no "action"; use one of: {valid}')
+    action = event["action"]
+    if not isinstance(action, str) or action not in _SCHEMA:
+        shown = repr(action)[:60] if isinstance(action, str) else _type_name(action)
+        raise InvalidEvent(f"unknown action {shown}; use one of: {valid}")
+    request_type, allowed = _SCHEMA[action]
+    unknown = sorted(str(key)[:60] for key in event if key != "action" and key not in allowed)
+    if unknown:
+        takes = ", ".join(f'"{k}"' for k in allowed) or "no other keys"
+        raise InvalidEvent(
+            f'action "{action}" does not take {", ".join(repr(k) for k in unknown)}; it takes: {takes}'
+        )
+
+    if action == "migrate":
+        return MigrateRequest(
+            target=_target(event),
+            dry_run=_bool(event, "dry_run"),
+            allow_contract=_bool(event, "allow_contract"),
+        )
+    if action == "list":
+        return ListRequest()
+    if action == "rollback":
+        steps, target = _steps(event), _target(event)
+        if steps is None and target is None:
+            raise InvalidEvent(
+                'rollback needs "steps" (how many applied migrations to undo, e.g. 1) '
+                'or "target" (undo everything applied after that migration id)'
+            )
+        if steps is not None and target is not None:
+            raise InvalidEvent('rollback takes "steps" or "target", not both')
+        return RollbackRequest(steps=steps, target=target, dry_run=_bool(event, "dry_run"))
+    if action == "seed":
+        return SeedRequest(allow_production_seed=_bool(event, "allow_production_seed"))
+    # sql
+    if "sql" not in event:
+        raise InvalidEvent(
+            'action "sql" needs "sql": one read-only statement, e.g. "SELECT count(*) FROM users"'
+        )
+    sql = event["sql"]
+    if not isinstance(sql, str):
+        raise InvalidEvent(f'"sql" must be a string, not {_type_name(sql)}')
+    if not sql.strip():
+        raise InvalidEvent('"sql" is empty; give one read-only statement')
+    if len(sql) > MAX_SQL_LENGTH:
+        raise InvalidEvent(f'"sql" is {len(sql)} characters; the limit is {MAX_SQL_LENGTH}')
+    return SqlRequest(sql=sql)

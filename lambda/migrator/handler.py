@@ -1,0 +1,89 @@
+"""The Lambda entry point ``migrator.handler.handler``: parse the event, resolve credentials, run the command,
+return one JSON object. It never raises: every outcome is ``{"ok": ..., "action": ..., ..., "duration_ms": ...}``,
+and a failure carries ``error: {type, message}`` (no traceback, password or connection string).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from migrator import commands, credentials, logs
+from migrator.errors import DatabaseUnavailable, MigratorError
+from migrator.events import ACTIONS, parse_event
+from migrator.migration import ManifestLike
+from migrator.settings import Settings
+
+__all__ = ["handle", "handler"]
+
+_cold_start = True
+_RESERVED = frozenset({"ok", "action", "error", "duration_ms"})
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point."""
+    return handle(event, context)
+
+
+def handle(
+    event: Any,
+    context: Any = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    manifest: ManifestLike = None,
+) -> dict[str, Any]:
+    """What ``handler`` does, with the environment and manifest injectable (the CLI and tests use this)."""
+    global _cold_start
+    cold_start, _cold_start = _cold_start, False
+    environ = os.environ if environ is None else environ
+    started = time.perf_counter()
+    request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
+    raw_action = event.get("action") if isinstance(event, dict) else None
+    action = raw_action if isinstance(raw_action, str) and raw_action in ACTIONS else None
+    token = logs.bind(request_id=request_id, action=action, cold_start=cold_start)
+    try:
+        try:
+            request = parse_event(event)
+            settings = Settings.from_env(environ)
+            creds = credentials.resolve(environ)
+            fields = commands.run(request, creds, settings=settings, manifest=manifest)
+            result: dict[str, Any] = {"ok": True, "action": action, **fields}
+        except MigratorError as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                credentials.forget_cached()  # the secret may have been rotated: fetch it again next time
+            extra = {k: v for k, v in exc.details.items() if k not in _RESERVED}
+            result = {
+                "ok": False,
+                "action": action,
+                "error": {"type": exc.type, "message": str(exc)},
+                **extra,
+            }
+        except Exception as exc:  # the handler's promise: a result, never a traceback
+            logs.log("unexpected error", level="ERROR", error_type=type(exc).__name__, error=str(exc)[:500])
+            result = {
+                "ok": False,
+                "action": action,
+                "error": {
+                    "type": "InternalError",
+                    "message": f"unexpected {type(exc).__name__}; the migrator log has details under request id "
+                    f"{request_id}. Nothing after the failing step ran",
+                },
+            }
+        result["duration_ms"] = max(0, round((time.perf_counter() - started) * 1000))
+        result = logs.redact_obj(result)
+        logs.log(
+            "invocation finished",
+            ok=result["ok"],
+            duration_ms=result["duration_ms"],
+            **(
+                {"error_type": result["error"]["type"], "error": result["error"]["message"]}
+                if not result["ok"]
+                else {}
+            ),
+        )
+        return result
+    finally:
+        logs.unbind(token)

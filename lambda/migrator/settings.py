@@ -1,0 +1,74 @@
+"""The runner's knobs, read once from environment variables and validated up front.
+
+MIGRATOR_ENVIRONMENT         name of the environment (local, staging, production...); default "local"
+MIGRATOR_LOCK_WAIT_SECONDS   how long a run waits for another run's advisory lock; default 10
+MIGRATOR_LOCK_TIMEOUT        PostgreSQL lock_timeout for migrations; default "5s"
+MIGRATOR_STATEMENT_TIMEOUT   PostgreSQL statement_timeout for migrations; default "15min"
+MIGRATOR_CONNECT_TIMEOUT     seconds to wait for a connection; default 10
+MIGRATOR_SQL_ROW_LIMIT       rows the `sql` action returns at most; default 1000
+MIGRATOR_SQL_TIMEOUT_MS      statement_timeout of the `sql` action; default 5000
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from migrator.errors import ConfigurationError
+
+__all__ = ["PRODUCTION_NAMES", "Settings"]
+
+PRODUCTION_NAMES = frozenset({"production", "prod"})
+_DURATION = re.compile(r"^\s*\d{1,9}\s*(ms|s|min|h)?\s*$")
+
+
+def _number(environ: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{key}={raw[:40]!r} is not a number; use e.g. {default:g}") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{key}={raw} is out of range; use {low:g} to {high:g}")
+    return value
+
+
+def _duration(environ: Mapping[str, str], key: str, default: str) -> str:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return default
+    if not _DURATION.match(raw):
+        raise ConfigurationError(
+            f'{key}={raw[:40]!r} is not a PostgreSQL duration; use e.g. "5s", "500ms", "15min"'
+        )
+    return raw.replace(" ", "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "local"
+    lock_wait_seconds: float = 10.0
+    lock_timeout: str = "5s"
+    statement_timeout: str = "15min"
+    connect_timeout: int = 10
+    sql_row_limit: int = 1000
+    sql_timeout_ms: int = 5000
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.strip().lower() in PRODUCTION_NAMES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            environment=environ.get("MIGRATOR_ENVIRONMENT", "").strip() or "local",
+            lock_wait_seconds=_number(environ, "MIGRATOR_LOCK_WAIT_SECONDS", 10.0, 0, 900),
+            lock_timeout=_duration(environ, "MIGRATOR_LOCK_TIMEOUT", "5s"),
+            statement_timeout=_duration(environ, "MIGRATOR_STATEMENT_TIMEOUT", "15min"),
+            connect_timeout=int(_number(environ, "MIGRATOR_CONNECT_TIMEOUT", 10, 1, 300)),
+            sql_row_limit=int(_number(environ, "MIGRATOR_SQL_ROW_LIMIT", 1000, 1, 100_000)),
+            sql_timeout_ms=int(_number(environ, "MIGRATOR_SQL_TIMEOUT_MS", 5000, 1, 900_000)),
+        )

@@ -1,0 +1,150 @@
+"""The history table and the advisory lock: the runner's only state in the database.
+
+``public.release_kit_migrations`` records, per applied migration, its id, name, the checksum of its content,
+when it was applied and how long it took. A row is inserted in the same transaction as the migration's own
+SQL, so a migration that fails (or whose runner is killed) is never recorded.
+
+The lock is a *session-level* advisory lock on the runner's one connection: it is released when the run ends
+and, because it belongs to the session, when the connection dies (a SIGKILLed runner cannot leave it behind).
+``client_connection_check_interval`` (PostgreSQL 14+) makes the server notice a vanished client even while
+it is busy in a long statement, so the dead run's transaction rolls back and the lock frees within a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from migrator.credentials import Credentials
+from migrator.errors import DatabaseUnavailable, LockNotAcquired
+from migrator.settings import Settings
+
+__all__ = [
+    "HISTORY_TABLE",
+    "LOCK_KEY",
+    "AppliedRecord",
+    "connect",
+    "delete_record",
+    "ensure_history",
+    "history_exists",
+    "insert_record",
+    "migration_lock",
+    "read_history",
+]
+
+HISTORY_TABLE = "public.release_kit_migrations"
+# pg_advisory_lock takes a bigint; this one is "rkmigrat" in ASCII, unlikely to clash with an application's.
+LOCK_KEY = int.from_bytes(b"rkmigrat", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+_CREATE_HISTORY = f"""
+CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
+    seq         bigint GENERATED ALWAYS AS IDENTITY,
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    duration_ms integer NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class AppliedRecord:
+    id: str
+    name: str
+    checksum: str
+    applied_at: datetime
+    duration_ms: int
+
+
+def connect(credentials: Credentials, settings: Settings) -> psycopg.Connection:
+    """An autocommit connection with the migration timeouts set for the session."""
+    try:
+        conn = psycopg.connect(
+            credentials.conninfo,
+            autocommit=True,
+            connect_timeout=settings.connect_timeout,
+            application_name="release-kit-migrator",
+        )
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"could not connect to the {credentials.description}: {reason}. "
+            "Check the host, port, credentials and that the database is reachable from here"
+        ) from None
+    # set_config() takes the values as parameters: no quoting of configuration into SQL text.
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+        (settings.lock_timeout, settings.statement_timeout),
+    )
+    if conn.info.server_version >= 140000:
+        conn.execute("SET client_connection_check_interval = 1000")
+    return conn
+
+
+def history_exists(conn: psycopg.Connection) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (HISTORY_TABLE,)).fetchone()[0]
+
+
+def ensure_history(conn: psycopg.Connection) -> None:
+    """Create the history table if needed (called under the lock, so concurrent runs never race on it)."""
+    if not history_exists(conn):
+        conn.execute(_CREATE_HISTORY)
+
+
+def read_history(conn: psycopg.Connection) -> dict[str, AppliedRecord]:
+    """Applied migrations in the order they were applied (empty when the table does not exist yet)."""
+    if not history_exists(conn):
+        return {}
+    rows = conn.execute(
+        f"SELECT id, name, checksum, applied_at, duration_ms FROM {HISTORY_TABLE} ORDER BY seq"
+    ).fetchall()
+    return {row[0]: AppliedRecord(*row) for row in rows}
+
+
+def insert_record(
+    conn: psycopg.Connection, migration_id: str, name: str, checksum: str, duration_ms: int
+) -> None:
+    conn.execute(
+        f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms) VALUES (%s, %s, %s, %s)",
+        (migration_id, name, checksum, duration_ms),
+    )
+
+
+def delete_record(conn: psycopg.Connection, migration_id: str) -> None:
+    conn.execute(f"DELETE FROM {HISTORY_TABLE} WHERE id = %s", (migration_id,))
+
+
+@contextmanager
+def migration_lock(conn: psycopg.Connection, wait_seconds: float) -> Iterator[None]:
+    """Hold the run's advisory lock, waiting at most ``wait_seconds`` for another run to release it."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            holder = conn.execute(
+                "SELECT pid, now() - backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE l.locktype = 'advisory' AND l.granted "
+                "AND (l.classid::bigint << 32 | l.objid::bigint) = %s LIMIT 1",
+                (LOCK_KEY,),
+            ).fetchone()
+            who = f" (server process {holder[0]})" if holder else ""
+            raise LockNotAcquired(
+                f"another migration run holds the lock{who}; waited {wait_seconds:g}s. Let it finish and "
+                "run again, or raise MIGRATOR_LOCK_WAIT_SECONDS"
+            )
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.5)
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            except psycopg.Error:
+                pass  # the session is going away; the lock goes with it
