@@ -1,0 +1,55 @@
+"""Helpers for the migrator's integration tests: generated manifests and small database probes."""
+
+from __future__ import annotations
+
+import psycopg
+
+from migrator.migration import Manifest, Migration
+
+
+def numbered(count: int, *, prefix: str = "t", start: int = 1) -> list[Migration]:
+    """``count`` small reversible migrations, each creating one table ``<prefix><n>``."""
+    return [
+        Migration(
+            id=f"{n:04d}",
+            name=f"create_{prefix}{n}",
+            forward=f"CREATE TABLE {prefix}{n} (id bigint PRIMARY KEY, note text);",
+            reverse=f"DROP TABLE {prefix}{n};",
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def manifest(*migrations: Migration) -> Manifest:
+    return Manifest(tuple(migrations))
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows} - {"release_kit_migrations"}
+
+
+def history(url: str) -> list[tuple]:
+    """(id, name, checksum, duration_ms) rows in application order; [] when the table does not exist."""
+    with psycopg.connect(url) as conn:
+        if not conn.execute("SELECT to_regclass('public.release_kit_migrations')").fetchone()[0]:
+            return []
+        return conn.execute(
+            "SELECT id, name, checksum, duration_ms FROM release_kit_migrations ORDER BY seq"
+        ).fetchall()
+
+
+def history_ids(url: str) -> list[str]:
+    return [row[0] for row in history(url)]
+
+
+def advisory_locks(url: str) -> int:
+    """How many advisory locks anyone holds in this database."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+        ).fetchone()[0]
