@@ -1,0 +1,293 @@
+"""Build the migration Lambda's package, ``dist/migrator.zip``, reproducibly.
+
+    python -m scripts.build_lambda [--source-root DIR] [--output FILE] [--wheel-cache DIR]
+
+The zip holds, at its root:
+
+* ``migrator/``: every ``lambda/migrator/**/*.py`` (no requirements.txt, no ``__pycache__``);
+* ``migrations/``: ``__init__.py``, ``manifest.py``, every module named in ``migrations.manifest.MODULES``
+  and the ``__init__.py`` of each subpackage on the way; nothing else from that folder;
+* the runtime dependencies of ``lambda/migrator/requirements.txt`` as CPython 3.11 manylinux x86_64 wheels,
+  unpacked (``*.dist-info`` kept whole: it is small and keeps the licences and METADATA).
+
+Wheels are cached in ``.local/wheels``: once they are there, a build needs no network. Two builds from the
+same tree are byte-identical: entries sorted, timestamps 1980-01-01, permissions 0644 (0755 for executables
+and shared objects), deflate level 6 (zlib is deterministic for a given input and level), no directory
+entries. The zip is written to a temporary file and renamed into place.
+
+Prints a human line to stderr and a JSON summary (path, bytes, sha256, files) to stdout; exits 1 with a
+one-line message when a manifest module does not exist or the wheels cannot be downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+COMPRESS_LEVEL = 6
+PLATFORM_ARGS = (
+    "--only-binary=:all:",
+    "--platform", "manylinux2014_x86_64",
+    "--platform", "manylinux_2_17_x86_64",
+    "--platform", "manylinux_2_28_x86_64",
+    "--python-version", "3.11",
+    "--implementation", "cp",
+    "--abi", "cp311",
+)  # fmt: skip
+
+# Run in a child interpreter so the manifest (which imports every migration) loads from the tree being
+# built, not from whatever `migrations` this process may already have imported.
+_READ_MANIFEST = """
+import json, sys
+try:
+    import migrations.manifest as manifest
+    modules = [str(name) for name in manifest.MODULES]
+except ModuleNotFoundError as exc:
+    print(json.dumps({"missing": exc.name, "error": f"{type(exc).__name__}: {exc}"}))
+except Exception as exc:
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+else:
+    print(json.dumps({"modules": modules}))
+"""
+
+
+class BuildError(Exception):
+    """The package cannot be built; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: str
+    bytes: int
+    sha256: str
+    files: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    data: bytes
+    mode: int  # 0o644 or 0o755
+    source: str  # where it came from, for conflict messages
+
+
+# ---------------------------------------------------------------------------------------------- sources
+
+
+def migrator_entries(root: Path) -> dict[str, Entry]:
+    package = root / "lambda" / "migrator"
+    if not (package / "handler.py").is_file():
+        raise BuildError(f"{package}/handler.py not found: is {root} the repository root?")
+    entries = {}
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if "__pycache__" in relative.parts:
+            continue
+        entries[f"migrator/{relative.as_posix()}"] = Entry(path.read_bytes(), 0o644, str(path))
+    return entries
+
+
+def manifest_modules(root: Path) -> list[str]:
+    """``migrations.manifest.MODULES`` of the tree at ``root``."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), str(root / "lambda")]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_MANIFEST], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise BuildError(f"could not read migrations/manifest.py: {proc.stderr.strip()[-500:]}") from None
+    if "missing" in answer:
+        raise BuildError(
+            f"migrations/manifest.py imports module {answer['missing']!r}, which does not exist "
+            f"({answer['error']}); add the module or remove it from the manifest"
+        )
+    if "error" in answer:
+        raise BuildError(f"migrations/manifest.py could not be imported: {answer['error']}")
+    return answer["modules"]
+
+
+def migrations_entries(root: Path, modules: list[str]) -> dict[str, Entry]:
+    wanted = {"migrations/__init__.py", "migrations/manifest.py"}
+    for name in modules:
+        parts = name.split(".")
+        if parts[0] != "migrations" or len(parts) < 2 or not all(part.isidentifier() for part in parts):
+            raise BuildError(f"manifest module {name!r} is not a module inside the migrations package")
+        module_file = Path(*parts).with_suffix(".py")
+        package_init = Path(*parts, "__init__.py")
+        if (root / module_file).is_file():
+            wanted.add(module_file.as_posix())
+        elif (root / package_init).is_file():
+            wanted.add(package_init.as_posix())
+        else:
+            raise BuildError(
+                f"manifest module {name!r} does not exist (no {module_file.as_posix()}); "
+                "add the file or remove it from migrations.manifest.MODULES"
+            )
+        for depth in range(2, len(parts)):  # the subpackages between `migrations` and the module
+            init = Path(*parts[:depth], "__init__.py")
+            if (root / init).is_file():
+                wanted.add(init.as_posix())
+    entries = {}
+    for relative in sorted(wanted):
+        path = root / relative
+        if not path.is_file():
+            raise BuildError(f"{relative} does not exist")
+        entries[relative] = Entry(path.read_bytes(), 0o644, str(path))
+    return entries
+
+
+# ----------------------------------------------------------------------------------------------- wheels
+
+
+def _pip_download(
+    requirements: Path, dest: Path, find_links: Path, *, offline: bool
+) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+        *PLATFORM_ARGS, "--find-links", str(find_links), "-r", str(requirements), "-d", str(dest),
+    ]  # fmt: skip
+    if offline:
+        cmd.insert(4, "--no-index")
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def resolve_wheels(requirements: Path, cache: Path, workdir: Path) -> list[Path]:
+    """The wheels that satisfy ``requirements``, downloading into ``cache`` only what is missing there."""
+    if not requirements.is_file():
+        raise BuildError(f"{requirements} not found")
+    cache.mkdir(parents=True, exist_ok=True)
+    chosen = workdir / "wheels"
+    chosen.mkdir()
+    if _pip_download(requirements, chosen, cache, offline=True).returncode != 0:
+        online = _pip_download(requirements, cache, cache, offline=False)
+        if online.returncode != 0:
+            tail = "\n".join(online.stderr.strip().splitlines()[-5:])
+            raise BuildError(
+                f"pip could not download the Lambda dependencies of {requirements} for manylinux x86_64 "
+                f"CPython 3.11 (check the network or the pins):\n{tail}"
+            )
+        offline = _pip_download(requirements, chosen, cache, offline=True)
+        if offline.returncode != 0:
+            raise BuildError(
+                f"pip downloaded the wheels but cannot resolve them offline: {offline.stderr[-500:]}"
+            )
+    wheels = sorted(chosen.glob("*.whl"))
+    not_wheels = sorted(set(chosen.iterdir()) - set(wheels))
+    if not_wheels:
+        raise BuildError(f"pip returned non-wheel files: {', '.join(p.name for p in not_wheels)}")
+    return wheels
+
+
+def wheel_entries(wheel: Path) -> dict[str, Entry]:
+    entries = {}
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if info.is_dir() or "__pycache__" in name.split("/") or name.endswith((".pyc", ".pyo")):
+                continue
+            first, _, rest = name.partition("/")
+            if first.endswith(".data"):
+                # Only purelib/platlib belong on the import path; scripts, headers and data do not.
+                category, _, rest = rest.partition("/")
+                if category not in ("purelib", "platlib") or not rest:
+                    continue
+                name = rest
+            executable = bool((info.external_attr >> 16) & 0o111) or ".so" in Path(name).suffixes
+            entries[name] = Entry(archive.read(info), 0o755 if executable else 0o644, wheel.name)
+    return entries
+
+
+# ------------------------------------------------------------------------------------------------ build
+
+
+def _merge(into: dict[str, Entry], more: dict[str, Entry]) -> None:
+    for name, entry in more.items():
+        if name in into and into[name].data != entry.data:
+            raise BuildError(f"{name} comes from both {into[name].source} and {entry.source}")
+        into[name] = entry
+
+
+def write_zip(entries: dict[str, Entry], output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+            for name in sorted(entries):
+                entry = entries[name]
+                info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3  # Unix, so that external_attr carries the permissions
+                info.external_attr = (0o100000 | entry.mode) << 16
+                archive.writestr(info, entry.data, compresslevel=COMPRESS_LEVEL)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def build(root: Path = REPO, output: Path | None = None, wheel_cache: Path | None = None) -> BuildResult:
+    """Build the package from the tree at ``root`` and return what was written."""
+    root = root.resolve()
+    output = (output or root / "dist" / "migrator.zip").resolve()
+    wheel_cache = (wheel_cache or root / ".local" / "wheels").resolve()
+
+    entries: dict[str, Entry] = {}
+    _merge(entries, migrator_entries(root))
+    _merge(entries, migrations_entries(root, manifest_modules(root)))
+    with tempfile.TemporaryDirectory(prefix="build-lambda-") as workdir:
+        for wheel in resolve_wheels(
+            root / "lambda" / "migrator" / "requirements.txt", wheel_cache, Path(workdir)
+        ):
+            _merge(entries, wheel_entries(wheel))
+    for name in entries:
+        if name.split("/")[0] in ("tests", "scripts", "lambda"):
+            raise BuildError(
+                f"{name} would be packaged; the package holds only migrator, migrations and wheels"
+            )
+
+    write_zip(entries, output)
+    data = output.read_bytes()
+    return BuildResult(str(output), len(data), hashlib.sha256(data).hexdigest(), len(entries))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.build_lambda", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--source-root", type=Path, default=REPO, help="the repository tree to package")
+    parser.add_argument(
+        "--output", type=Path, help="the zip to write (default: <source-root>/dist/migrator.zip)"
+    )
+    parser.add_argument("--wheel-cache", type=Path, help="wheel cache (default: <source-root>/.local/wheels)")
+    args = parser.parse_args(argv)
+    try:
+        result = build(args.source_root, args.output, args.wheel_cache)
+    except BuildError as exc:
+        print(f"build_lambda: error: {exc}", file=sys.stderr)
+        return 1
+    shown = os.path.relpath(result.path) if result.path.startswith(os.getcwd() + os.sep) else result.path
+    print(
+        f"{shown}: {result.bytes / 2**20:.1f} MiB ({result.files} files), sha256 {result.sha256}",
+        file=sys.stderr,
+    )
+    print(json.dumps(asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
