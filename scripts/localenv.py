@@ -15,6 +15,8 @@ The PostgreSQL server refuses to run as root, so as root it runs as the ``postgr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -28,6 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -243,7 +246,13 @@ def _start_moto(state: dict) -> None:
         state["moto_port"] = _free_port()
     _say(f"starting moto server on 127.0.0.1:{state['moto_port']}")
     log = open(LOCAL_DIR / "moto.log", "ab")  # noqa: SIM115 - handed to the child, which outlives us
-    env = {**os.environ, "MOTO_ACM_VALIDATION_WAIT": "0"}
+    env = {
+        **os.environ,
+        # Certificates validate at once instead of after moto's default 60 s.
+        "MOTO_ACM_VALIDATION_WAIT": "0",
+        # moto runs no containers; it reports this many running tasks per ECS service (local desired_count).
+        "MOTO_ECS_SERVICE_RUNNING": "1",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.motoserver", "-H", "127.0.0.1", "-p", str(state["moto_port"])],
         stdout=log,
@@ -292,9 +301,25 @@ def _ensure_aws_fixtures(state: State) -> None:
 # ----------------------------------------------------------------------------------------------- commands
 
 
-def up() -> State:
-    """Start whatever is not running yet; return the state. Safe to call again and again."""
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One up/down at a time: parallel test sessions and make targets all call ``up``."""
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOCAL_DIR / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def up() -> State:
+    """Start whatever is not running yet; return the state. Safe to call again and again, concurrently."""
+    with _exclusive():
+        return _up()
+
+
+def _up() -> State:
     previous = load_state()
     raw = (
         asdict(previous)
@@ -321,6 +346,11 @@ def up() -> State:
 
 def down() -> None:
     """Stop both services by process id. Data stays until ``clean``."""
+    with _exclusive():
+        _down()
+
+
+def _down() -> None:
     state = load_state()
     if state is None:
         _say("nothing to stop")

@@ -131,10 +131,12 @@ def _changed_attributes(resource: dict, limit: int = 4) -> str:
 
 def review(plan: dict, *, env: str, color: str) -> Review:
     """Summarise a plan document (the JSON of ``terraform show -json``)."""
-    prior_outputs = (plan.get("prior_state") or {}).get("values", {}).get("outputs", {})
-    live_before = (prior_outputs.get("live_color") or {}).get("value")
-    hostnames = (prior_outputs.get("hostnames") or {}).get("value") or {}
-    result = Review(env=env, color=color, live_before=live_before, live_hostname=hostnames.get("live"))
+    # output_changes, not prior_state: on a first plan, prior_state already holds the planned outputs.
+    outputs = plan.get("output_changes", {})
+    live_before = (outputs.get("live_color") or {}).get("before")
+    hostnames = outputs.get("hostnames") or {}
+    live_hostname = ((hostnames.get("after") or {}) or (hostnames.get("before") or {})).get("live")
+    result = Review(env=env, color=color, live_before=live_before, live_hostname=live_hostname)
 
     before_weights: dict[str, int] = {}
     after_weights: dict[str, int] = {}

@@ -57,6 +57,8 @@ def http_smoke(url: str, timeout: float = 5.0) -> Check:
     """GET ``url``; PASS on a 2xx answer, FAIL on any other answer or a refused connection, SKIP when the
     host name does not resolve from here (a private zone, or the local default's made-up domain)."""
     name = "HTTP smoke check"
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        return Check(name, FAIL, f"{url} is not an http(s) URL")
     host = urllib.parse.urlsplit(url).hostname or ""
     try:
         socket.getaddrinfo(host, None)
@@ -66,8 +68,6 @@ def http_smoke(url: str, timeout: float = 5.0) -> Check:
     if os.environ.get("VERIFY_INSECURE_TLS") == "1":
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        return Check(name, FAIL, f"{url} is not an http(s) URL")
     request = urllib.request.Request(url, headers={"User-Agent": "release-kit-verify"})  # noqa: S310 - http(s) only
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310 - http(s) only

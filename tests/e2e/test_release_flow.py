@@ -1,0 +1,168 @@
+"""The release flow end to end, through the Makefile, against a local default of its own.
+
+It applies real plans on a moto server, so it is the slow test of the suite (a few minutes, most of it the
+AWS provider waiting on the load balancers and Route 53 records). It runs once, in order:
+
+    apply blue -> migrate through the deployed function -> plan green changes only the traffic ->
+    apply green (weights checked with boto3) -> roll back to blue (checked again) -> roll back one migration
+
+and checks the refusals a user meets on the way, and that the database password is nowhere in the state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Kit:
+    """Runs make targets against an isolated local default (its own moto, PostgreSQL, state and plans)."""
+
+    env: dict[str, str]
+    local_dir: Path
+
+    def make(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            ["make", "-s", *args], cwd=REPO, env=self.env, text=True, capture_output=True, check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        sys.stderr.write(f"$ make {' '.join(args)}\n{proc.stderr}{proc.stdout}\n")
+        if check and proc.returncode != 0:
+            pytest.fail(f"make {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+        return proc
+
+    def migrate(self, **params: str) -> dict:
+        proc = self.make("migrate", *(f"{k}={v}" for k, v in params.items()), check=False)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert (proc.returncode == 0) == (result["ok"] is True), proc.stderr
+        return result
+
+    def state(self) -> dict:
+        return json.loads((self.local_dir / "state.json").read_text())
+
+    def boto(self, service: str):
+        endpoint = f"http://127.0.0.1:{self.state()['moto_port']}"
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def live_weights(self) -> dict[str, int]:
+        """The weights Route 53 itself holds for the live name (not what Terraform says it set)."""
+        route53 = self.boto("route53")
+        zone = route53.list_hosted_zones_by_name(DNSName="example.test")["HostedZones"][0]["Id"]
+        records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        return {r["SetIdentifier"]: r["Weight"] for r in records
+                if r["Name"] == "api.example.test." and "SetIdentifier" in r}
+
+    def review(self) -> dict:
+        return json.loads((self.local_dir / "plans" / "local.json").read_text())["review"]
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+    local_dir = tmp_path_factory.mktemp("local-default")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "AWS_", "TF_VAR_", "DATABASE_URL"))}
+    env |= {"RELEASE_KIT_LOCAL_DIR": str(local_dir)}
+    kit = Kit(env=env, local_dir=local_dir)
+    kit.make("build")
+    kit.make("up")
+    yield kit
+    kit.make("down", check=False)
+    subprocess.run([sys.executable, "-m", "scripts.localenv", "clean"], cwd=REPO, env=env, check=False)
+
+
+def test_release_flow(kit: Kit) -> None:
+    # GIVEN nothing deployed, WHEN blue is applied, THEN blue takes all the traffic
+    kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1")
+    assert kit.live_weights() == {"blue": 100, "green": 0}
+
+    # WHEN the schema is migrated through the deployed function, THEN every migration that is not a contract
+    # step is applied, and `list` (also through the function) agrees
+    migrated = kit.migrate(ACTION="migrate")
+    assert migrated["ok"] is True, migrated
+    listed = kit.migrate(ACTION="list")
+    applied = [m["id"] for m in listed["migrations"] if m["state"] == "applied"]
+    assert applied, listed
+
+    # WHEN green is planned, THEN the plan changes exactly the two weighted records and nothing else
+    kit.make("plan", "COLOR=green")
+    review = kit.review()
+    assert sorted((c["action"], c["address"]) for c in review["changes"]) == [
+        ("update", 'module.traffic.aws_route53_record.this["blue"]'),
+        ("update", 'module.traffic.aws_route53_record.this["green"]'),
+    ]
+    assert review["weights_after"] == {"blue": 0, "green": 100}
+    assert review["dangers"] == []
+
+    # WHEN that plan is applied (green is verified first), THEN Route 53 sends everything to green
+    applied_green = kit.make("apply", "COLOR=green")
+    assert "verify green:" in applied_green.stderr
+    assert "SKIP" in applied_green.stderr  # what cannot run locally says so
+    assert kit.live_weights() == {"blue": 0, "green": 100}
+
+    # WHEN traffic is rolled back, THEN blue has it all again
+    kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1")
+    assert kit.live_weights() == {"blue": 100, "green": 0}
+
+    # WHEN one migration is rolled back through the function, THEN exactly one fewer is applied
+    rolled = kit.migrate(ACTION="rollback", STEPS="1")
+    assert rolled["ok"] is True, rolled
+    after = [m["id"] for m in kit.migrate(ACTION="list")["migrations"] if m["state"] == "applied"]
+    assert after == applied[:-1]
+
+
+def test_the_password_is_not_in_the_state(kit: Kit) -> None:
+    password = kit.state()["app_password"]
+    s3 = kit.boto("s3")
+    state = s3.get_object(Bucket="release-kit-tfstate", Key="local/terraform.tfstate")["Body"].read().decode()
+    assert '"migrator_function_name"' in state  # it is the real, populated state
+    assert password not in state
+    # The secret itself does hold it: that is where the function reads it from.
+    secret_id = json.loads(state)["outputs"]["migrator_secret_arn"]["value"]
+    secret = json.loads(kit.boto("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+    assert secret["password"] == password
+    assert set(secret) >= {"username", "password", "host", "port", "dbname"}
+
+
+def test_refusals(kit: Kit) -> None:
+    # An invalid colour is refused before terraform runs, with what to type instead
+    bad = kit.make("plan", "COLOR=purple", check=False)
+    assert bad.returncode != 0
+    assert "COLOR must be blue or green (got 'purple')" in bad.stderr
+
+    # A plan saved for one colour is not applied for the other
+    kit.make("plan", "COLOR=green")
+    other = kit.make("apply", "COLOR=blue", check=False)
+    assert other.returncode != 0
+    assert "was made for COLOR=green" in other.stderr
+
+    # A plan whose inputs changed after it was saved is stale
+    overlay = kit.local_dir / "overlay.tfvars"
+    overlay.write_text("canary_percent = 0\n")
+    kit.make("plan", "COLOR=blue", f"VAR_FILE={overlay}")
+    overlay.write_text("canary_percent = 10\n")
+    stale = kit.make("apply", "COLOR=blue", f"VAR_FILE={overlay}", check=False)
+    assert stale.returncode != 0
+    assert "stale" in stale.stderr
+
+    # Switching to a disabled colour fails in terraform's own validation, with a clear message
+    overlay.write_text('green = { enabled = false, image = "nginx:1.27" }\n')
+    disabled = kit.make("plan", "COLOR=green", f"VAR_FILE={overlay}", check=False)
+    assert disabled.returncode != 0
+    assert "green stack is not enabled" in disabled.stderr
+
+    # A malformed migrate event is refused by the deployed function and changes nothing
+    refused = kit.migrate(ACTION="rollback", STEPS="-1")
+    assert refused["ok"] is False
+    assert refused["error"]["type"] == "InvalidEvent"
