@@ -7,7 +7,7 @@ MIGRATION = Migration(
     name="index_posts_author_created",
     forward="""
 DROP INDEX CONCURRENTLY IF EXISTS posts_author_created_idx;
-CREATE INDEX CONCURRENTLY posts_author_created_idx ON posts (author_id, created_at DESC);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS posts_author_created_idx ON posts (author_id, created_at DESC);
 """,
     reverse="DROP INDEX CONCURRENTLY IF EXISTS posts_author_created_idx;",
     transactional=False,

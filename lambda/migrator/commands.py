@@ -81,7 +81,8 @@ def _statements(sql: str) -> list[str]:
 
 def _execute_step(conn: psycopg.Connection, step: Step, *, in_transaction: bool) -> int | None:
     """Run SQL text or call the function. Outside a transaction SQL runs one statement at a time, because
-    PostgreSQL wraps a multi-statement query string in one implicit transaction (which CONCURRENTLY refuses)."""
+    PostgreSQL wraps a multi-statement query string in one implicit transaction, which CONCURRENTLY
+    refuses."""
     if callable(step):
         result = step(conn)
         return result if isinstance(result, int) and not isinstance(result, bool) else None
@@ -100,12 +101,13 @@ def _summary(migration: Migration) -> dict[str, Any]:
 def _check_consistent(
     manifest: Manifest, history: dict[str, store.AppliedRecord], ids: Iterable[str]
 ) -> None:
-    """Refuse when applied content changed (checksum drift) or the database knows migrations the code does not."""
+    """Refuse when applied content changed (checksum drift) or the database has migrations the code lacks."""
     by_id = {m.id: m for m in manifest.migrations}
     unknown = [i for i in history if i not in by_id]
     if unknown:
         raise UnknownAppliedMigrations(
-            f"the database records migration(s) this code does not have: {', '.join(unknown)}. The database is "
+            f"the database records migration(s) this code does not have: {', '.join(unknown)}. "
+            "The database is "
             "ahead of this code: deploy the migrator built from the release that added them "
             "(or roll them back with that release) before running this one",
             details={"missing_from_code": unknown},
@@ -114,7 +116,8 @@ def _check_consistent(
     if drifted:
         labels = ", ".join(by_id[i].label for i in drifted)
         raise ChecksumMismatch(
-            f"applied migration(s) changed since they were applied: {labels}. Applied migrations are history: "
+            f"applied migration(s) changed since they were applied: {labels}. "
+            "Applied migrations are history: "
             "restore their original content and put the change in a new migration",
             details={"changed": drifted},
         )
@@ -225,7 +228,8 @@ def _apply_one(
         earlier = ", ".join(a["id"] for a in applied) or "none"
         logs.log("migration failed", level="ERROR", migration=migration.id, reason=reason)
         raise MigrationFailed(
-            f"migration {migration.label} failed: {reason}. {scope}. Migrations applied earlier in this run stay "
+            f"migration {migration.label} failed: {reason}. {scope}. "
+            "Migrations applied earlier in this run stay "
             f"applied ({earlier}). Fix the migration (or the data) and run migrate again",
             details={"applied": applied, "failed": migration.id},
         ) from None
@@ -351,7 +355,8 @@ def _rollback_plan(
     unknown = [i for i in chosen if i not in by_id]
     if unknown:
         raise UnknownAppliedMigrations(
-            f"cannot roll back {', '.join(unknown)}: this code does not have them, so it does not know how to "
+            f"cannot roll back {', '.join(unknown)}: this code does not have them, "
+            "so it does not know how to "
             "undo them. Roll back with the migrator of the release that added them",
             details={"missing_from_code": unknown},
         )
@@ -361,7 +366,8 @@ def _rollback_plan(
     if irreversible:
         raise IrreversibleMigration(
             f"nothing was rolled back: {', '.join(irreversible)} cannot be undone (declared irreversible). "
-            "Roll back fewer steps (to after it), or restore from a snapshot and write a new forward migration",
+            "Roll back fewer steps (to after it), or restore from a snapshot and write a new forward "
+            "migration",
             details={"irreversible": [m.id for m in plan if not m.reversible]},
         )
     return plan
@@ -385,7 +391,8 @@ def _reverse_one(
         earlier = ", ".join(d["id"] for d in done) or "none"
         logs.log("rollback failed", level="ERROR", migration=migration.id, reason=reason)
         raise MigrationFailed(
-            f"rolling back {migration.label} failed: {reason}. It stays applied; migrations rolled back earlier in "
+            f"rolling back {migration.label} failed: {reason}. It stays applied; "
+            "migrations rolled back earlier in "
             f"this run stay rolled back ({earlier}). Fix the reverse step and run rollback again",
             details={"rolled_back": done, "failed": migration.id},
         ) from None
@@ -414,7 +421,8 @@ def seed(
     if settings.is_production and not allow_production_seed:
         raise ProductionSeedRefused(
             f'seed is refused in environment "{settings.environment}": seeds write demo data. If you really '
-            "mean it, run again with allow_production_seed: true (make migrate ACTION=seed ALLOW_PRODUCTION_SEED=1)"
+            "mean it, run again with allow_production_seed: true "
+            "(make migrate ACTION=seed ALLOW_PRODUCTION_SEED=1)"
         )
     manifest = load_manifest(manifest)
     with _connection(database, settings) as conn, store.migration_lock(conn, settings.lock_wait_seconds):

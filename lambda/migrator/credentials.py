@@ -65,7 +65,8 @@ def from_url(url: str) -> Credentials:
 
 
 def _describe(parts: Mapping[str, Any]) -> str:
-    return f"database {parts.get('dbname', '?')} on {parts.get('host', 'localhost')}:{parts.get('port', 5432)} as {parts.get('user', '?')}"
+    where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+    return f"database {parts.get('dbname', '?')} on {where} as {parts.get('user', '?')}"
 
 
 def from_secret(secret_id: str, client: Any = None) -> Credentials:
@@ -161,6 +162,7 @@ def resolve(environ: Mapping[str, str]) -> Credentials:
     url = environ.get("DATABASE_URL", "").strip()
     if not url:
         raise ConfigurationError(
-            'DATABASE_URL is not set: export it (e.g. `eval "$(make -s env)"`) or run inside Lambda with DB_SECRET_ID'
+            'DATABASE_URL is not set: export it (e.g. `eval "$(make -s env)"`) '
+            "or run inside Lambda with DB_SECRET_ID"
         )
     return from_url(url)

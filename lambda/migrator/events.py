@@ -100,7 +100,8 @@ def _target(event: dict) -> str | None:
         raise InvalidEvent(f'"target" must be a migration id string (e.g. "0003"), not {_type_name(value)}')
     if not _TARGET.match(value):
         raise InvalidEvent(
-            f'"target" {value[:60]!r} is not a migration id: use letters, digits, "_", "." or "-" (e.g. "0003")'
+            f'"target" {value[:60]!r} is not a migration id: '
+            'use letters, digits, "_", "." or "-" (e.g. "0003")'
         )
     return value
 
@@ -130,7 +131,7 @@ def parse_event(event: Any) -> Request:
     if not isinstance(action, str) or action not in _SCHEMA:
         shown = repr(action)[:60] if isinstance(action, str) else _type_name(action)
         raise InvalidEvent(f"unknown action {shown}; use one of: {valid}")
-    request_type, allowed = _SCHEMA[action]
+    _, allowed = _SCHEMA[action]
     unknown = sorted(str(key)[:60] for key in event if key != "action" and key not in allowed)
     if unknown:
         takes = ", ".join(f'"{k}"' for k in allowed) or "no other keys"

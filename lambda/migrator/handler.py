@@ -1,6 +1,7 @@
 """The Lambda entry point ``migrator.handler.handler``: parse the event, resolve credentials, run the command,
-return one JSON object. It never raises: every outcome is ``{"ok": ..., "action": ..., ..., "duration_ms": ...}``,
-and a failure carries ``error: {type, message}`` (no traceback, password or connection string).
+return one JSON object. It never raises: every outcome is
+``{"ok": ..., "action": ..., ..., "duration_ms": ...}``, and a failure carries ``error: {type, message}``
+(no traceback, password or connection string).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def handle(
                 "action": action,
                 "error": {
                     "type": "InternalError",
-                    "message": f"unexpected {type(exc).__name__}; the migrator log has details under request id "
+                    "message": f"unexpected {type(exc).__name__}; "
+                    "the migrator log has details under request id "
                     f"{request_id}. Nothing after the failing step ran",
                 },
             }

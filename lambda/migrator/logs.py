@@ -19,7 +19,10 @@ __all__ = ["bind", "log", "redact", "redact_obj", "register_secret"]
 _SECRETS: set[str] = set()
 _URL = re.compile(r"postgres(?:ql)?://[^\s'\"]+", re.IGNORECASE)
 _PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("migrator_log_context", default={})
+# Default None, not {}: a ContextVar default is shared by every context, so it must not be mutable.
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "migrator_log_context", default=None
+)
 
 
 def register_secret(value: str | None) -> None:
@@ -48,7 +51,7 @@ def redact_obj(value: Any) -> Any:
 
 def bind(**fields: Any) -> contextvars.Token:
     """Add fields to every following log line of this invocation; reset with ``_context.reset(token)``."""
-    return _context.set({**_context.get(), **fields})
+    return _context.set({**(_context.get() or {}), **fields})
 
 
 def unbind(token: contextvars.Token) -> None:
@@ -61,7 +64,7 @@ def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
         "level": level,
         "logger": "migrator",
         "message": message,
-        **_context.get(),
+        **(_context.get() or {}),
         **fields,
     }
     line = json.dumps(redact_obj(record), default=str, separators=(",", ":"))

@@ -12,6 +12,7 @@ it is busy in a long statement, so the dead run's transaction rolls back and the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,7 +145,6 @@ def migration_lock(conn: psycopg.Connection, wait_seconds: float) -> Iterator[No
         yield
     finally:
         if not conn.closed:
-            try:
+            # If the session is going away, the lock goes with it.
+            with contextlib.suppress(psycopg.Error):
                 conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
-            except psycopg.Error:
-                pass  # the session is going away; the lock goes with it

@@ -11,7 +11,8 @@ SELECT a.id, b.id FROM users a JOIN users b ON (a.username, b.username) IN
 ON CONFLICT DO NOTHING;
 INSERT INTO posts (author_id, body)
 SELECT u.id, p.body
-FROM (VALUES ('alice', 'Hello from Alice'), ('bob', 'First post'), ('carol', 'Up, up and away')) AS p (username, body)
+FROM (VALUES ('alice', 'Hello from Alice'), ('bob', 'First post'), ('carol', 'Up, up and away'))
+    AS p (username, body)
 JOIN users u USING (username)
 WHERE NOT EXISTS (SELECT 1 FROM posts x WHERE x.author_id = u.id AND x.body = p.body);
 """,

@@ -7,10 +7,9 @@ import uuid
 
 import boto3
 import pytest
-from psycopg.conninfo import conninfo_to_dict
-
 from migrator import credentials
 from migrator import handler as handler_module
+from psycopg.conninfo import conninfo_to_dict
 
 
 @pytest.fixture
@@ -98,7 +97,9 @@ def test_secret_that_is_a_json_array(in_lambda, lambda_context, monkeypatch):
     assert result["error"]["type"] == "SecretMalformed"
 
 
-def test_wrong_password_in_the_secret_is_reported_without_it(in_lambda, fresh_database, lambda_context, monkeypatch):
+def test_wrong_password_in_the_secret_is_reported_without_it(
+    in_lambda, fresh_database, lambda_context, monkeypatch
+):
     secret = {**_rds_secret(fresh_database), "password": "Rotated-Away-Pa55"}
     monkeypatch.setenv("DB_SECRET_ID", _create(in_lambda, json.dumps(secret)))
     result = handler_module.handler({"action": "list"}, lambda_context)

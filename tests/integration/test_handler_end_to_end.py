@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from migrator import handler as handler_module
+
 from tests.conftest import load_event
 from tests.integration.migrator_support import history_ids
 
@@ -32,7 +32,14 @@ def test_every_action_through_the_handler(local_db, lambda_context, capsys):
     assert listed["ok"] and listed["counts"]["pending"] == 7
 
     dry = invoke("migrate_dry_run", lambda_context)
-    assert dry["ok"] and [w["id"] for w in dry["would_apply"]] == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert dry["ok"] and [w["id"] for w in dry["would_apply"]] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+    ]
     assert "CREATE INDEX CONCURRENTLY" in dry["would_apply"][5]["sql"]
     assert "python function" in dry["would_apply"][4]["sql"]
     assert history_ids(local_db) == []
@@ -41,7 +48,12 @@ def test_every_action_through_the_handler(local_db, lambda_context, capsys):
     assert refused["ok"] is False and refused["error"]["type"] == "ContractRefused"
     assert "0007_contract_users_display_name" in refused["error"]["message"]
 
-    assert [a["id"] for a in invoke("migrate_target", lambda_context)["applied"]] == ["0001", "0002", "0003", "0004"]
+    assert [a["id"] for a in invoke("migrate_target", lambda_context)["applied"]] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+    ]
     assert [r["id"] for r in invoke("rollback_target", lambda_context)["rolled_back"]] == ["0004"]
     applied = invoke("migrate_allow_contract", lambda_context)
     assert applied["ok"] and [a["id"] for a in applied["applied"]] == ["0004", "0005", "0006", "0007"]
@@ -107,7 +119,9 @@ def test_sql_action_refuses_a_write(local_db, lambda_context):
     assert result["ok"] is False and result["error"]["type"] == "UnsafeSQL"
 
 
-def test_a_wrong_password_never_reaches_the_result_or_the_logs(fresh_database, lambda_context, monkeypatch, capsys):
+def test_a_wrong_password_never_reaches_the_result_or_the_logs(
+    fresh_database, lambda_context, monkeypatch, capsys
+):
     secret_password = "Sup3r-Secret-Pa55word"
     user_host = fresh_database.split("://", 1)[1].split("@", 1)[1]
     bad_url = f"postgresql://postgres:{secret_password}@{user_host}"

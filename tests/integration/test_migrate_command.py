@@ -7,8 +7,6 @@ import threading
 
 import psycopg
 import pytest
-
-from migrations import manifest as project
 from migrator import commands
 from migrator.errors import (
     ChecksumMismatch,
@@ -19,6 +17,8 @@ from migrator.errors import (
 )
 from migrator.migration import Migration
 from migrator.settings import Settings
+
+from migrations import manifest as project
 from tests.integration.migrator_support import history, history_ids, manifest, numbered, tables
 
 
@@ -76,7 +76,10 @@ def test_target_applies_up_to_and_including_it(fresh_database):
     assert [a["id"] for a in result["applied"]] == ["0001", "0002"]
     assert history_ids(fresh_database) == ["0001", "0002"]
     # the id_name form names the same migration
-    assert [a["id"] for a in commands.migrate(fresh_database, target="0003_create_t3", manifest=migrations)["applied"]] == ["0003"]
+    assert [
+        a["id"]
+        for a in commands.migrate(fresh_database, target="0003_create_t3", manifest=migrations)["applied"]
+    ] == ["0003"]
 
 
 def test_unknown_target_is_refused(fresh_database):
@@ -104,7 +107,10 @@ def test_contract_migration_is_refused_without_allow_contract_and_nothing_runs(f
 def test_a_failing_migration_leaves_the_database_as_before_it_and_is_not_recorded(fresh_database):
     # The failing migration creates a table, then fails: the table must not survive.
     failing = Migration(
-        "0003", "broken", "CREATE TABLE half_done (id int); INSERT INTO no_such_table VALUES (1);", "DROP TABLE half_done;"
+        "0003",
+        "broken",
+        "CREATE TABLE half_done (id int); INSERT INTO no_such_table VALUES (1);",
+        "DROP TABLE half_done;",
     )
     migrations = manifest(*numbered(2), failing, *numbered(1, start=4))
 
@@ -135,12 +141,16 @@ def test_a_failing_python_migration_is_rolled_back_too(fresh_database):
 def test_checksum_drift_is_listed_and_blocks_migrate(fresh_database):
     original = numbered(2)
     commands.migrate(fresh_database, manifest=manifest(*original))
-    edited = Migration("0002", "create_t2", "CREATE TABLE t2 (id bigint PRIMARY KEY, extra int);", "DROP TABLE t2;")
+    edited = Migration(
+        "0002", "create_t2", "CREATE TABLE t2 (id bigint PRIMARY KEY, extra int);", "DROP TABLE t2;"
+    )
     drifted = manifest(original[0], edited, *numbered(1, start=3))
 
     listed = commands.list_migrations(fresh_database, manifest=drifted)
     assert {e["id"]: e["state"] for e in listed["migrations"]} == {
-        "0001": "applied", "0002": "changed", "0003": "pending"
+        "0001": "applied",
+        "0002": "changed",
+        "0003": "pending",
     }
     with pytest.raises(ChecksumMismatch, match="0002_create_t2"):
         commands.migrate(fresh_database, manifest=drifted)
@@ -162,7 +172,9 @@ def test_migrations_missing_from_the_code_are_listed_and_block_migrate(fresh_dat
 
 def test_lock_timeout_applies_to_migrations(fresh_database):
     commands.migrate(fresh_database, manifest=manifest(*numbered(1)))
-    alter = Migration("0002", "alter_t1", "ALTER TABLE t1 ADD COLUMN extra int;", "ALTER TABLE t1 DROP COLUMN extra;")
+    alter = Migration(
+        "0002", "alter_t1", "ALTER TABLE t1 ADD COLUMN extra int;", "ALTER TABLE t1 DROP COLUMN extra;"
+    )
     holding = threading.Event()
     release = threading.Event()
 
@@ -178,7 +190,9 @@ def test_lock_timeout_applies_to_migrations(fresh_database):
         assert holding.wait(10)
         with pytest.raises(MigrationFailed, match="lock timeout"):
             commands.migrate(
-                fresh_database, manifest=manifest(*numbered(1), alter), settings=Settings(lock_timeout="200ms")
+                fresh_database,
+                manifest=manifest(*numbered(1), alter),
+                settings=Settings(lock_timeout="200ms"),
             )
     finally:
         release.set()
@@ -189,7 +203,9 @@ def test_lock_timeout_applies_to_migrations(fresh_database):
 def test_statement_timeout_applies_to_migrations(fresh_database):
     slow = Migration("0001", "slow", "SELECT pg_sleep(5);", "SELECT 1;")
     with pytest.raises(MigrationFailed, match="statement timeout"):
-        commands.migrate(fresh_database, manifest=manifest(slow), settings=Settings(statement_timeout="200ms"))
+        commands.migrate(
+            fresh_database, manifest=manifest(slow), settings=Settings(statement_timeout="200ms")
+        )
     assert history_ids(fresh_database) == []
 
 
@@ -217,7 +233,10 @@ def test_project_sequence_expands_then_contracts_and_rolls_all_the_way_back(fres
         conn.execute("INSERT INTO users (username, full_name) VALUES ('late', 'Late Comer')")
     commands.migrate(fresh_database, allow_contract=True)
     with psycopg.connect(fresh_database) as conn:
-        assert conn.execute("SELECT display_name FROM users WHERE username = 'late'").fetchone()[0] == "Late Comer"
+        assert (
+            conn.execute("SELECT display_name FROM users WHERE username = 'late'").fetchone()[0]
+            == "Late Comer"
+        )
     assert history_ids(fresh_database) == [m.id for m in project.MIGRATIONS]
 
     rolled = commands.rollback(fresh_database, target="0001")["rolled_back"]

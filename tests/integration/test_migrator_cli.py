@@ -40,7 +40,12 @@ def test_cli_runs_the_actions_and_exits_zero_only_when_ok(fresh_database):
     assert code == 0 and [r["id"] for r in result["rolled_back"]] == ["0007", "0006"]
 
     code, result, _ = run_cli(fresh_database, action="list")
-    assert code == 0 and result["counts"] == {"applied": 5, "pending": 2, "changed": 0, "missing_from_code": 0}
+    assert code == 0 and result["counts"] == {
+        "applied": 5,
+        "pending": 2,
+        "changed": 0,
+        "missing_from_code": 0,
+    }
 
 
 def test_cli_refuses_bad_input_through_the_handler(fresh_database):
@@ -59,4 +64,8 @@ def test_cli_sql_value_arrives_intact(fresh_database):
 
 def test_cli_without_database_url_says_what_to_set():
     code, result, _ = run_cli(None, action="list")
-    assert code == 1 and result["error"]["type"] == "ConfigurationError" and "DATABASE_URL" in result["error"]["message"]
+    assert (
+        code == 1
+        and result["error"]["type"] == "ConfigurationError"
+        and "DATABASE_URL" in result["error"]["message"]
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from migrator import commands
 from migrator.errors import (
     ChecksumMismatch,
@@ -15,6 +14,7 @@ from migrator.errors import (
 )
 from migrator.migration import Migration
 from migrator.settings import Settings
+
 from tests.integration.migrator_support import history_ids, manifest, numbered, tables
 
 
@@ -28,7 +28,10 @@ def test_rollback_steps_undoes_the_newest_first(fresh_database):
     assert history_ids(fresh_database) == ["0001", "0002"]
     assert tables(fresh_database) == {"t1", "t2"}
     # and forward again
-    assert [a["id"] for a in commands.migrate(fresh_database, manifest=migrations)["applied"]] == ["0003", "0004"]
+    assert [a["id"] for a in commands.migrate(fresh_database, manifest=migrations)["applied"]] == [
+        "0003",
+        "0004",
+    ]
 
 
 def test_rollback_target_undoes_everything_after_it(fresh_database):

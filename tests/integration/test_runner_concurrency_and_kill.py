@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-
 from migrator import commands
 from migrator.errors import LockNotAcquired
 from migrator.migration import Migration
 from migrator.settings import Settings
+
 from tests.integration.migrator_support import advisory_locks, history_ids, manifest, numbered
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,12 @@ def _slow_manifest():
     # Each migration takes a little while so that the eight runs really overlap.
     return manifest(
         *[
-            Migration(f"{n:04d}", f"slow_{n}", f"SELECT pg_sleep(0.05); CREATE TABLE c{n} (id int);", f"DROP TABLE c{n};")
+            Migration(
+                f"{n:04d}",
+                f"slow_{n}",
+                f"SELECT pg_sleep(0.05); CREATE TABLE c{n} (id int);",
+                f"DROP TABLE c{n};",
+            )
             for n in range(1, 6)
         ]
     )
@@ -81,8 +86,14 @@ def test_concurrent_processes_through_the_cli_apply_each_migration_once(fresh_da
     }
     env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     procs = [
-        subprocess.Popen([sys.executable, "-m", "migrator.cli"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "migrator.cli"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         for _ in range(8)
     ]
     results = []
@@ -110,7 +121,8 @@ def killable_manifest():
     sleepy = Migration(
         "0002",
         "sleepy",
-        "CREATE TABLE half (id int); SELECT pg_sleep(coalesce(current_setting('test.sleep', true), '0')::float);",
+        "CREATE TABLE half (id int); "
+        "SELECT pg_sleep(coalesce(current_setting('test.sleep', true), '0')::float);",
         "DROP TABLE half;",
     )
     return manifest(*numbered(1), sleepy, *numbered(1, start=3))
@@ -121,7 +133,8 @@ def _wait_for_sleep(url: str, timeout: float = 30) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             if conn.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%%pg_sleep%%' "
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query LIKE '%%pg_sleep%%' "
                 "AND pid <> pg_backend_pid() AND state = 'active'"
             ).fetchone():
                 return
@@ -136,8 +149,11 @@ def test_sigkill_mid_migration_leaves_nothing_recorded_and_no_stale_lock(fresh_d
         "PGOPTIONS": "-c test.sleep=60",
     }
     runner = subprocess.Popen(
-        [sys.executable, "-c", _KILLABLE_RUN, fresh_database], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", _KILLABLE_RUN, fresh_database],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for_sleep(fresh_database)
@@ -150,7 +166,9 @@ def test_sigkill_mid_migration_leaves_nothing_recorded_and_no_stale_lock(fresh_d
     # THEN 0001 stays applied, nothing of 0002 is recorded ...
     assert history_ids(fresh_database) == ["0001"]
     # ... and the next run gets the lock (within its wait) and finishes the sequence
-    result = commands.migrate(fresh_database, manifest=killable_manifest(), settings=Settings(lock_wait_seconds=30))
+    result = commands.migrate(
+        fresh_database, manifest=killable_manifest(), settings=Settings(lock_wait_seconds=30)
+    )
     assert [a["id"] for a in result["applied"]] == ["0002", "0003"]
     assert history_ids(fresh_database) == ["0001", "0002", "0003"]
     assert advisory_locks(fresh_database) == 0

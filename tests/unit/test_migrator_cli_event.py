@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import pytest
-
 from migrator.cli import event_from_env
 from migrator.errors import InvalidEvent
 from migrator.events import RollbackRequest, parse_event
 
 
 def test_empty_values_mean_not_given():
-    env = {k: "" for k in ("KIT_ACTION", "KIT_STEPS", "KIT_TARGET", "KIT_SQL", "KIT_DRY_RUN",
-                           "KIT_ALLOW_CONTRACT", "KIT_ALLOW_PRODUCTION_SEED")}
+    env = {
+        k: ""
+        for k in (
+            "KIT_ACTION",
+            "KIT_STEPS",
+            "KIT_TARGET",
+            "KIT_SQL",
+            "KIT_DRY_RUN",
+            "KIT_ALLOW_CONTRACT",
+            "KIT_ALLOW_PRODUCTION_SEED",
+        )
+    }
     assert event_from_env({**env, "KIT_ACTION": "list"}) == {"action": "list"}
     assert event_from_env({}) == {}
 
@@ -61,4 +70,7 @@ def test_sql_arrives_byte_for_byte():
 
 
 def test_target_is_passed_as_a_string():
-    assert event_from_env({"KIT_ACTION": "migrate", "KIT_TARGET": "0003"}) == {"action": "migrate", "target": "0003"}
+    assert event_from_env({"KIT_ACTION": "migrate", "KIT_TARGET": "0003"}) == {
+        "action": "migrate",
+        "target": "0003",
+    }

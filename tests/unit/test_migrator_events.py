@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from migrator.errors import InvalidEvent
 from migrator.events import (
     ListRequest,
@@ -19,12 +18,18 @@ from migrator.events import (
     ("event", "expected"),
     [
         ({"action": "migrate"}, MigrateRequest()),
-        ({"action": "migrate", "target": "0003", "dry_run": True}, MigrateRequest(target="0003", dry_run=True)),
+        (
+            {"action": "migrate", "target": "0003", "dry_run": True},
+            MigrateRequest(target="0003", dry_run=True),
+        ),
         ({"action": "migrate", "allow_contract": True}, MigrateRequest(allow_contract=True)),
         ({"action": "list"}, ListRequest()),
         ({"action": "rollback", "steps": 1}, RollbackRequest(steps=1)),
         ({"action": "rollback", "steps": 1000}, RollbackRequest(steps=1000)),
-        ({"action": "rollback", "target": "0001", "dry_run": True}, RollbackRequest(target="0001", dry_run=True)),
+        (
+            {"action": "rollback", "target": "0001", "dry_run": True},
+            RollbackRequest(target="0001", dry_run=True),
+        ),
         ({"action": "seed"}, SeedRequest()),
         ({"action": "seed", "allow_production_seed": True}, SeedRequest(allow_production_seed=True)),
         ({"action": "sql", "sql": "SELECT 1"}, SqlRequest(sql="SELECT 1")),

@@ -10,7 +10,6 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from migrator.errors import InvalidEvent
 from migrator.events import ACTIONS, parse_event
 from migrator.handler import handle
@@ -19,7 +18,9 @@ KEYS = ["action", "steps", "step", "target", "sql", "dry_run", "allow_contract",
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 plausible_values = st.one_of(

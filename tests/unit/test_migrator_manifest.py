@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from migrations import manifest
 from migrator.migration import Manifest, Migration, Seed, load_manifest
+
+from migrations import manifest
 
 MIGRATIONS_DIR = Path(manifest.__file__).parent
 

@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from migrator import credentials, logs
 from migrator.errors import ConfigurationError, SecretAccessDenied, SecretNotFound
 from migrator.settings import Settings
@@ -16,8 +15,12 @@ from migrator.settings import Settings
 def test_settings_defaults_and_overrides():
     assert Settings.from_env({}) == Settings()
     s = Settings.from_env(
-        {"MIGRATOR_LOCK_WAIT_SECONDS": "0.5", "MIGRATOR_LOCK_TIMEOUT": "200ms", "MIGRATOR_STATEMENT_TIMEOUT": "2 min",
-         "MIGRATOR_ENVIRONMENT": "Production"}
+        {
+            "MIGRATOR_LOCK_WAIT_SECONDS": "0.5",
+            "MIGRATOR_LOCK_TIMEOUT": "200ms",
+            "MIGRATOR_STATEMENT_TIMEOUT": "2 min",
+            "MIGRATOR_ENVIRONMENT": "Production",
+        }
     )
     assert (s.lock_wait_seconds, s.lock_timeout, s.statement_timeout) == (0.5, "200ms", "2min")
     assert s.is_production
@@ -25,8 +28,12 @@ def test_settings_defaults_and_overrides():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("MIGRATOR_LOCK_WAIT_SECONDS", "soon"), ("MIGRATOR_LOCK_WAIT_SECONDS", "-1"),
-     ("MIGRATOR_LOCK_TIMEOUT", "5 s; DROP TABLE x"), ("MIGRATOR_STATEMENT_TIMEOUT", "forever")],
+    [
+        ("MIGRATOR_LOCK_WAIT_SECONDS", "soon"),
+        ("MIGRATOR_LOCK_WAIT_SECONDS", "-1"),
+        ("MIGRATOR_LOCK_TIMEOUT", "5 s; DROP TABLE x"),
+        ("MIGRATOR_STATEMENT_TIMEOUT", "forever"),
+    ],
 )
 def test_bad_settings_name_the_variable(key, value):
     with pytest.raises(ConfigurationError, match=key):
@@ -51,7 +58,9 @@ def test_log_lines_are_json_with_bound_context(capsys):
 
 
 def _stubbed(error_code: str):
-    client = boto3.client("secretsmanager", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    client = boto3.client(
+        "secretsmanager", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
     stubber = Stubber(client)
     stubber.add_client_error("get_secret_value", service_error_code=error_code, http_status_code=400)
     stubber.activate()

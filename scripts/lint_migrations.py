@@ -1,0 +1,174 @@
+"""Lint every migration's forward SQL with squawk (``make lint-migrations``).
+
+Each migration's SQL goes to its own temporary ``.sql`` file; transactional migrations are linted with
+``--assume-in-transaction`` (the runner wraps them in one). Rules:
+
+- Expand (non-contract) migrations must have no squawk finding except the style notes in ``ADVISORY``:
+  they run while the previous release still serves traffic, so anything squawk calls unsafe for running
+  clients (ban-drop-column, renaming-column, changing-column-type, adding-not-nullable-field,
+  adding-required-field, require-concurrent-index-creation, constraint-missing-not-valid, ...) fails.
+- Contract migrations are reported but allowed: breaking the previous release is what they are for, and
+  the runner refuses them unless ``allow_contract: true``.
+- Python-function migrations (batched backfills) have no SQL file to lint; they are listed as skipped.
+- ``require-lock-timeout`` and ``require-statement-timeout`` are excluded: the runner sets both for every
+  migration's session (MIGRATOR_LOCK_TIMEOUT, MIGRATOR_STATEMENT_TIMEOUT).
+
+Exit status 1 when an expand migration has a blocking finding, 2 when squawk cannot run.
+
+    python -m scripts.lint_migrations [--manifest dotted.module]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "lambda") not in sys.path:
+    sys.path.insert(0, str(REPO / "lambda"))
+
+from migrator.migration import Migration, load_manifest  # noqa: E402
+
+EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
+# Style advice: reported, never blocking.
+ADVISORY = frozenset(
+    {
+        "prefer-bigint-over-int",
+        "prefer-bigint-over-smallint",
+        "prefer-identity",
+        "prefer-text-field",
+        "prefer-timestamptz",
+        "ban-char-field",
+    }
+)
+
+
+@dataclass
+class Finding:
+    rule: str
+    message: str
+    line: int
+
+
+@dataclass
+class Outcome:
+    migration: Migration
+    findings: list[Finding] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def blocking(self) -> list[Finding]:
+        if self.migration.contract:
+            return []
+        return [f for f in self.findings if f.rule not in ADVISORY]
+
+    @property
+    def verdict(self) -> str:
+        if self.skipped:
+            return "skipped"
+        if self.blocking:
+            return "FAIL"
+        if self.findings and self.migration.contract:
+            return "allowed (contract)"
+        return "ok" if not self.findings else "ok (notes)"
+
+
+def _kit_findings(migration: Migration) -> list[Finding]:
+    """What squawk does not catch for a single-statement file: CONCURRENTLY in a transactional migration
+    (PostgreSQL would refuse it at run time)."""
+    if not migration.transactional or not isinstance(migration.forward, str):
+        return []
+    for number, line in enumerate(migration.forward.strip().splitlines(), start=1):
+        if re.search(r"\bconcurrently\b", line.split("--", 1)[0], re.IGNORECASE):
+            return [
+                Finding(
+                    "kit-concurrently-needs-transactional-false",
+                    "CONCURRENTLY cannot run inside a transaction: declare transactional=False",
+                    number,
+                )
+            ]
+    return []
+
+
+def squawk_binary() -> str:
+    local = Path(sys.executable).parent / "squawk"
+    found = str(local) if local.exists() else shutil.which("squawk")
+    if not found:
+        raise FileNotFoundError("squawk not found: run `make venv` (it installs squawk-cli)")
+    return found
+
+
+def lint(manifest=None, *, pg_version: str = "15") -> list[Outcome]:
+    """Run squawk on every migration's forward SQL; one Outcome per migration, in manifest order."""
+    squawk = squawk_binary()
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="lint-migrations-") as tmp:
+        for migration in load_manifest(manifest).migrations:
+            if not isinstance(migration.forward, str):
+                outcomes.append(Outcome(migration, skipped="python function: no SQL to lint"))
+                continue
+            path = Path(tmp) / f"{migration.id}_{migration.name}.sql"
+            path.write_text(migration.forward.strip() + "\n")
+            cmd = [squawk, "--reporter", "json", "--pg-version", pg_version, "--exclude", ",".join(EXCLUDED)]
+            cmd.append("--assume-in-transaction" if migration.transactional else "--no-assume-in-transaction")
+            proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, check=False)
+            try:
+                raw = json.loads(proc.stdout or "[]")
+            except ValueError:
+                raise RuntimeError(
+                    f"squawk failed on {path.name}: {proc.stderr.strip() or proc.stdout[:300]}"
+                ) from None
+            findings = [Finding(v["rule_name"], v["message"], int(v.get("line", 0)) + 1) for v in raw]
+            findings += _kit_findings(migration)
+            outcomes.append(Outcome(migration, findings))
+    return outcomes
+
+
+def report(outcomes: list[Outcome]) -> str:
+    lines = [f"{'migration':<44} {'kind':<9} verdict"]
+    for o in outcomes:
+        kind = "contract" if o.migration.contract else "expand"
+        lines.append(f"{o.migration.label[:44]:<44} {kind:<9} {o.verdict}")
+        if o.skipped:
+            lines.append(f"    - {o.skipped}")
+        for f in o.findings:
+            tag = "note" if f.rule in ADVISORY or o.migration.contract else "BLOCKING"
+            lines.append(f"    - [{tag}] line {f.line}: {f.rule}: {f.message}")
+    failed = [o for o in outcomes if o.blocking]
+    if failed:
+        lines.append(
+            f"\n{len(failed)} expand migration(s) would break the release still serving traffic: "
+            + ", ".join(o.migration.label for o in failed)
+            + ".\nMake them backward compatible (e.g. add nullable columns, CREATE INDEX CONCURRENTLY with "
+            "transactional=False, NOT VALID constraints), or mark the breaking part contract=True and run it "
+            "after the switch."
+        )
+    else:
+        lines.append(f"\nsquawk: {len(outcomes)} migration(s) checked, no blocking findings.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lint_migrations", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--manifest", default=None, help="dotted module exposing MIGRATIONS (default: the project's)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        outcomes = lint(args.manifest)
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report(outcomes))
+    return 1 if any(o.blocking for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
