@@ -88,13 +88,13 @@ bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql f
 # ------------------------------------------------------------------------------------- release
 
 .PHONY: plan apply verify demo
-plan: up ## Save a plan for COLOR=blue|green [ENV=local] and print its Markdown review summary
+plan: venv ## Save a plan for COLOR=blue|green [ENV=local] and print its Markdown review summary
 	@$(PY) -m scripts.release plan
 
-apply: up ## Apply the saved plan for COLOR (verifies the colour first; ALLOW_DESTROY=1, AUTO_APPROVE=1, SKIP_VERIFY=1)
+apply: venv ## Apply the saved plan for COLOR (verifies the colour first; ALLOW_DESTROY=1, AUTO_APPROVE=1, SKIP_VERIFY=1)
 	@$(PY) -m scripts.release apply
 
-verify: up ## Check COLOR's stack before it takes traffic: deployed, tasks running, image, health, HTTP
+verify: venv ## Check COLOR's stack before it takes traffic: deployed, tasks running, image, health, HTTP
 	@$(PY) -m scripts.release verify
 
 demo: ## The whole release flow on the local default, from a fresh clone

@@ -234,9 +234,13 @@ def _ensure_app_database(state: State) -> None:
 
 
 def _moto_ready(port: int) -> bool:
+    """Any HTTP answer will do. The probe must stay cheap: under a busy apply a heavier call can take
+    seconds, and a moto server wrongly judged dead would be replaced by an empty one."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=1):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=10):
             return True
+    except urllib.error.HTTPError:
+        return True
     except (urllib.error.URLError, OSError):
         return False
 
@@ -333,7 +337,7 @@ def _up() -> State:
             "app_password": secrets.token_urlsafe(18),
         }
     )
-    if not (_alive(raw["moto_pid"]) and _moto_ready(raw["moto_port"])):
+    if not (_alive(raw["moto_pid"]) and _port_open(raw["moto_port"])):
         _start_moto(raw)
     if not (raw["pg_data"] and _postgres_running(raw["pg_data"])):
         _start_postgres(raw)
