@@ -217,7 +217,7 @@ def apply(
     say(f"==> terraform apply (ENV={env}, COLOR={color})")
     try:
         ws.init()
-        ws.apply(saved.plan_file, ApplyProgress())
+        ws.apply(saved.plan_file, ApplyProgress(total=sum(result_dict["counts"].values()) or None))
     finally:
         saved.discard()
     outputs = ws.outputs()

@@ -164,14 +164,14 @@ def _diagnostics(stderr: str) -> str:
 class ApplyProgress:
     """Renders terraform's apply events as short, timestamped progress lines for humans."""
 
-    def __init__(self, out=sys.stderr, heartbeat_seconds: float = 15.0) -> None:
+    def __init__(self, total: int | None = None, out=sys.stderr, heartbeat_seconds: float = 15.0) -> None:
         self.out = out
         self.started = time.monotonic()
         self.heartbeat_seconds = heartbeat_seconds
         self.last_heartbeat = 0.0
         self.in_flight: dict[str, float] = {}
         self.done = 0
-        self.total: int | None = None
+        self.total = total
 
     def _line(self, text: str) -> None:
         print(f"  [{time.monotonic() - self.started:5.0f}s] {text}", file=self.out, flush=True)
@@ -180,14 +180,7 @@ class ApplyProgress:
         kind = event.get("type")
         hook = event.get("hook", {})
         address = hook.get("resource", {}).get("addr", "")
-        if kind == "change_summary":
-            changes = event.get("changes", {})
-            if changes.get("operation") == "plan":
-                self.total = sum(changes.get(k, 0) for k in ("add", "change", "remove"))
-            return
-        if kind == "planned_change":
-            self.total = (self.total or 0) + 1
-        elif kind == "apply_start":
+        if kind == "apply_start":
             self.in_flight[address] = time.monotonic()
         elif kind == "apply_complete":
             started = self.in_flight.pop(address, time.monotonic())
