@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from migrator.credentials import Credentials
 from migrator.errors import DatabaseUnavailable, LockNotAcquired
@@ -119,6 +120,27 @@ def insert_record(
 
 def delete_record(conn: psycopg.Connection, migration_id: str) -> None:
     conn.execute(f"DELETE FROM {HISTORY_TABLE} WHERE id = %s", (migration_id,))
+
+
+def insert_record_sql(conn: psycopg.Connection, migration_id: str, name: str, checksum: str) -> str:
+    """The INSERT for a migration applied in the current transaction, as SQL text with quoted literals (so it
+    can share one message with the migration). The duration is the server's: transaction start to now."""
+    return (
+        sql.SQL(
+            "INSERT INTO {} (id, name, checksum, duration_ms) VALUES ({}, {}, {}, "
+            "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer)"
+        )
+        .format(sql.SQL(HISTORY_TABLE), sql.Literal(migration_id), sql.Literal(name), sql.Literal(checksum))
+        .as_string(conn)
+    )
+
+
+def delete_record_sql(conn: psycopg.Connection, migration_id: str) -> str:
+    return (
+        sql.SQL("DELETE FROM {} WHERE id = {}")
+        .format(sql.SQL(HISTORY_TABLE), sql.Literal(migration_id))
+        .as_string(conn)
+    )
 
 
 @contextmanager
