@@ -5,8 +5,10 @@ Defence in depth, outermost first:
 1. ``guard.check_sql`` allows a single read-only SELECT/EXPLAIN/SHOW (parsed by PostgreSQL's own parser).
 2. The statement runs inside ``BEGIN READ ONLY``, which PostgreSQL enforces for every write, including writes
    hidden in functions and views. The transaction is always rolled back, never committed.
-3. The statement is sent with the extended query protocol (psycopg's default), which refuses more than one
-   command, so a lexer disagreement between pglast and the server cannot smuggle in a second statement; and
+3. The statement is sent with the extended query protocol (a DECLARE through psycopg's server-side cursor,
+   or ``Cursor.stream``), which refuses more than one command, so a lexer disagreement between pglast and
+   the server cannot smuggle in a second statement. (psycopg's plain ``execute()`` without parameters uses
+   the simple protocol, which would run ``COMMIT; DELETE ...`` in full: never use it here.) And
    ``standard_conforming_strings`` is forced on for the transaction so the server reads backslashes in string
    literals exactly as pglast did.
 4. ``statement_timeout``, ``lock_timeout`` and ``idle_in_transaction_session_timeout`` bound how long it
@@ -26,6 +28,7 @@ Values are made JSON-safe:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import uuid
 from decimal import Decimal
@@ -123,7 +126,6 @@ def _execute(
     conn: psycopg.Connection, statement: str, row_limit: int, statement_timeout_ms: int
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     with conn.cursor() as cur:
-        _use_json_friendly_loaders(cur.adapters)
         if conn.autocommit:
             cur.execute("BEGIN READ ONLY")
         else:
@@ -142,18 +144,26 @@ def _execute(
                 "idle": f"{statement_timeout_ms + _IDLE_MARGIN_MS}ms",
             },
         )
-        if _is_select(statement):
-            # DECLARE only plans; the FETCH runs the query, under the statement timeout, and stops after
-            # row_limit + 1 rows. The statement is appended verbatim: check_sql returned exactly one
-            # statement, and the extended protocol would refuse a second one anyway.
-            cur.execute(f"DECLARE {_CURSOR_NAME} NO SCROLL CURSOR FOR {statement}")
-            cur.execute(f"FETCH FORWARD {row_limit + 1} FROM {_CURSOR_NAME}")
-        else:
-            # EXPLAIN and SHOW cannot be declared as cursors; their output is small.
-            cur.execute(statement)
-        columns = [column.name for column in cur.description or ()]
-        rows = cur.fetchmany(row_limit + 1) if cur.description else []
+    if _is_select(statement):
+        # A server-side cursor: DECLARE only plans, the FETCH runs the query under the statement timeout and
+        # stops after row_limit + 1 rows. psycopg sends the DECLARE with the extended protocol.
+        with conn.cursor(name=_CURSOR_NAME, scrollable=False) as server_cursor:
+            _use_json_friendly_loaders(server_cursor.adapters)
+            server_cursor.execute(statement)
+            rows = server_cursor.fetchmany(row_limit + 1)
+            columns = [column.name for column in server_cursor.description or ()]
         return columns, rows
+    # EXPLAIN and SHOW cannot be declared as cursors. stream() always uses the extended protocol (a plain
+    # execute() without parameters would use the simple one, which runs every statement in the string).
+    with conn.cursor() as cur:
+        _use_json_friendly_loaders(cur.adapters)
+        stream = cur.stream(statement)
+        try:
+            rows = list(itertools.islice(stream, row_limit + 1))
+        finally:
+            stream.close()  # cancels whatever is left, e.g. the rest of a long plan
+        columns = [column.name for column in cur.description or ()]
+    return columns, rows
 
 
 def _is_select(statement: str) -> bool:
