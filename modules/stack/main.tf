@@ -87,7 +87,7 @@ resource "aws_ecs_service" "this" {
   desired_count   = var.desired_count
   launch_type     = "FARGATE"
 
-  # Set explicitly: left unset, the API's default reads back as a change on every plan.
+  # Set explicitly: left unset, the API's default ("ENABLED") reads back as a change on every plan.
   availability_zone_rebalancing = "ENABLED"
 
   deployment_minimum_healthy_percent = 100
@@ -115,4 +115,11 @@ resource "aws_ecs_service" "this" {
 
   # The target group must be attached to a listener before a service can use it.
   depends_on = [aws_lb_listener.https]
+
+  lifecycle {
+    # Both are constants above, sent on create. moto (the local default) drops them on CreateService and
+    # reports them as changed until a later update; ignoring the read-back keeps a fresh stack's next plan
+    # (the release switch) down to the traffic records. Edit the values here AND this list to change them.
+    ignore_changes = [availability_zone_rebalancing, health_check_grace_period_seconds]
+  }
 }

@@ -10,7 +10,7 @@ variable "canary_percent" {
   }
 
   validation {
-    condition     = !var.enabled || var.canary_percent == 0 || length(setsubtract(keys(var.targets), [var.live_color])) > 0
+    condition     = !var.enabled || !contains(["blue", "green"], var.live_color) || var.canary_percent == 0 || length(setsubtract(keys(var.targets), [var.live_color])) > 0
     error_message = "canary_percent is ${var.canary_percent} but the ${var.live_color == "blue" ? "green" : "blue"} stack is not enabled: set ${var.live_color == "blue" ? "green" : "blue"}.enabled = true, or set canary_percent = 0."
   }
 }
@@ -39,7 +39,7 @@ variable "live_color" {
   }
 
   validation {
-    condition     = !var.enabled || contains(keys(var.targets), var.live_color)
+    condition     = !var.enabled || !contains(["blue", "green"], var.live_color) || contains(keys(var.targets), var.live_color)
     error_message = "live_color is ${var.live_color} but the ${var.live_color} stack is not enabled: set ${var.live_color}.enabled = true (and apply it) before sending it live traffic."
   }
 }

@@ -1,0 +1,23 @@
+module "green" {
+  source = "../modules/stack"
+
+  enabled = var.green.enabled
+  color   = "green"
+  name    = local.name_prefix
+
+  image             = var.green.image
+  desired_count     = var.green.desired_count
+  cpu               = var.green.cpu
+  memory            = var.green.memory
+  container_port    = var.green.container_port
+  health_check_path = var.green.health_check_path
+
+  vpc_id             = module.network.vpc_id
+  public_subnet_ids  = module.network.public_subnet_ids
+  private_subnet_ids = module.network.private_subnet_ids
+
+  zone_id            = data.aws_route53_zone.this.zone_id
+  domain_name        = var.domain_name
+  live_hostname      = local.live_hostname
+  log_retention_days = var.log_retention_days
+}

@@ -1,0 +1,49 @@
+output "canary_percent" {
+  description = "Percent of live traffic sent to the colour that is not live."
+  value       = var.canary_percent
+}
+
+output "hostnames" {
+  description = "Names to reach the service: live (weighted), and each colour directly (null when that colour is disabled)."
+  value = {
+    live  = module.traffic.fqdn
+    blue  = module.blue.hostname
+    green = module.green.hostname
+  }
+}
+
+output "live_color" {
+  description = "The colour serving live traffic."
+  value       = module.traffic.live_color
+}
+
+output "migrator_function_name" {
+  description = "Name of the migrator Lambda function (invoke it to run migrations)."
+  value       = module.migrator.function_name
+}
+
+output "migrator_secret_arn" {
+  description = "ARN of the database credentials secret the migrator reads."
+  value       = module.database.secret_arn
+}
+
+output "stacks" {
+  description = "The enabled colours and what runs in them."
+  value = {
+    for color, stack in { blue = module.blue, green = module.green } : color => {
+      enabled                  = stack.enabled
+      alb_dns_name             = stack.alb_dns_name
+      cluster_name             = stack.cluster_name
+      hostname                 = stack.hostname
+      image                    = stack.image
+      service_name             = stack.service_name
+      target_group_arn         = stack.target_group_arn
+      task_definition_arn      = stack.task_definition_arn
+    } if stack.enabled
+  }
+}
+
+output "traffic_weights" {
+  description = "Route 53 weight per enabled colour, e.g. { blue = 90, green = 10 }."
+  value       = module.traffic.weights
+}
