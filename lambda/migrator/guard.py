@@ -79,6 +79,9 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
         "array_length", "array_lower", "array_upper", "array_dims", "array_ndims", "cardinality",
         "array_position", "array_positions", "array_remove", "array_replace", "array_append",
         "array_prepend", "array_cat", "unnest", "generate_series", "generate_subscripts",
+        # ranges
+        "int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange", "lower_inc", "upper_inc",
+        "lower_inf", "upper_inf", "isempty", "range_merge",
         # json and jsonb
         "to_json", "to_jsonb", "row_to_json", "array_to_json", "json_build_object", "jsonb_build_object",
         "json_build_array", "jsonb_build_array", "json_object", "jsonb_object", "json_typeof",
