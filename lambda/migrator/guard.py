@@ -61,14 +61,14 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
         "first_value", "last_value", "nth_value",
         # strings
         "lower", "upper", "initcap", "length", "char_length", "character_length", "octet_length",
-        "substring", "substr", "btrim", "ltrim", "rtrim", "trim", "concat", "concat_ws", "replace",
+        "substring", "substr", "btrim", "ltrim", "rtrim", "concat", "concat_ws", "replace",
         "left", "right", "split_part", "position", "strpos", "overlay", "reverse", "starts_with",
         "format", "quote_ident", "quote_literal", "quote_nullable", "to_hex", "md5", "encode",
         "decode", "regexp_replace", "regexp_match", "regexp_matches", "regexp_split_to_array",
         "regexp_like", "string_to_array", "array_to_string", "similar_to_escape", "normalize",
         "is_normalized", "pg_collation_for", "translate", "ascii", "chr",
         # date and time
-        "now", "current_timestamp", "clock_timestamp", "statement_timestamp", "transaction_timestamp",
+        "now", "clock_timestamp", "statement_timestamp", "transaction_timestamp",
         "date_trunc", "date_part", "date_bin", "extract", "age", "to_char", "to_date", "to_timestamp",
         "to_number", "make_date", "make_time", "make_timestamp", "make_timestamptz", "make_interval",
         "justify_days", "justify_hours", "justify_interval", "isfinite", "timezone", "overlaps",
@@ -162,6 +162,7 @@ _COMMAND_NAMES: dict[type, str] = {
     ast.CheckPointStmt: "CHECKPOINT", ast.ReindexStmt: "REINDEX", ast.ClusterStmt: "CLUSTER",
     ast.RefreshMatViewStmt: "REFRESH MATERIALIZED VIEW", ast.ViewStmt: "CREATE VIEW",
     ast.AlterSystemStmt: "ALTER SYSTEM", ast.IndexStmt: "CREATE INDEX",
+    ast.SecLabelStmt: "SECURITY LABEL", ast.CommentStmt: "COMMENT ON",
 }  # fmt: skip
 
 

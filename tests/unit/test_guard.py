@@ -1,0 +1,274 @@
+"""check_sql at the parser level (no database): what it allows, what it refuses, and what it says."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from migrator.errors import UnsafeSQL
+from migrator.guard import ALLOWED_FUNCTIONS, DENIED_RELATIONS, check_sql
+
+ALLOWED = {
+    "select": "SELECT 1",
+    "join": "SELECT u.email, p.title FROM users u JOIN posts p ON p.user_id = u.id WHERE u.id = 1",
+    "left-join-using": "SELECT * FROM users LEFT JOIN posts USING (id)",
+    "subquery": "SELECT * FROM users WHERE id IN (SELECT user_id FROM posts)",
+    "exists": "SELECT EXISTS (SELECT 1 FROM users)",
+    "lateral": "SELECT * FROM users u, LATERAL (SELECT count(*) FROM posts p WHERE p.user_id = u.id) c",
+    "union": "SELECT id FROM users UNION ALL SELECT id FROM posts",
+    "intersect-except": "(SELECT 1 INTERSECT SELECT 1) EXCEPT SELECT 2",
+    "cte": "WITH x AS (SELECT id FROM users) SELECT * FROM x",
+    "materialized-cte": "WITH x AS MATERIALIZED (SELECT 1 AS a) SELECT a FROM x",
+    "recursive-cte": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5)"
+    " SELECT * FROM r",
+    "values": "VALUES (1, 'a'), (2, 'b')",
+    "table": "TABLE users",
+    "window": "SELECT id, row_number() OVER (PARTITION BY email ORDER BY id) FROM users",
+    "named-window": "SELECT lag(id) OVER w, lead(id, 2) OVER w FROM users WINDOW w AS (ORDER BY id)",
+    "group-by-having": "SELECT email, count(*) FROM users GROUP BY email HAVING count(*) > 1",
+    "grouping-sets": "SELECT a, b, count(*) FROM t GROUP BY GROUPING SETS ((a), (b), ())",
+    "aggregate-filter-order": "SELECT string_agg(email, ',' ORDER BY id) FILTER (WHERE id > 1) FROM users",
+    "distinct-on": "SELECT DISTINCT ON (email) * FROM users ORDER BY email, id DESC",
+    "limit-offset": "SELECT * FROM users ORDER BY id LIMIT 10 OFFSET 5",
+    "fetch-first": "SELECT * FROM users ORDER BY id FETCH FIRST 3 ROWS ONLY",
+    "case-cast-collate": "SELECT CASE WHEN id > 1 THEN 'a' ELSE 'b' END::text COLLATE \"C\" FROM users",
+    "special-forms": "SELECT coalesce(a, 1), nullif(a, 0), greatest(1, 2), least(1, 2) FROM t",
+    "sql-value-functions": "SELECT current_timestamp, current_date, current_user, session_user, localtime",
+    "sql-syntax-functions": "SELECT extract(year FROM now()), substring('abc' FROM 2),"
+    " trim(both ' ' FROM ' a '), position('b' IN 'abc'), now() AT TIME ZONE 'UTC', 'a' SIMILAR TO 'a',"
+    " overlay('ab' PLACING 'c' FROM 1)",
+    "json": "SELECT jsonb_typeof(doc), jsonb_array_length(doc -> 'tags'), doc ->> 'name', doc #> '{a,b}'"
+    " FROM t",
+    "json-build": "SELECT json_build_object('id', id), jsonb_agg(email) FROM users GROUP BY id",
+    "arrays": "SELECT (ARRAY[1, 2, 3])[1], ARRAY(SELECT id FROM users), 1 = ANY (ARRAY[1])",
+    "generate-series": "SELECT * FROM generate_series(1, 3) AS g(n)",
+    "unnest-ordinality": "SELECT * FROM unnest(ARRAY['a', 'b']) WITH ORDINALITY AS u(x, i)",
+    "pg-catalog-qualified": "SELECT pg_catalog.lower('A'), pg_catalog.count(*) FROM users",
+    "pg-catalog-operator": "SELECT 1 OPERATOR(pg_catalog.+) 2",
+    "system-catalogs": "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()",
+    "pg-settings": "SELECT name, setting FROM pg_catalog.pg_settings WHERE name LIKE 'lock%'",
+    "pg-locks": "SELECT locktype, mode, granted FROM pg_locks WHERE NOT granted",
+    "current-setting": "SELECT current_setting('statement_timeout')",
+    "information-schema": "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    "relation-sizes": "SELECT pg_size_pretty(pg_total_relation_size('users'))",
+    "regclass-cast": "SELECT 'users'::regclass::oid",
+    "explain": "EXPLAIN SELECT * FROM users",
+    "explain-options": "EXPLAIN (VERBOSE, COSTS false, FORMAT JSON) SELECT * FROM users",
+    "explain-cte": "EXPLAIN WITH x AS (SELECT 1) SELECT * FROM x",
+    "show": "SHOW search_path",
+    "show-all": "SHOW ALL",
+    "parenthesised": "(SELECT 1)",
+    "nested-comment": "SELECT 1 /* /* */ ; DELETE FROM users; */",
+    "dollar-string": "SELECT $$; DELETE FROM users; $$",
+    "upper-case": "SELECT COUNT(*), LOWER(EMAIL) FROM USERS",
+}
+
+
+@pytest.mark.parametrize("sql", ALLOWED.values(), ids=ALLOWED.keys())
+def test_allowed(sql: str) -> None:
+    checked = check_sql(sql)
+    assert checked
+    assert check_sql(checked) == checked  # the runner re-checks what the guard returned
+
+
+@pytest.mark.parametrize(
+    ("sql", "returned"),
+    [
+        ("SELECT 1;", "SELECT 1"),
+        ("  SELECT 1 ;  \n", "SELECT 1"),
+        ("/* why */ SELECT 1;", "SELECT 1"),
+        ("SELECT 1 -- trailing comment", "SELECT 1 -- trailing comment"),
+        ("SELECT 'naïve ☃' ; ", "SELECT 'naïve ☃'"),
+        ("SELECT 1;;", "SELECT 1"),
+    ],
+    ids=["semicolon", "whitespace", "leading-comment", "trailing-comment", "non-ascii", "two-semicolons"],
+)
+def test_returns_exactly_the_statement(sql: str, returned: str) -> None:
+    assert check_sql(sql) == returned
+
+
+REFUSED = {
+    # (sql, fragment of the message)
+    "empty": ("", "empty"),
+    "whitespace": ("  \n\t ", "empty"),
+    "comment-only": ("-- nothing here", "no statement"),
+    "semicolon-only": (";", "no statement"),
+    "nul": ("SELECT 1\x00", "NUL byte"),
+    "syntax-error": ("SELEKT 1", "could not be parsed"),
+    "unterminated-dollar-quote": ("SELECT $$ 1", "could not be parsed"),
+    "delete": ("DELETE FROM users", "found DELETE"),
+    "two-selects": ("SELECT 1; SELECT 2", "found 2 statements (SELECT, SELECT)"),
+    "cte-in-union-branch": (
+        "SELECT 1 UNION SELECT * FROM (WITH d AS (DELETE FROM users RETURNING 1) SELECT * FROM d) s",
+        "DELETE inside a query",
+    ),
+    "merge-in-cte": (
+        "WITH m AS (MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE RETURNING *) SELECT * FROM m",
+        "MERGE inside a query",
+    ),
+    "cte-deep-in-lateral": (
+        "SELECT * FROM users, LATERAL (WITH x AS (UPDATE users SET id = 1 RETURNING id) SELECT * FROM x) l",
+        "UPDATE inside a query",
+    ),
+    "into-in-union": ("SELECT 1 INTO t UNION SELECT 2", "SELECT ... INTO"),
+    "for-update-in-cte": ("WITH x AS (SELECT * FROM users FOR UPDATE) SELECT * FROM x", "locking clauses"),
+    "for-key-share": ("SELECT * FROM users FOR KEY SHARE SKIP LOCKED", "locking clauses"),
+    "explain-analyze": ("EXPLAIN ANALYZE SELECT 1", "EXPLAIN ANALYZE"),
+    "explain-analyze-false": ("EXPLAIN (ANALYZE false) SELECT 1", "EXPLAIN ANALYZE"),
+    "explain-unknown-option": ("EXPLAIN (WAL) SELECT 1", "EXPLAIN option WAL"),
+    "explain-insert": ("EXPLAIN INSERT INTO t VALUES (1)", "found EXPLAIN INSERT"),
+    "explain-execute": ("EXPLAIN EXECUTE p", "found EXPLAIN EXECUTE"),
+    "explain-bad-function": ("EXPLAIN SELECT pg_sleep(1)", "pg_sleep()"),
+    "other-schema-function": ("SELECT app.refresh_cache()", "app.refresh_cache()"),
+    "three-part-function": ("SELECT db.pg_catalog.lower('a')", "db.pg_catalog.lower()"),
+    "quoted-allowed-name": ("SELECT \"LOWER\"('a')", '"LOWER"()'),
+    "bad-function-in-values": ("VALUES (pg_sleep(1))", "pg_sleep()"),
+    "bad-function-in-limit": (
+        "SELECT * FROM users LIMIT pg_backend_pid() + pg_cancel_backend(1)::int",
+        "pg_cancel_backend()",
+    ),
+    "bad-function-in-window-frame": (
+        "SELECT sum(id) OVER (ORDER BY id ROWS pg_advisory_lock(1)::int PRECEDING) FROM users",
+        "pg_advisory_lock()",
+    ),
+    "bad-function-in-distinct-on": ("SELECT DISTINCT ON (pg_sleep(1)) * FROM users", "pg_sleep()"),
+    "bad-function-in-array": ("SELECT ARRAY[lo_unlink(1)]", "lo_unlink()"),
+    "bad-function-in-aggregate-order": (
+        "SELECT string_agg(email, ',' ORDER BY pg_sleep(0)) FROM users",
+        "pg_sleep()",
+    ),
+    "bad-function-in-coalesce": ("SELECT coalesce(NULL, set_config('a.b', 'c', false))", "set_config()"),
+    "bad-function-in-case": ("SELECT CASE WHEN true THEN pg_reload_conf() END", "pg_reload_conf()"),
+    "bad-function-in-recursive-cte": (
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT pg_sleep(1)::int FROM r) SELECT * FROM r",
+        "pg_sleep()",
+    ),
+    "bad-function-in-rows-from-coldef": (
+        "SELECT * FROM ROWS FROM (dblink('x', 'y') AS (a text)) AS t",
+        "dblink()",
+    ),
+    "bad-function-as-default-arg": ("SELECT lower(pg_read_file('/etc/passwd'))", "pg_read_file()"),
+    "user-operator": ("SELECT 1 OPERATOR(evil.===) 2", "OPERATOR(evil.===)"),
+    "tablesample": ("SELECT * FROM users TABLESAMPLE SYSTEM (10)", "TABLESAMPLE"),
+    "xmltable": ("SELECT * FROM XMLTABLE('/a' PASSING '<a/>' COLUMNS x int)", "XMLTABLE"),
+    "xmlparse": ("SELECT xmlparse(document '<a/>')", "XML functions"),
+    "parameter": ("SELECT * FROM users WHERE id = $1", "parameter placeholders"),
+    "pg-shadow": ("SELECT passwd FROM pg_shadow", "reading pg_shadow"),
+    "pg-authid-qualified": ("SELECT * FROM pg_catalog.pg_authid", "reading pg_authid"),
+    "pg-authid-in-subquery": ("SELECT (SELECT count(*) FROM pg_authid)", "reading pg_authid"),
+    "user-mappings": ("SELECT umoptions FROM pg_user_mappings", "reading pg_user_mappings"),
+    "file-settings": ("SELECT * FROM pg_file_settings", "reading pg_file_settings"),
+    "set": ("SET statement_timeout = 0", "found SET"),
+    "reset": ("RESET statement_timeout", "found RESET"),
+    "begin": ("BEGIN", "found BEGIN"),
+    "rollback": ("ROLLBACK", "found ROLLBACK"),
+    "declare": ("DECLARE c CURSOR FOR SELECT 1", "found DECLARE CURSOR"),
+    "fetch": ("FETCH ALL FROM c", "found FETCH"),
+    "create-index": ("CREATE INDEX ON users (email)", "found CREATE INDEX"),
+    "refresh": ("REFRESH MATERIALIZED VIEW v", "found REFRESH MATERIALIZED VIEW"),
+    "comment-on": ("COMMENT ON TABLE users IS 'x'", "found COMMENT"),
+    "security-label": ("SECURITY LABEL ON TABLE users IS 'x'", "found SECURITY LABEL"),
+    "import-foreign-schema": (
+        "IMPORT FOREIGN SCHEMA s FROM SERVER x INTO public",
+        "found IMPORT FOREIGN SCHEMA",
+    ),
+}
+
+
+@pytest.mark.parametrize(("sql", "fragment"), REFUSED.values(), ids=REFUSED.keys())
+def test_refused(sql: str, fragment: str) -> None:
+    with pytest.raises(UnsafeSQL) as refused:
+        check_sql(sql)
+    assert fragment in str(refused.value)
+
+
+def test_messages_say_what_was_refused_and_what_is_allowed() -> None:
+    with pytest.raises(UnsafeSQL) as refused:
+        check_sql("DELETE FROM users")
+    assert str(refused.value) == (
+        "only one read-only SELECT, VALUES, TABLE, WITH ... SELECT, EXPLAIN (without ANALYZE) or SHOW "
+        "statement is allowed; found DELETE"
+    )
+    with pytest.raises(UnsafeSQL) as refused:
+        check_sql("SELECT pg_sleep(10)")
+    assert "function pg_sleep() is not allowed" in str(refused.value)
+    assert "ALLOWED_FUNCTIONS" in str(refused.value)
+
+
+def test_max_length() -> None:
+    sql = "SELECT 1" + " " * 92
+    assert check_sql(sql, max_length=100) == "SELECT 1"
+    with pytest.raises(UnsafeSQL, match="101 characters long; the limit is 100"):
+        check_sql(sql + " ", max_length=100)
+
+
+def test_not_a_string() -> None:
+    with pytest.raises(UnsafeSQL, match="must be a string"):
+        check_sql(b"SELECT 1")  # type: ignore[arg-type]
+
+
+def test_deep_nesting_is_refused_or_allowed_never_a_crash() -> None:
+    for depth in (100, 1000, 3000):
+        sql = "SELECT " + "(" * depth + "1" + ")" * depth
+        with contextlib.suppress(UnsafeSQL):
+            check_sql(sql)
+
+
+DANGEROUS = [
+    "set_config", "pg_terminate_backend", "pg_cancel_backend", "pg_sleep", "pg_sleep_for", "pg_sleep_until",
+    "pg_advisory_lock", "pg_advisory_xact_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
+    "pg_try_advisory_xact_lock", "pg_advisory_unlock_all", "lo_import", "lo_export", "lo_unlink", "lo_create",
+    "lo_from_bytea", "lo_put", "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file",
+    "pg_ls_logdir", "pg_ls_waldir", "dblink", "dblink_exec", "dblink_connect", "query_to_xml",
+    "query_to_xml_and_xmlschema", "table_to_xml", "cursor_to_xml", "database_to_xml", "txid_current",
+    "pg_current_xact_id", "nextval", "setval", "currval", "lastval", "pg_reload_conf", "pg_rotate_logfile",
+    "pg_notify", "pg_switch_wal", "pg_create_restore_point", "pg_create_logical_replication_slot",
+    "pg_drop_replication_slot", "pg_logical_emit_message", "pg_promote", "pg_backup_start",
+    "pg_stat_reset", "pg_file_write", "repeat", "lpad", "rpad",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DANGEROUS)
+def test_dangerous_functions_are_not_allow_listed(name: str) -> None:
+    assert name not in ALLOWED_FUNCTIONS
+    with pytest.raises(UnsafeSQL, match=f"{name}\\(\\)"):
+        check_sql(f"SELECT {name}(1)")
+
+
+def test_the_lists_are_lower_case_names() -> None:
+    for name in ALLOWED_FUNCTIONS | DENIED_RELATIONS:
+        assert name == name.lower() and name.isidentifier(), name
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_refused_with_unsafe_sql_or_returned_as_one_statement(sql: str) -> None:
+    try:
+        checked = check_sql(sql)
+    except UnsafeSQL:
+        return
+    assert check_sql(checked) == checked
+
+
+_FRAGMENTS = st.sampled_from(
+    ["SELECT", "1", ";", "--", "\n", "/*", "*/", "$$", "$a$", "'", '"', "E'\\'", "DELETE FROM users", "WITH",
+     "x AS (", ")", "pg_sleep(1)", "lower(", "FOR UPDATE", "INTO t", "UNION", "EXPLAIN", "ANALYZE", " "]
+)  # fmt: skip
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=14).map("".join))
+def test_sql_shaped_fuzz_never_lets_a_write_or_a_bad_function_through(sql: str) -> None:
+    try:
+        checked = check_sql(sql)
+    except UnsafeSQL:
+        return
+    from pglast import parse_sql
+
+    statements = parse_sql(checked)
+    assert len(statements) == 1
+    tree = repr(statements[0].stmt)
+    for forbidden in ("DeleteStmt", "pg_sleep", "LockingClause", "IntoClause", "'analyze'"):
+        assert forbidden not in tree
