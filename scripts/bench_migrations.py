@@ -1,0 +1,279 @@
+"""Benchmark the migration runner against yoyo, dbmate and the psql floor (``make bench-migrations``).
+
+The same sequence of N small migrations (each: create a table with an index and a row; reverse: drop it)
+is applied, listed and rolled back by each tool against the local PostgreSQL, on a fresh database per tool
+and repeat. Reported: the median wall time per phase, and ratios.
+
+- runner: ``migrator.commands`` in-process (the Lambda's warm path), logs included (written to /dev/null).
+- yoyo:   yoyo's Python API in-process (read_migrations + backend.apply/rollback under its lock).
+- dbmate: the ``dbmate`` binary (one process for apply and status; it rolls back one migration per call,
+          so "rollback all" is N processes: that is how dbmate does it).
+- psql:   the floor: the same SQL in one ``psql`` session, each migration in its own BEGIN/COMMIT, no history.
+
+    python -m scripts.bench_migrations [--count 300] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "lambda") not in sys.path:
+    sys.path.insert(0, str(REPO / "lambda"))
+
+import psycopg  # noqa: E402
+from migrator import commands  # noqa: E402
+from migrator.migration import Manifest, Migration  # noqa: E402
+from migrator.settings import Settings  # noqa: E402
+
+from scripts import localenv  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PHASES = ("apply", "list", "rollback")
+
+
+def forward_sql(n: int) -> str:
+    return (
+        f"CREATE TABLE bench_{n} (id bigint PRIMARY KEY, note text NOT NULL DEFAULT '');\n"
+        f"CREATE INDEX bench_{n}_note_idx ON bench_{n} (note);\n"
+        f"INSERT INTO bench_{n} (id, note) VALUES ({n}, 'migration {n}');\n"
+    )
+
+
+def reverse_sql(n: int) -> str:
+    return f"DROP TABLE bench_{n};\n"
+
+
+def runner_manifest(count: int) -> Manifest:
+    return Manifest(
+        tuple(
+            Migration(f"{n:04d}", f"bench_{n}", forward_sql(n), reverse_sql(n)) for n in range(1, count + 1)
+        )
+    )
+
+
+def write_files(root: Path, count: int) -> dict[str, Path]:
+    yoyo_dir, dbmate_dir = root / "yoyo", root / "dbmate"
+    yoyo_dir.mkdir()
+    dbmate_dir.mkdir()
+    apply_lines, rollback_lines = [], []
+    for n in range(1, count + 1):
+        (yoyo_dir / f"{n:04d}_bench_{n}.sql").write_text(forward_sql(n))
+        (yoyo_dir / f"{n:04d}_bench_{n}.rollback.sql").write_text(reverse_sql(n))
+        (dbmate_dir / f"{n:04d}_bench_{n}.sql").write_text(
+            f"-- migrate:up\n{forward_sql(n)}\n-- migrate:down\n{reverse_sql(n)}"
+        )
+        apply_lines.append(f"BEGIN;\n{forward_sql(n)}COMMIT;\n")
+        rollback_lines.insert(0, f"BEGIN;\n{reverse_sql(n)}COMMIT;\n")
+    (root / "apply.sql").write_text("".join(apply_lines))
+    (root / "rollback.sql").write_text("".join(rollback_lines))
+    return {
+        "yoyo": yoyo_dir,
+        "dbmate": dbmate_dir,
+        "apply": root / "apply.sql",
+        "rollback": root / "rollback.sql",
+    }
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str):
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+# ------------------------------------------------------------------------------------------------ tools
+
+
+def bench_runner(url: str, count: int, files: dict[str, Path]) -> dict[str, float]:
+    manifest = runner_manifest(count)
+    settings = Settings(lock_wait_seconds=0)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        apply = _timed(lambda: commands.migrate(url, manifest=manifest, settings=settings))
+        listing = _timed(lambda: commands.list_migrations(url, manifest=manifest, settings=settings))
+        rollback = _timed(lambda: commands.rollback(url, steps=count, manifest=manifest, settings=settings))
+    return {"apply": apply, "list": listing, "rollback": rollback}
+
+
+def bench_yoyo(url: str, count: int, files: dict[str, Path]) -> dict[str, float]:
+    from yoyo import get_backend, read_migrations
+
+    yoyo_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def apply():
+        backend = get_backend(yoyo_url)
+        migrations = read_migrations(str(files["yoyo"]))
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(migrations))
+        backend.connection.close()
+
+    def listing():
+        backend = get_backend(yoyo_url)
+        migrations = read_migrations(str(files["yoyo"]))
+        applied = backend.get_applied_migration_hashes()
+        [(m.id, m.hash in applied) for m in migrations]
+        backend.connection.close()
+
+    def rollback():
+        backend = get_backend(yoyo_url)
+        migrations = read_migrations(str(files["yoyo"]))
+        with backend.lock():
+            backend.rollback_migrations(backend.to_rollback(migrations))
+        backend.connection.close()
+
+    return {"apply": _timed(apply), "list": _timed(listing), "rollback": _timed(rollback)}
+
+
+def bench_dbmate(url: str, count: int, files: dict[str, Path]) -> dict[str, float]:
+    base = [
+        str(BIN / "dbmate"),
+        "--url",
+        f"{url}?sslmode=disable",
+        "--migrations-dir",
+        str(files["dbmate"]),
+        "--no-dump-schema",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    def rollback_all():
+        for _ in range(count):
+            _run([*base, "rollback"], env)
+
+    return {
+        "apply": _timed(lambda: _run([*base, "migrate"], env)),
+        "list": _timed(lambda: _run([*base, "status"], env)),
+        "rollback": _timed(rollback_all),
+    }
+
+
+def bench_psql(url: str, count: int, files: dict[str, Path]) -> dict[str, float]:
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"]
+    return {
+        "apply": _timed(lambda: _run([*psql, str(files["apply"])])),
+        "list": float("nan"),  # no history to list: the floor records nothing
+        "rollback": _timed(lambda: _run([*psql, str(files["rollback"])])),
+    }
+
+
+TOOLS: dict[str, Callable[[str, int, dict[str, Path]], dict[str, float]]] = {
+    "runner": bench_runner,
+    "yoyo": bench_yoyo,
+    "dbmate": bench_dbmate,
+    "psql": bench_psql,
+}
+
+
+def _check_applied(url: str, count: int) -> None:
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'bench\\_%'"
+        ).fetchone()[0]
+    if tables != 0:
+        raise RuntimeError(f"rollback left {tables} bench tables behind")
+
+
+def run(count: int, repeats: int) -> dict:
+    state = localenv.up()
+    samples: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PHASES} for t in TOOLS}
+    with tempfile.TemporaryDirectory(prefix="bench-migrations-") as tmp:
+        files = write_files(Path(tmp), count)
+        for repeat in range(repeats):
+            # Rotate the order each repeat so no tool always runs first (or right after another's DROP).
+            names = list(TOOLS)
+            names = names[repeat % len(names) :] + names[: repeat % len(names)]
+            for tool in names:
+                bench = TOOLS[tool]
+                with fresh_database(state.admin_url) as url:
+                    timings = bench(url, count, files)
+                    _check_applied(url, count)
+                for phase, ms in timings.items():
+                    samples[tool][phase].append(ms)
+            print(f"[bench] repeat {repeat + 1}/{repeats} done", file=sys.stderr, flush=True)
+    medians = {
+        tool: {
+            phase: round(statistics.median(v), 1) if v and v[0] == v[0] else None for phase, v in ph.items()
+        }
+        for tool, ph in samples.items()
+    }
+    return {"count": count, "repeats": repeats, "median_ms": medians}
+
+
+def table(result: dict) -> str:
+    med = result["median_ms"]
+    runner = med["runner"]
+    lines = [
+        f"{result['count']} migrations, median of {result['repeats']} runs (ms); "
+        "'x runner' = that tool's time / the runner's time (>1: the runner is faster)",
+        f"{'tool':<8} " + " ".join(f"{p:>10} {'x runner':>9}" for p in PHASES),
+    ]
+    for tool, phases in med.items():
+        cells = []
+        for phase in PHASES:
+            ms = phases[phase]
+            if ms is None:
+                cells.append(f"{'n/a':>10} {'':>9}")
+            else:
+                ratio = ms / runner[phase] if runner[phase] else float("nan")
+                cells.append(f"{ms:>10.1f} {ratio:>9.2f}")
+        lines.append(f"{tool:<8} " + " ".join(cells))
+    floor = med["psql"]["apply"]
+    lines.append(f"\nrunner apply / psql floor = {runner['apply'] / floor:.2f} (target <= 1.5)")
+    return "\n".join(lines)
+
+
+def summary(result: dict) -> dict:
+    med = result["median_ms"]
+    runner = med["runner"]
+    ratios = {
+        peer: {
+            p: round(med[peer][p] / runner[p], 2) for p in PHASES if med[peer][p] is not None and runner[p]
+        }
+        for peer in ("yoyo", "dbmate", "psql")
+    }
+    return {
+        "benchmark": "migrations",
+        **result,
+        "peer_over_runner": ratios,
+        "runner_apply_over_psql_floor": round(runner["apply"] / med["psql"]["apply"], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_migrations", description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    result = run(args.count, args.repeats)
+    print(table(result))
+    print(json.dumps(summary(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
