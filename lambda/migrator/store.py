@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from migrator.credentials import Credentials
-from migrator.errors import DatabaseUnavailable, LockNotAcquired
+from migrator.errors import DatabaseError, DatabaseUnavailable, LockNotAcquired
 from migrator.settings import Settings
 
 __all__ = [
@@ -79,13 +79,20 @@ def connect(credentials: Credentials, settings: Settings) -> psycopg.Connection:
             f"could not connect to the {credentials.description}: {reason}. "
             "Check the host, port, credentials and that the database is reachable from here"
         ) from None
-    # set_config() takes the values as parameters: no quoting of configuration into SQL text.
-    conn.execute(
-        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-        (settings.lock_timeout, settings.statement_timeout),
-    )
-    if conn.info.server_version >= 140000:
-        conn.execute("SET client_connection_check_interval = 1000")
+    try:
+        # set_config() takes the values as parameters: no quoting of configuration into SQL text.
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+            (settings.lock_timeout, settings.statement_timeout),
+        )
+        if conn.info.server_version >= 140000:
+            conn.execute("SET client_connection_check_interval = 1000")
+    except psycopg.Error as exc:
+        conn.close()
+        raise DatabaseError(
+            f"could not set the migration timeouts ({type(exc).__name__}): check MIGRATOR_LOCK_TIMEOUT and "
+            "MIGRATOR_STATEMENT_TIMEOUT"
+        ) from None
     return conn
 
 
