@@ -48,12 +48,16 @@ PLATFORM_ARGS = (
 # Run in a child interpreter so the manifest (which imports every migration) loads from the tree being
 # built, not from whatever `migrations` this process may already have imported.
 _READ_MANIFEST = """
-import json, sys
+import json, re, sys
 try:
     import migrations.manifest as manifest
     modules = [str(name) for name in manifest.MODULES]
-except ModuleNotFoundError as exc:
-    print(json.dumps({"missing": exc.name, "error": f"{type(exc).__name__}: {exc}"}))
+except ImportError as exc:
+    # `import migrations.m0404` names the module; `from migrations import m0404` names only the package.
+    name = re.search(r"cannot import name '([^']+)'", str(exc))
+    missing = f"{exc.name}.{name.group(1)}" if name and exc.name else exc.name
+    print(json.dumps({"missing": missing, "error": f"{type(exc).__name__}: {exc}"} if missing
+                     else {"error": f"{type(exc).__name__}: {exc}"}))
 except Exception as exc:
     print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
 else:

@@ -1,0 +1,207 @@
+"""The Lambda package build: reproducible, exactly the manifest's modules, and importable with only the
+standard library on the path (as in the Lambda runtime)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scripts.build_lambda import manifest_modules
+
+REPO = Path(__file__).resolve().parents[2]
+WHEEL_CACHE = REPO / ".local" / "wheels"
+# An index nobody listens on: proves a build is offline, or makes pip fail without asking a real registry.
+NO_INDEX_ENV = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0", "PIP_TIMEOUT": "2"}
+
+
+def run_build(
+    source: Path, output: Path, *, wheel_cache: Path = WHEEL_CACHE, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.build_lambda", "--source-root", str(source), "--output", str(output),
+         "--wheel-cache", str(wheel_cache)],
+        cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def copy_tree(destination: Path) -> Path:
+    """A private copy of what the build reads, so concurrent edits in the working tree cannot race it."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "lambda", destination / "lambda", ignore=ignore)
+    shutil.copytree(REPO / "migrations", destination / "migrations", ignore=ignore)
+    return destination
+
+
+@dataclass(frozen=True)
+class Built:
+    source: Path
+    first: Path
+    second: Path
+    runs: tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]
+    names: list[str]
+    modules: list[str]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    source = copy_tree(tmp_path_factory.mktemp("source"))
+    # Files that must NOT be packaged: a module the manifest does not list, a note, bytecode.
+    (source / "migrations" / "m9999_not_in_manifest.py").write_text("RAISE = 1 / 0\n")
+    (source / "migrations" / "NOTES.txt").write_text("not code\n")
+    (source / "lambda" / "migrator" / "__pycache__").mkdir(exist_ok=True)
+    (source / "lambda" / "migrator" / "__pycache__" / "guard.cpython-311.pyc").write_bytes(b"\0")
+
+    out = tmp_path_factory.mktemp("dist")
+    first = run_build(source, out / "first.zip")
+    assert first.returncode == 0, first.stderr
+    # The second build must not need the network: the wheel cache is enough.
+    second = run_build(source, out / "second.zip", env=NO_INDEX_ENV)
+    assert second.returncode == 0, second.stderr
+    with zipfile.ZipFile(out / "first.zip") as archive:
+        names = archive.namelist()
+    return Built(
+        source, out / "first.zip", out / "second.zip", (first, second), names, manifest_modules(source)
+    )
+
+
+def test_two_builds_are_byte_identical(built: Built) -> None:
+    assert built.first.read_bytes() == built.second.read_bytes()
+
+
+def test_prints_a_human_line_and_a_json_summary(built: Built) -> None:
+    run = built.runs[0]
+    summary = json.loads(run.stdout)
+    data = built.first.read_bytes()
+    assert summary == {
+        "path": str(built.first),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "files": len(built.names),
+    }
+    assert re.fullmatch(
+        rf".*first\.zip: \d+\.\d MiB \({len(built.names)} files\), sha256 {summary['sha256']}\n", run.stderr
+    )
+
+
+def test_entries_are_normalised(built: Built) -> None:
+    with zipfile.ZipFile(built.first) as archive:
+        infos = archive.infolist()
+    assert [info.filename for info in infos] == sorted(info.filename for info in infos)
+    for info in infos:
+        assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
+        assert info.compress_type == zipfile.ZIP_DEFLATED, info.filename
+        assert (info.external_attr >> 16) in (0o100644, 0o100755), info.filename
+        assert not info.is_dir()
+
+
+def test_contains_the_migrator_and_exactly_the_manifest_modules(built: Built) -> None:
+    names = set(built.names)
+    migrator_sources = {
+        f"migrator/{path.relative_to(built.source / 'lambda' / 'migrator').as_posix()}"
+        for path in (built.source / "lambda" / "migrator").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert {"migrator/handler.py", "migrator/guard.py", "migrator/readonly.py"} <= migrator_sources
+    assert {name for name in names if name.startswith("migrator/")} == migrator_sources
+
+    assert built.modules, "the manifest lists no module"
+    expected_migrations = {"migrations/__init__.py", "migrations/manifest.py"}
+    for module in built.modules:
+        parts = module.split(".")
+        expected_migrations.add("/".join(parts) + ".py")
+        for depth in range(2, len(parts)):
+            expected_migrations.add("/".join(parts[:depth]) + "/__init__.py")
+    assert {name for name in names if name.startswith("migrations/")} == expected_migrations
+
+
+def test_contains_nothing_else_from_the_tree(built: Built) -> None:
+    for name in built.names:
+        assert name.split("/")[0] not in ("tests", "scripts", "lambda", "terraform", "modules", "docs"), name
+        assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo")), name
+        assert not name.endswith("requirements.txt"), name
+    assert "migrations/m9999_not_in_manifest.py" not in built.names
+    assert "migrations/NOTES.txt" not in built.names
+
+
+def test_contains_manylinux_x86_64_cpython_311_dependencies(built: Built) -> None:
+    names = built.names
+    assert "psycopg/__init__.py" in names
+    assert "pglast/__init__.py" in names
+    assert any(re.fullmatch(r"pglast/parser\.cpython-311-x86_64-linux-gnu\.so", name) for name in names)
+    assert any(
+        re.fullmatch(r"psycopg_binary/_psycopg\.cpython-311-x86_64-linux-gnu\.so", name) for name in names
+    )
+    assert any(re.fullmatch(r"psycopg_binary\.libs/libpq-[0-9a-f]+\.so\.\d+.*", name) for name in names)
+    assert any(name.endswith(".dist-info/METADATA") and name.startswith("psycopg-") for name in names)
+
+
+def test_imports_with_only_the_standard_library_and_the_zip(built: Built, tmp_path: Path) -> None:
+    # GIVEN the package unpacked as Lambda unpacks it
+    with zipfile.ZipFile(built.first) as archive:
+        archive.extractall(tmp_path / "task")
+    probe = (
+        "import json, sys\n"
+        "import psycopg, pglast, psycopg_binary\n"
+        "from migrator import guard, readonly, handler\n"
+        "import migrations.manifest\n"
+        "print(json.dumps({'path': sys.path, 'impl': psycopg.pq.__impl__,\n"
+        "  'files': [m.__file__ for m in (psycopg, pglast, guard, migrations.manifest)],\n"
+        "  'checked': guard.check_sql('SELECT 1;'), 'modules': list(migrations.manifest.MODULES)}))\n"
+    )
+    # WHEN a bare interpreter (-S: no site-packages, -s: no user site, -P: no cwd) imports from it
+    proc = subprocess.run(
+        [sys.executable, "-S", "-s", "-P", "-c", probe],
+        cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "task"), "PATH": os.environ.get("PATH", "")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    # THEN everything comes from the zip, psycopg uses its bundled libpq, and the guard works
+    assert not any("site-packages" in entry for entry in result["path"])
+    assert all(path.startswith(str(tmp_path / "task")) for path in result["files"])
+    assert result["impl"] == "binary"
+    assert result["checked"] == "SELECT 1"
+    assert result["modules"] == built.modules
+
+
+def test_a_manifest_module_that_does_not_exist_fails_the_build(tmp_path: Path) -> None:
+    source = copy_tree(tmp_path / "source")
+    (source / "migrations" / "manifest.py").write_text(
+        'MODULES = ("migrations.m0001_create_users", "migrations.m0404_missing")\n'
+    )
+    proc = run_build(source, tmp_path / "out.zip", env=NO_INDEX_ENV)
+    assert proc.returncode == 1
+    assert "migrations.m0404_missing" in proc.stderr
+    assert "does not exist" in proc.stderr
+    assert not (tmp_path / "out.zip").exists()
+
+
+def test_a_manifest_that_imports_a_missing_module_fails_the_build(tmp_path: Path) -> None:
+    source = copy_tree(tmp_path / "source")
+    (source / "migrations" / "manifest.py").write_text(
+        "from migrations import m0404_missing\nMODULES = (m0404_missing.__name__,)\n"
+    )
+    proc = run_build(source, tmp_path / "out.zip", env=NO_INDEX_ENV)
+    assert proc.returncode == 1
+    assert "migrations.m0404_missing" in proc.stderr
+    assert not (tmp_path / "out.zip").exists()
+
+
+def test_a_failed_download_is_reported(tmp_path: Path) -> None:
+    # GIVEN an empty wheel cache and an index that does not answer
+    source = copy_tree(tmp_path / "source")
+    proc = run_build(source, tmp_path / "out.zip", wheel_cache=tmp_path / "empty-cache", env=NO_INDEX_ENV)
+    assert proc.returncode == 1
+    assert "pip could not download the Lambda dependencies" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.zip").exists()
