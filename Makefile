@@ -12,6 +12,8 @@ PY := $(VENV)/bin/python
 LOCAL := .local
 CHECKOV := .tools/checkov/bin/checkov
 ENV ?= local
+# The migrator package lives in lambda/ (a directory name Python cannot import), the tooling in scripts/.
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)
 
 # Air-gapped machines: point TF_PLUGIN_MIRROR at a Terraform provider mirror (the documented
 # `provider_installation { filesystem_mirror }` CLI setting is generated from it). It defaults to
@@ -64,9 +66,9 @@ down: ## Stop the local default (by process id); data stays until `make clean`
 env: ## Print export lines for the local default: eval "$$(make -s env)"
 	@$(PY) -m scripts.localenv env
 
-clean: down ## Stop everything and remove every generated file (.local, dist, terraform caches)
+clean: down ## Stop everything and remove every generated file (.local, dist, .venv, .tools, terraform caches)
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localenv clean; fi
-	@rm -rf $(LOCAL) dist build .pytest_cache .ruff_cache .hypothesis
+	@rm -rf $(LOCAL) dist build .pytest_cache .ruff_cache .hypothesis $(VENV) .tools
 	@find . -name .terraform -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 	@find . -name __pycache__ -type d -prune -not -path './.venv/*' -not -path './.tools/*' -exec rm -rf {} +
 

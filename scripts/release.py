@@ -133,7 +133,7 @@ def plan(env: str, color: str, extra_var_files: tuple[Path, ...] = ()) -> Review
             indent=2,
         )
     )
-    say(f"    plan saved to {saved.plan_file.relative_to(REPO)} in {time.monotonic() - started:.0f}s")
+    say(f"    plan saved to {os.path.relpath(saved.plan_file)} in {time.monotonic() - started:.0f}s")
     return result
 
 
