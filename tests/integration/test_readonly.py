@@ -321,3 +321,12 @@ def test_allow_listed_names_mean_the_built_in_functions(database: str) -> None:
         assert run_readonly(conn, "SELECT lower('ABC') AS l")["rows"] == [["abc"]]
         # AND the session's search_path is untouched afterwards
         assert conn.execute("SHOW search_path").fetchone() == ("public, pg_catalog",)
+
+
+def test_every_allow_listed_function_exists_in_postgresql(database: str) -> None:
+    # A typo in the allow-list would silently allow nothing; a name PostgreSQL does not know is a smell.
+    from migrator.guard import ALLOWED_FUNCTIONS
+
+    with psycopg.connect(database) as conn:
+        known = {row[0] for row in conn.execute("SELECT DISTINCT proname FROM pg_proc").fetchall()}
+    assert sorted(ALLOWED_FUNCTIONS - known) == []
