@@ -45,6 +45,11 @@ PLATFORM_ARGS = (
     "--abi", "cp311",
 )  # fmt: skip
 
+# The python3.11 Lambda runtime runs on Amazon Linux 2, whose glibc is 2.26: a wheel that only claims
+# manylinux_2_28 (which pip may pick, as the platform list allows it) would fail to import there.
+LAMBDA_GLIBC = (2, 26)
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
 # Run in a child interpreter so the manifest (which imports every migration) loads from the tree being
 # built, not from whatever `migrations` this process may already have imported.
 _READ_MANIFEST = """
@@ -196,6 +201,37 @@ def resolve_wheels(requirements: Path, cache: Path, workdir: Path) -> list[Path]
     return wheels
 
 
+def oldest_glibc(wheel_name: str) -> tuple[int, int] | None:
+    """The oldest glibc any of the wheel's platform tags runs on; None for a pure-Python wheel."""
+    platforms = wheel_name.removesuffix(".whl").split("-")[-1].split(".")
+    if platforms == ["any"]:
+        return None
+    versions = []
+    for platform in platforms:
+        if not platform.endswith("_x86_64"):
+            continue
+        tag = platform.removesuffix("_x86_64")
+        if tag in _LEGACY_MANYLINUX:
+            versions.append(_LEGACY_MANYLINUX[tag])
+        elif tag.startswith("manylinux_"):
+            major, minor = tag.removeprefix("manylinux_").split("_")
+            versions.append((int(major), int(minor)))
+    if not versions:
+        raise BuildError(f"{wheel_name} is not a manylinux x86_64 wheel")
+    return min(versions)
+
+
+def check_runs_on_lambda(wheels: list[Path]) -> None:
+    for wheel in wheels:
+        glibc = oldest_glibc(wheel.name)
+        if glibc is not None and glibc > LAMBDA_GLIBC:
+            raise BuildError(
+                f"{wheel.name} needs glibc {glibc[0]}.{glibc[1]}, but the python3.11 Lambda runtime "
+                f"(Amazon Linux 2) has {LAMBDA_GLIBC[0]}.{LAMBDA_GLIBC[1]}: pin a version that ships a "
+                "manylinux2014 wheel"
+            )
+
+
 def wheel_entries(wheel: Path) -> dict[str, Entry]:
     entries = {}
     with zipfile.ZipFile(wheel) as archive:
@@ -254,9 +290,9 @@ def build(root: Path = REPO, output: Path | None = None, wheel_cache: Path | Non
     _merge(entries, migrator_entries(root))
     _merge(entries, migrations_entries(root, manifest_modules(root)))
     with tempfile.TemporaryDirectory(prefix="build-lambda-") as workdir:
-        for wheel in resolve_wheels(
-            root / "lambda" / "migrator" / "requirements.txt", wheel_cache, Path(workdir)
-        ):
+        wheels = resolve_wheels(root / "lambda" / "migrator" / "requirements.txt", wheel_cache, Path(workdir))
+        check_runs_on_lambda(wheels)
+        for wheel in wheels:
             _merge(entries, wheel_entries(wheel))
     for name in entries:
         if name.split("/")[0] in ("tests", "scripts", "lambda"):

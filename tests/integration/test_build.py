@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_lambda import manifest_modules
+from scripts.build_lambda import BuildError, check_runs_on_lambda, manifest_modules, oldest_glibc
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = REPO / ".local" / "wheels"
@@ -205,3 +205,28 @@ def test_a_failed_download_is_reported(tmp_path: Path) -> None:
     assert "pip could not download the Lambda dependencies" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out.zip").exists()
+
+
+@pytest.mark.parametrize(
+    ("wheel", "glibc"),
+    [
+        ("typing_extensions-4.16.0-py3-none-any.whl", None),
+        ("psycopg_binary-3.3.9-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl", (2, 17)),
+        (
+            "pglast-8.8-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+            (2, 17),
+        ),
+        ("future-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", (2, 28)),
+    ],
+    ids=["pure", "manylinux2014", "compressed-tag-set", "2_28-only"],
+)
+def test_oldest_glibc_of_a_wheel(wheel: str, glibc: tuple[int, int] | None) -> None:
+    assert oldest_glibc(wheel) == glibc
+
+
+def test_a_wheel_too_new_for_the_lambda_runtime_is_refused() -> None:
+    with pytest.raises(BuildError, match=r"needs glibc 2\.28"):
+        check_runs_on_lambda([Path("future-1.0-cp311-cp311-manylinux_2_28_x86_64.whl")])
+    check_runs_on_lambda(
+        [Path("psycopg_binary-3.3.9-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")]
+    )
