@@ -131,6 +131,8 @@ def _execute(
         else:
             # psycopg has just sent BEGIN; this is the transaction's first statement, as PostgreSQL requires.
             cur.execute("SET TRANSACTION READ ONLY")
+        # set_config(name, value, is_local => true) is SET LOCAL with bound parameters (SET takes none):
+        # everything below ends with the transaction.
         cur.execute(
             "SELECT set_config('statement_timeout', %(statement)s, true),"
             " set_config('lock_timeout', %(lock)s, true),"
