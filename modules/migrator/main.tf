@@ -17,6 +17,7 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_security_group" "this" {
+  #checkov:skip=CKV2_AWS_5:Attached to the function through vpc_config; checkov does not follow the count-indexed reference.
   count = local._count
 
   name        = local._function_name
