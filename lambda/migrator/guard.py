@@ -26,6 +26,11 @@ The guard checks the statement, not the objects it references: a view or a user-
 a function with side effects runs with its owner's definition. That needs DDL, which this action can never
 run, and ``run_readonly`` executes inside ``BEGIN READ ONLY`` as the second line of defence.
 
+Attribute notation (``t.f`` calls ``f(t)`` when ``t`` has no column ``f``) is a function call the parse tree
+shows as a column. PostgreSQL accepts it only for a function whose single argument takes the row (record,
+"any", a polymorphic type); the built-in ones are all pure (row_to_json, pg_column_size...), which a test
+against the real catalog keeps true.
+
 sqlparse only tokenises and is not used here: it cannot tell a nested comment or a dollar quote from code.
 """
 

@@ -330,3 +330,17 @@ def test_every_allow_listed_function_exists_in_postgresql(database: str) -> None
     with psycopg.connect(database) as conn:
         known = {row[0] for row in conn.execute("SELECT DISTINCT proname FROM pg_proc").fetchall()}
     assert sorted(ALLOWED_FUNCTIONS - known) == []
+
+
+def test_attribute_notation_can_reach_only_pure_functions(database: str) -> None:
+    # `SELECT u.f FROM users u` calls f(u) when users has no column f: a call the guard sees as a column.
+    # PostgreSQL allows it only for one-argument functions that take the row; every such built-in must be
+    # free of side effects (not volatile), or the guard would need to look at column names too.
+    with psycopg.connect(database) as conn:
+        volatile = conn.execute(
+            "SELECT proname FROM pg_proc WHERE pronargs >= 1 AND pronargs - pronargdefaults <= 1"
+            " AND proargtypes[0] IN ('record'::regtype, '\"any\"'::regtype, 'anyelement'::regtype,"
+            "  'anycompatible'::regtype, 'anynonarray'::regtype, 'anycompatiblenonarray'::regtype)"
+            " AND prokind = 'f' AND provolatile = 'v'"
+        ).fetchall()
+    assert volatile == []
