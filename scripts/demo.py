@@ -30,8 +30,8 @@ from scripts.tf import TerraformError
 
 ENV = release.LOCAL_ENV
 OVERLAY_DIR = localenv.LOCAL_DIR / "demo"
-V1 = "public.ecr.aws/nginx/nginx:1.26"
-V2 = "public.ecr.aws/nginx/nginx:1.27"
+V1 = "public.ecr.aws/nginx/nginx:1.27"  # what terraform/env/local.tfvars deploys
+V2 = "public.ecr.aws/nginx/nginx:1.28"
 MIGRATE_FOR_V1 = "0003"  # users, posts, follows
 EXPAND_FOR_V2 = "0006"  # display_name: add, backfill in batches, index concurrently
 
