@@ -35,7 +35,12 @@ class Kit:
 
     def make(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            ["make", "-s", *args], cwd=REPO, env=self.env, text=True, capture_output=True, check=False,
+            ["make", "-s", *args],
+            cwd=REPO,
+            env=self.env,
+            text=True,
+            capture_output=True,
+            check=False,
             stdin=subprocess.DEVNULL,
         )
         sys.stderr.write(f"$ make {' '.join(args)}\n{proc.stderr}{proc.stdout}\n")
@@ -54,16 +59,24 @@ class Kit:
 
     def boto(self, service: str):
         endpoint = f"http://127.0.0.1:{self.state()['moto_port']}"
-        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def live_weights(self) -> dict[str, int]:
         """The weights Route 53 itself holds for the live name (not what Terraform says it set)."""
         route53 = self.boto("route53")
         zone = route53.list_hosted_zones_by_name(DNSName="example.test")["HostedZones"][0]["Id"]
         records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-        return {r["SetIdentifier"]: r["Weight"] for r in records
-                if r["Name"] == "api.example.test." and "SetIdentifier" in r}
+        return {
+            r["SetIdentifier"]: r["Weight"]
+            for r in records
+            if r["Name"] == "api.example.test." and "SetIdentifier" in r
+        }
 
     def review(self) -> dict:
         return json.loads((self.local_dir / "plans" / "local.json").read_text())["review"]
@@ -72,7 +85,9 @@ class Kit:
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     local_dir = tmp_path_factory.mktemp("local-default")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "AWS_", "TF_VAR_", "DATABASE_URL"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "AWS_", "TF_VAR_", "DATABASE_URL"))
+    }
     env |= {"RELEASE_KIT_LOCAL_DIR": str(local_dir)}
     kit = Kit(env=env, local_dir=local_dir)
     kit.make("build")

@@ -66,7 +66,9 @@ def test_first_release_says_nothing_is_deployed():
 def test_replacing_the_database_or_the_secret_is_danger():
     plan = plan_doc(
         resource("module.database.aws_db_instance.this[0]", "aws_db_instance", ["delete", "create"]),
-        resource("module.database.aws_secretsmanager_secret.this[0]", "aws_secretsmanager_secret", ["delete"]),
+        resource(
+            "module.database.aws_secretsmanager_secret.this[0]", "aws_secretsmanager_secret", ["delete"]
+        ),
     )
     result = review(plan, env="production", color="blue")
     assert [(d.action, d.address) for d in result.dangers] == [
@@ -105,7 +107,9 @@ def test_updates_are_grouped_by_module_with_changed_attributes():
             before={"task_definition": "a", "desired_count": 1, "tags_all": {}},
             after={"task_definition": "b", "desired_count": 1, "tags_all": {"x": "y"}},
         ),
-        resource("module.green.aws_ecs_task_definition.this[0]", "aws_ecs_task_definition", ["create", "delete"]),
+        resource(
+            "module.green.aws_ecs_task_definition.this[0]", "aws_ecs_task_definition", ["create", "delete"]
+        ),
     )
     result = review(plan, env="local", color="blue")
     assert result.dangers == []  # green is idle
