@@ -81,3 +81,27 @@ def test_access_denied_is_its_own_error():
 def test_credentials_repr_hides_the_password():
     creds = credentials.from_url("postgresql://u:hidden-pw@localhost:5432/db")
     assert "hidden-pw" not in repr(creds)
+
+
+def test_the_facade_exports_what_it_lists():
+    import migrator
+
+    assert all(hasattr(migrator, name) for name in migrator.__all__)
+
+
+def test_cold_start_is_logged_once_per_container(monkeypatch, capsys):
+    from migrator import handler as handler_module
+
+    monkeypatch.setattr(handler_module, "_cold_start", True)
+
+    class Context:
+        aws_request_id = "req-1"
+
+    for _ in range(2):
+        result = handler_module.handler({"action": "nope"}, Context())
+        assert result["ok"] is False and result["error"]["type"] == "InvalidEvent"
+    finished = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if '"invocation finished"' in line
+    ]
+    assert [line["cold_start"] for line in finished] == [True, False]
+    assert all(line["request_id"] == "req-1" and line["error_type"] == "InvalidEvent" for line in finished)
