@@ -59,6 +59,7 @@ def deploy(color: str, var_files: tuple[Path, ...]) -> dict:
 
 def migrate(event: dict) -> dict:
     ws = release.workspace(ENV)
+    ws.export_aws_env()
     function = ws.outputs()["migrator_function_name"]
     result = invoke(function, event)
     if not result.get("ok"):
@@ -73,8 +74,23 @@ def applied_migrations() -> list[str]:
 
 
 def route53_weights() -> dict[str, int]:
-    outputs = release.workspace(ENV).outputs()
-    return {color: int(weight) for color, weight in sorted(outputs["traffic_weights"].items())}
+    """The weights Route 53 itself answers with for the live name (not what Terraform meant to set)."""
+    import boto3
+
+    ws = release.workspace(ENV)
+    ws.export_aws_env()
+    live = ws.outputs()["hostnames"]["live"].rstrip(".") + "."
+    route53 = boto3.client("route53")
+    weights = {}
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        if not live.endswith("." + zone["Name"]):
+            continue
+        pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone["Id"])
+        for page in pages:
+            for record in page["ResourceRecordSets"]:
+                if record["Name"] == live and "SetIdentifier" in record:
+                    weights[record["SetIdentifier"]] = int(record["Weight"])
+    return dict(sorted(weights.items()))
 
 
 def main() -> int:
@@ -132,7 +148,7 @@ def main() -> int:
 
     weights = route53_weights()
     summary = {
-        "live_color": max(weights, key=weights.get),
+        "live_color": release.workspace(ENV).outputs()["live_color"],
         "weights": weights,
         "applied_migrations": applied_migrations(),
         "total_seconds": round(time.monotonic() - started),

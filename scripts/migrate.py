@@ -43,8 +43,7 @@ def main() -> int:
                 f"no migrator is deployed in ENV={env}: run `make apply "
                 "COLOR=blue` first, or set DATABASE_URL to run against a database directly",
             )
-        if "AWS_ENDPOINT_URL" in ws.extra_env:
-            os.environ.update({k: v for k, v in ws.extra_env.items() if k.startswith("AWS_")})
+        ws.export_aws_env()
         print(f"[migrate] invoking {function_name} (ENV={env}) with action {action!r}", file=sys.stderr)
         result = invoke(function_name, event)
     except (InvokeError, TerraformError, release.ReleaseError) as exc:

@@ -57,10 +57,10 @@ def workspace(env: str, extra_var_files: tuple[Path, ...] = ()) -> Workspace:
 def aws_session(ws: Workspace):
     import boto3
 
-    env = ws.environ()
-    if "AWS_ENDPOINT_URL" in ws.extra_env:
-        os.environ.update({k: v for k, v in ws.extra_env.items() if k.startswith("AWS_")})
-    return boto3.session.Session(region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+    ws.export_aws_env()
+    return boto3.session.Session(
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
 
 
 # ------------------------------------------------------------------------------------------ saved plans

@@ -62,6 +62,10 @@ class Workspace:
         env.setdefault("TF_INPUT", "0")
         return env
 
+    def export_aws_env(self) -> None:
+        """Point this process's own AWS clients (boto3) where terraform's go: the local endpoint, if any."""
+        os.environ.update({k: v for k, v in self.extra_env.items() if k.startswith("AWS_")})
+
     def var_args(self) -> list[str]:
         return [f"-var-file={self.tfvars}", *(f"-var-file={p}" for p in self.extra_var_files)]
 

@@ -32,8 +32,9 @@ def deployed(aws_env):
     )["taskDefinition"]["taskDefinitionArn"]
 
     def make_service(desired: int) -> dict:
-        ecs.create_service(cluster=name, serviceName=name, taskDefinition=task, desiredCount=desired,
-                           launchType="FARGATE")
+        ecs.create_service(
+            cluster=name, serviceName=name, taskDefinition=task, desiredCount=desired, launchType="FARGATE"
+        )
         return {
             "stacks": {
                 "green": {
