@@ -294,8 +294,9 @@ def snapshot(attacked: psycopg.Connection, observer: psycopg.Connection) -> dict
         ),
         "backends": rows(
             observer,
+            # Client backends only: an autovacuum worker may visit the database at any moment.
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " ORDER BY pid",
+            " AND backend_type = 'client backend' ORDER BY pid",
         ),
         "advisory_locks": rows(
             observer,
