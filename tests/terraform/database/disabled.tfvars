@@ -1,0 +1,3 @@
+enabled = false
+name    = "kit-test"
+create  = true

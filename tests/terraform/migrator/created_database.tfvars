@@ -1,0 +1,11 @@
+name                        = "kit-test"
+environment                 = "production"
+package_path                = "fixture-migrator.zip"
+vpc_id                      = "vpc-0123456789abcdef0"
+subnet_ids                  = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
+secret_arn                  = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kit-test/database/migrator-AbCdEf"
+database_security_group_ids = ["sg-0123456789abcdef0"]
+database_port               = 6543
+kms_key_arn                 = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+timeout                     = 300
+tracing_enabled             = true

@@ -1,0 +1,2 @@
+name = "kit-test"
+azs  = ["us-east-1a", "us-east-1b"]

@@ -1,0 +1,4 @@
+name                = "kit-test"
+cidr                = "10.8.0.0/20"
+azs                 = ["us-east-1a", "us-east-1b"]
+nat_gateway_enabled = true

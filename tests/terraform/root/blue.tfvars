@@ -1,0 +1,1 @@
+# env/local.tfvars as it is: both colours enabled, blue live.

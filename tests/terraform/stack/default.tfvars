@@ -1,0 +1,9 @@
+color              = "blue"
+name               = "kit-test"
+image              = "ghcr.io/example/api:1.0.0"
+vpc_id             = "vpc-0123456789abcdef0"
+public_subnet_ids  = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
+private_subnet_ids = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
+zone_id            = "Z0TESTZONE"
+domain_name        = "example.test"
+live_hostname      = "api.example.test"
