@@ -15,4 +15,7 @@ module "traffic" {
       alb_zone_id              = stack.alb_zone_id
     } if stack.enabled
   }
+
+  # The live name's certificate validation record: the same for both colours' certificates.
+  certificate_validation_records = [local.live_validation_record]
 }

@@ -1,10 +1,9 @@
 locals {
-  _count        = var.enabled ? 1 : 0
-  _full_name    = "${var.name}-${var.color}"
-  _hostname     = "${var.color}.${var.domain_name}"
-  _cert_domains = var.enabled ? toset([local._hostname, var.live_hostname]) : toset([])
-  _container    = "app"
-  _tags         = merge(var.tags, { Color = var.color })
+  _count     = var.enabled ? 1 : 0
+  _full_name = "${var.name}-${var.color}"
+  _hostname  = "${var.color}.${var.domain_name}"
+  _container = "app"
+  _tags      = merge(var.tags, { Color = var.color })
 }
 
 data "aws_region" "current" {

@@ -48,6 +48,11 @@ output "image" {
   value       = var.enabled ? var.image : null
 }
 
+output "live_hostname_validation_record" {
+  description = "The DNS record ({ name, type, value }) that validates live_hostname on this stack's certificate; the traffic module creates it. Null when disabled."
+  value       = var.enabled ? local._validation_options[var.live_hostname] : null
+}
+
 output "log_group_name" {
   description = "CloudWatch log group of the containers, or null when disabled."
   value       = one(aws_cloudwatch_log_group.this[*].name)

@@ -32,3 +32,16 @@ resource "aws_route53_record" "this" {
   }
 
 }
+
+# The live name's certificate validation record lives here, not in a stack: it serves both colours'
+# certificates (now and at renewal), so it must outlive either colour.
+resource "aws_route53_record" "certificate_validation" {
+  count = var.enabled ? length(var.certificate_validation_records) : 0
+
+  zone_id         = var.zone_id
+  name            = var.certificate_validation_records[count.index].name
+  type            = var.certificate_validation_records[count.index].type
+  records         = [var.certificate_validation_records[count.index].value]
+  ttl             = 60
+  allow_overwrite = true
+}

@@ -15,6 +15,17 @@ variable "canary_percent" {
   }
 }
 
+variable "certificate_validation_records" {
+  description = "DNS records ({ name, type, value }) that validate the live name on the stacks' certificates. Both colours' certificates get the same record for the live name, so pass one (from any enabled stack's live_hostname_validation_record output). A list so its length is known at plan time."
+  type = list(object({
+    name  = string
+    type  = string
+    value = string
+  }))
+  default  = []
+  nullable = false
+}
+
 variable "domain_name" {
   description = "DNS domain of the hosted zone, e.g. \"example.com\"."
   type        = string

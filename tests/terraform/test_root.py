@@ -59,3 +59,11 @@ def test_canary_to_a_disabled_colour_is_refused(root_tf):
     green_disabled = {"enabled": False, "image": "public.ecr.aws/nginx/nginx:1.27"}
     error = plan_error(root_tf, [LOCAL_TFVARS], {"canary_percent": 10, "green": green_disabled})
     assert "canary_percent is 10 but the green stack is not enabled" in error
+
+
+def test_a_disabled_colour_has_no_stack_and_no_live_record(root_tf):
+    planned = _plan(root_tf, "green_disabled")
+    check_inventory(planned, case_file("root", "green_disabled", "json"))
+    assert planned.outputs["traffic_weights"] == {"blue": 100}
+    assert not [address for address in planned.resource_changes if address.startswith("module.green.")]
+    assert 'module.traffic.aws_route53_record.this["green"]' not in planned.resource_changes

@@ -5,3 +5,6 @@ targets = {
   blue  = { alb_dns_name = "blue-alb.us-east-1.elb.amazonaws.com", alb_zone_id = "Z35SXDOTRQ7X7K" }
   green = { alb_dns_name = "green-alb.us-east-1.elb.amazonaws.com", alb_zone_id = "Z35SXDOTRQ7X7K" }
 }
+certificate_validation_records = [
+  { name = "_0123abcd.api.example.test.", type = "CNAME", value = "_4567ef.acm-validations.aws." }
+]
