@@ -31,7 +31,7 @@ $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
 help: ## List every target with one line each
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ------------------------------------------------------------------------------------------ setup
 
@@ -63,7 +63,7 @@ up: venv ## Start the local default: moto server + PostgreSQL on free ports, sta
 down: ## Stop the local default (by process id); data stays until `make clean`
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localenv down; fi
 
-env: ## Print export lines for the local default: eval "$$(make -s env)"
+env: ## Print export lines for the local default: eval "$(make -s env)"
 	@$(PY) -m scripts.localenv env
 
 clean: down ## Stop everything and remove every generated file (.local, dist, .venv, .tools, terraform caches)
@@ -121,7 +121,7 @@ fmt: venv ## Format Python and Terraform in place
 	@terraform fmt -recursive terraform modules
 
 test: lint up ## Everything CI runs: lint, unit, integration, terraform and the end-to-end release
-	@$(PY) -m pytest tests
+	@$(PY) -m pytest tests --durations=12
 
 test-unit: venv ## Unit tests only (no services)
 	@$(PY) -m pytest tests/unit

@@ -57,6 +57,17 @@ def deploy(color: str, var_files: tuple[Path, ...]) -> dict:
     return release.apply(ENV, color, auto_approve=True, extra_var_files=var_files)
 
 
+def green_deployed() -> bool:
+    """On a second run green is already up. It stays: tearing it down only to re-create it would be slow,
+    and moto cannot re-create a Route 53 record it has deleted."""
+    ws = release.workspace(ENV)
+    ws.init()
+    deployed = "green" in (ws.outputs().get("stacks") or {})
+    if deployed:
+        print("    green is already deployed (an earlier run): it stays as it is", file=sys.stderr)
+    return deployed
+
+
 def migrate(event: dict) -> dict:
     ws = release.workspace(ENV)
     ws.export_aws_env()
@@ -104,7 +115,7 @@ def main() -> int:
         ),
         (
             "deploy blue at version 1 (green not deployed yet)",
-            lambda: deploy("blue", overlay("1-blue-v1", green_enabled=False)),
+            lambda: deploy("blue", overlay("1-blue-v1", green_enabled=green_deployed())),
         ),
         (
             f"migrate through the deployed function, up to {MIGRATE_FOR_V1}",
