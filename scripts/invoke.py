@@ -38,12 +38,18 @@ class InvokeError(RuntimeError):
     """The function could not be invoked (not deployed, unreachable, timed out, or it crashed)."""
 
 
-def _lambda_client(read_timeout: int | None = None):
-    import boto3
+def _lambda_config(read_timeout: int | None = None):
+    """One attempt only (a retried migration request could start a second run), and a read timeout that
+    outlasts the function when it is given."""
     from botocore.config import Config
 
-    config = Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout or 60, connect_timeout=10)
-    return boto3.client("lambda", config=config)
+    return Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout or 60, connect_timeout=10)
+
+
+def _lambda_client(read_timeout: int | None = None):
+    import boto3
+
+    return boto3.client("lambda", config=_lambda_config(read_timeout))
 
 
 def invoke(function_name: str, event: dict, *, local: bool | None = None) -> dict:

@@ -133,7 +133,10 @@ def plan(env: str, color: str, extra_var_files: tuple[Path, ...] = ()) -> Review
             indent=2,
         )
     )
-    say(f"    plan saved to {os.path.relpath(saved.plan_file)} in {time.monotonic() - started:.0f}s")
+    shown = os.path.relpath(saved.plan_file)
+    say(
+        f"    plan saved to {saved.plan_file if shown.startswith('..') else shown} in {time.monotonic() - started:.0f}s"
+    )
     return result
 
 
