@@ -134,9 +134,8 @@ def plan(env: str, color: str, extra_var_files: tuple[Path, ...] = ()) -> Review
         )
     )
     shown = os.path.relpath(saved.plan_file)
-    say(
-        f"    plan saved to {saved.plan_file if shown.startswith('..') else shown} in {time.monotonic() - started:.0f}s"
-    )
+    shown = str(saved.plan_file) if shown.startswith("..") else shown
+    say(f"    plan saved to {shown} in {time.monotonic() - started:.0f}s")
     return result
 
 
