@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,18 +83,6 @@ def write_files(root: Path, count: int) -> dict[str, Path]:
         "apply": root / "apply.sql",
         "rollback": root / "rollback.sql",
     }
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str):
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -209,7 +196,7 @@ def run(count: int, repeats: int) -> dict:
             names = names[repeat % len(names) :] + names[: repeat % len(names)]
             for tool in names:
                 bench = TOOLS[tool]
-                with fresh_database(state.admin_url) as url:
+                with localenv.scratch_database(state.admin_url, prefix="bench") as url:
                     timings = bench(url, count, files)
                     _check_applied(url, count)
                 for phase, ms in timings.items():

@@ -388,6 +388,21 @@ def clean() -> None:
     shutil.rmtree(LOCAL_DIR, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str = "scratch") -> Iterator[str]:
+    """A new, empty database on the local PostgreSQL, dropped (with any connections left) afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def shell_exports(state: State) -> str:
     env = {**state.aws_env(), **state.terraform_env()}
     if os.environ.get("TF_CLI_CONFIG_FILE"):

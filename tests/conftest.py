@@ -34,16 +34,8 @@ def pg_admin_url(local_default: localenv.State) -> str:
 @pytest.fixture
 def fresh_database(pg_admin_url: str) -> Iterator[str]:
     """A connection string to a brand-new, empty database that is dropped after the test."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with localenv.scratch_database(pg_admin_url, prefix="t") as url:
+        yield url
 
 
 @pytest.fixture
