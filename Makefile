@@ -118,7 +118,7 @@ lint: venv $(CHECKOV) lint-migrations ## ruff, terraform fmt/validate, checkov, 
 fmt: venv ## Format Python and Terraform in place
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
-	@terraform fmt -recursive terraform modules
+	@terraform fmt -recursive terraform modules tests/terraform
 
 test: lint up ## Everything CI runs: lint, unit, integration, terraform and the end-to-end release
 	@$(PY) -m pytest tests --durations=12

@@ -21,9 +21,9 @@ trap 'rm -rf "$data_root"' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "terraform fmt -check -recursive terraform modules"
-if ! "$TERRAFORM" fmt -check -recursive -diff terraform modules; then
-  failed+=("fmt (run: terraform fmt -recursive terraform modules)")
+step "terraform fmt -check -recursive terraform modules tests/terraform"
+if ! "$TERRAFORM" fmt -check -recursive -diff terraform modules tests/terraform; then
+  failed+=("fmt (run: terraform fmt -recursive terraform modules tests/terraform)")
 fi
 
 for dir in terraform modules/*/; do

@@ -1,4 +1,4 @@
-enabled = false
+enabled              = false
 name                 = "kit-test"
 environment          = "test"
 package_path         = "does-not-exist.zip"

@@ -1,4 +1,4 @@
-enabled = false
+enabled     = false
 zone_id     = "Z0TESTZONE"
 domain_name = "example.test"
 live_color  = "blue"
