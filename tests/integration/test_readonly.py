@@ -76,9 +76,9 @@ READ_QUERIES = [
         id="recursive-cte",
     ),
     pytest.param(
-        "SELECT count(*), sum(score), max(created_at), string_agg(title, ', ' ORDER BY id) FROM posts",
-        ["count", "sum", "max", "string_agg"],
-        [[3, "24.75", "2024-03-01T12:00:00+00:00", "Notes on the engine, Bernoulli numbers, COBOL"]],
+        "SELECT count(*), sum(score), max(created_at), min(title) FROM posts",
+        ["count", "sum", "max", "min"],
+        [[3, "24.75", "2024-03-01T12:00:00+00:00", "Bernoulli numbers"]],
         id="aggregates",
     ),
     pytest.param(
@@ -142,6 +142,7 @@ def test_read_queries_return_the_right_rows(
 
     result = run_readonly(conn, sql)
 
+    result.pop("bytes")
     assert result == {"columns": columns, "rows": rows, "row_count": len(rows), "truncated": False}
     assert json.loads(json.dumps(result)) == result
     assert conn.info.transaction_status == pq.TransactionStatus.IDLE
@@ -158,7 +159,14 @@ def test_explain_without_analyze_returns_the_plan_without_running_it(conn: psyco
 
 def test_row_cap_truncates(conn: psycopg.Connection) -> None:
     result = run_readonly(conn, "SELECT n FROM generate_series(1, 100000) AS n", row_limit=5)
-    assert result == {"columns": ["n"], "rows": [[1], [2], [3], [4], [5]], "row_count": 5, "truncated": True}
+    assert result == {
+        "columns": ["n"],
+        "rows": [[1], [2], [3], [4], [5]],
+        "row_count": 5,
+        "truncated": True,
+        "truncated_reason": "more than 5 rows",
+        "bytes": 35,
+    }
 
     exact = run_readonly(conn, "SELECT n FROM generate_series(1, 5) AS n", row_limit=5)
     assert exact["row_count"] == 5
@@ -253,7 +261,7 @@ def test_json_safe_values(conn: psycopg.Connection) -> None:
         "j": {"a": [1, None]},
         "ip": "10.0.0.1/8",
         "r": "[1,5)",
-        "rec": ["1", "x"],
+        "rec": {"f1": 1, "f2": "x"},
         "flag": True,
         "nothing": None,
     }
