@@ -211,7 +211,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER elsewhere OPTIONS (user 'x', password '{SE
 
 @pytest.fixture(scope="module")
 def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
-    """A database owned by the migrator (its tables too), with the attacker's objects planted by a superuser."""
+    """A database the migrator owns (and its tables), with an attacker's objects planted by a superuser."""
     name = f"t_attack_{uuid.uuid4().hex[:10]}"
     admin = local_default.admin_url
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -265,7 +265,8 @@ def snapshot(observer: psycopg.Connection) -> dict[str, Any]:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
             " AND backend_type = 'client backend'"
             # the action's own connections and the layer tests' superuser ones end as the test does
-            " AND application_name NOT IN ('release-kit-sql', 'release-kit-migrator', 'layer-test') ORDER BY pid"
+            " AND application_name NOT IN ('release-kit-sql', 'release-kit-migrator', 'layer-test')"
+            " ORDER BY pid"
         ),
         "advisory_locks": rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
         "large_objects": rows("SELECT count(*) FROM pg_largeobject_metadata"),
@@ -321,9 +322,11 @@ def test_the_guard_alone(attack: Attack, env, observed) -> None:
     # GIVEN the server-side check switched off and a superuser: only the guard stands
     observer, bystander = observed
     before = snapshot(observer)
-    with psycopg.connect(env["superuser"], autocommit=True, application_name="layer-test") as conn:
-        with pytest.raises(UnsafeSQL) as refused:
-            run_readonly(conn, attack.sql, resolve=False)
+    with (
+        psycopg.connect(env["superuser"], autocommit=True, application_name="layer-test") as conn,
+        pytest.raises(UnsafeSQL) as refused,
+    ):
+        run_readonly(conn, attack.sql, resolve=False)
     assert attack.guard in str(refused.value)
     _assert_unchanged(before, observer, bystander)
 
@@ -336,9 +339,11 @@ def test_the_server_side_check_alone(attack: Attack, env, observed) -> None:
     # GIVEN the guard switched off and a superuser: only the server-side check stands
     observer, bystander = observed
     before = snapshot(observer)
-    with psycopg.connect(env["superuser"], autocommit=True, application_name="layer-test") as conn:
-        with pytest.raises(UnsafeSQL) as refused:
-            run_readonly(conn, attack.sql, guard=False)
+    with (
+        psycopg.connect(env["superuser"], autocommit=True, application_name="layer-test") as conn,
+        pytest.raises(UnsafeSQL) as refused,
+    ):
+        run_readonly(conn, attack.sql, guard=False)
     assert attack.resolver in str(refused.value)
     _assert_unchanged(before, observer, bystander)
 

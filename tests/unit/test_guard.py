@@ -48,7 +48,8 @@ ALLOWED = {
     "unnest-ordinality": "SELECT * FROM unnest(ARRAY['a', 'b']) WITH ORDINALITY AS u(x, i)",
     "pg-catalog-qualified": "SELECT pg_catalog.lower('A'), pg_catalog.count(*) FROM users",
     "pg-catalog-operator": "SELECT 1 OPERATOR(pg_catalog.+) 2",
-    "system-catalogs": "SELECT pid, state, wait_event FROM pg_stat_activity WHERE datname = current_database()",
+    "system-catalogs": "SELECT pid, state, wait_event FROM pg_stat_activity"
+    " WHERE datname = current_database()",
     "pg-locks": "SELECT locktype, mode, granted FROM pg_locks WHERE NOT granted",
     "current-setting": "SELECT current_setting('statement_timeout')",
     "information-schema": "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
@@ -71,9 +72,11 @@ ALLOWED = {
     "explain-analyze": "EXPLAIN ANALYZE SELECT 1",
     "explain-analyze-options": "EXPLAIN (ANALYZE, BUFFERS, WAL) SELECT * FROM users",
     # size rule: six levels of doubling are fine (64 copies), a counter grows nothing
-    "doubling-six-levels": "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s"
-    " AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b) c) d) e) f",
-    "like-literal": "SELECT * FROM users WHERE email LIKE '%@example.com' OR email ILIKE ANY (ARRAY['a%', 'b%'])",
+    "doubling-six-levels": "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM"
+    " (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b)"
+    " c) d) e) f",
+    "like-literal": "SELECT * FROM users WHERE email LIKE '%@example.com'"
+    " OR email ILIKE ANY (ARRAY['a%', 'b%'])",
     "series-with-step": "SELECT now() - g * interval '1 day' FROM generate_series(0, 30, 2) g",
     "varchar-cast": "SELECT email::varchar(200) FROM users",
     "builtin-settings": "SELECT current_setting('server_version_num')::int >= 150000",
@@ -216,9 +219,9 @@ REFUSED = {
     "string-agg": ("SELECT string_agg(email, ',') FROM users", "unbounded size"),
     "array-subquery": ("SELECT ARRAY(SELECT id FROM users)", "ARRAY(subquery)"),
     "doubling-seven-levels": (
-        "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT"
-        " s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b) c) d) e) f)"
-        " g",
+        "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM"
+        " (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b)"
+        " c) d) e) f) g",
         "copies of its inputs",
     ),
     "doubling-ctes": (
