@@ -1,37 +1,34 @@
-"""The read-only SQL guard for the ``sql`` action.
+"""The parser layer of the ``sql`` action: what the text may say, before anything reaches the server.
 
-``check_sql`` parses the text with pglast (PostgreSQL's own parser, libpg_query) and accepts exactly one
-statement of this grammar, or raises ``UnsafeSQL`` naming what it refused:
+``plan_sql`` (and ``check_sql``) parse the text with pglast (PostgreSQL's own parser, libpg_query) and accept
+exactly one statement of this grammar, or raise ``UnsafeSQL`` naming what was refused and why:
 
-    statement := select | EXPLAIN [(option, ...)] select | SHOW <setting> | SHOW ALL
+    statement := select | EXPLAIN [ANALYZE] [(option, ...)] select | SHOW <built-in setting>
     select    := SELECT ... | VALUES ... | TABLE name | select UNION/INTERSECT/EXCEPT select
                  | WITH [RECURSIVE] name AS (select) [, ...] select
 
 with, anywhere in the tree (subqueries, CTEs, LATERAL, FROM-functions, casts, ORDER BY, window clauses...):
 
-* no ``SELECT ... INTO``, no locking clause (``FOR UPDATE/SHARE/...``), no data-modifying CTE;
-* every function call on ``ALLOWED_FUNCTIONS`` (compared exactly, as PostgreSQL resolves a quoted name
-  case-sensitively), unqualified or qualified with ``pg_catalog`` only;
-* operators unqualified or qualified with ``pg_catalog`` only;
-* only the parse-tree node types in ``_ALLOWED_NODES``: anything the guard does not know (XMLTABLE,
-  JSON_TABLE, TABLESAMPLE, ``$1`` parameters, ``DEFAULT``...) is refused rather than guessed about;
-* EXPLAIN without ``ANALYZE`` (which would execute the statement).
+* no ``SELECT ... INTO``, no locking clause, no data-modifying CTE, no ``$n`` (except under
+  ``EXPLAIN (GENERIC_PLAN)``), and only the parse-tree node types in ``_ALLOWED_NODES``;
+* every function call allow-listed in ``sqlpolicy`` (compared exactly: PostgreSQL resolves a quoted name
+  case-sensitively), unqualified or as ``pg_catalog.<name>``; refused ones (quadratic, padding, row-to-value
+  aggregates, definition readers) say why;
+* attribute notation: ``x.f`` and ``(x).f`` call ``f(x)`` when x has no column f, for scalar values too, so
+  a field named like a function that must not run is refused;
+* operators (in expressions, ``op ANY/ALL (subquery)`` and ``ORDER BY ... USING``) and type names
+  unqualified or in ``pg_catalog`` only; LIKE with a short literal pattern; ``generate_series`` with literal
+  integer bounds; ``current_setting`` and ``SHOW`` with a built-in setting's name; no denied relation or
+  column;
+* the size rule (``_Sizer``): no value may hold more than ``MAX_COPIES`` copies of the largest input.
 
-Reading system catalogs and statistics views (``pg_stat_activity``, ``pg_locks``, ``pg_settings``) is allowed:
-it is what an operator needs during a migration, the transaction is read-only and the database role's
-privileges still decide what is visible. The few catalogs that hold credentials or server configuration files
-(``DENIED_RELATIONS``) are refused by name.
-
-The guard checks the statement, not the objects it references: a view or a user-defined operator that calls
-a function with side effects runs with its owner's definition. That needs DDL, which this action can never
-run, and ``run_readonly`` executes inside ``BEGIN READ ONLY`` as the second line of defence.
-
-Attribute notation (``t.f`` calls ``f(t)`` when ``t`` has no column ``f``) is a function call the parse tree
-shows as a column. PostgreSQL accepts it only for a function whose single argument takes the row (record,
-"any", a polymorphic type); the built-in ones are all pure (row_to_json, pg_column_size...), which a test
-against the real catalog keeps true.
+This layer reads names, so it cannot tell ``lower(varchar)`` in ``public`` from ``pg_catalog.lower``, nor a
+column from a function of the same name. The server-side check (``resolver``) reads what the names resolve
+to, and the reader role limits what any of it may touch: see ``readonly`` for the layers.
 
 sqlparse only tokenises and is not used here: it cannot tell a nested comment or a dollar quote from code.
+pglast 8 parses PostgreSQL 17's grammar, newer than the server's (15 locally): a statement pglast accepts
+that the server parses differently is analysed again by the server itself in ``resolver``.
 """
 
 from __future__ import annotations

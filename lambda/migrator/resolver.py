@@ -264,7 +264,11 @@ def check(conn: psycopg.Connection, query: str) -> None:
             (f"pg_temp.{_VIEW}",),
         ).fetchone()[0]
         found = _Found()
-        _collect(parse_node_tree(tree), found)
+        try:
+            _collect(parse_node_tree(tree), found)
+        except (ValueError, IndexError):
+            # Fail closed: a tree this reader does not understand (a future PostgreSQL) is not allowed.
+            raise UnsafeSQL("the server's analysis of the query could not be read; refusing it") from None
         view = conn.execute("SELECT %s::regclass::oid", (f"pg_temp.{_VIEW}",)).fetchone()[0]
         _check_relations(conn, found, seen={view})
         _check_functions(conn, found)

@@ -340,15 +340,12 @@ def test_every_allow_listed_function_exists_in_postgresql(database: str) -> None
     assert sorted(ALLOWED_FUNCTIONS - known) == []
 
 
-def test_attribute_notation_can_reach_only_pure_functions(database: str) -> None:
-    # `SELECT u.f FROM users u` calls f(u) when users has no column f: a call the guard sees as a column.
-    # PostgreSQL allows it only for one-argument functions that take the row; every such built-in must be
-    # free of side effects (not volatile), or the guard would need to look at column names too.
-    with psycopg.connect(database) as conn:
-        volatile = conn.execute(
-            "SELECT proname FROM pg_proc WHERE pronargs >= 1 AND pronargs - pronargdefaults <= 1"
-            " AND proargtypes[0] IN ('record'::regtype, '\"any\"'::regtype, 'anyelement'::regtype,"
-            "  'anycompatible'::regtype, 'anynonarray'::regtype, 'anycompatiblenonarray'::regtype)"
-            " AND prokind = 'f' AND provolatile = 'v'"
-        ).fetchall()
-    assert volatile == []
+def test_attribute_notation_calls_scalar_functions_too(database: str) -> None:
+    # `(x).f` is f(x) for a scalar x as well as for a row: a call the parse tree shows as a column. (An
+    # earlier guard assumed it only reached functions taking a row.) Both checks see through it.
+    with psycopg.connect(database, autocommit=True) as conn:
+        assert conn.execute("SELECT (0.01::float8).pg_sleep").fetchone() == ("",)
+        with pytest.raises(UnsafeSQL, match="attribute notation"):
+            run_readonly(conn, "SELECT (0.01::float8).pg_sleep")
+        with pytest.raises(UnsafeSQL, match=r"pg_catalog.pg_sleep\(double precision\)"):
+            run_readonly(conn, "SELECT (0.01::float8).pg_sleep", guard=False)
