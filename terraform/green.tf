@@ -20,4 +20,9 @@ module "green" {
   domain_name        = var.domain_name
   live_hostname      = local.live_hostname
   log_retention_days = var.log_retention_days
+
+  alarms = merge(
+    { for k, v in var.alarms : k => v if k != "sns_topic" },
+    { sns_topic_arn = one(aws_sns_topic.alarms[*].arn) },
+  )
 }

@@ -1,3 +1,16 @@
+output "alarms" {
+  description = "Each colour's release alarm names, e.g. { blue = [...], green = [...] } (an empty list for a disabled colour)."
+  value = {
+    blue  = module.blue.alarm_names
+    green = module.green.alarm_names
+  }
+}
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic the alarms notify, or null when alarms.sns_topic is false."
+  value       = one(aws_sns_topic.alarms[*].arn)
+}
+
 output "canary_percent" {
   description = "Percent of live traffic sent to the colour that is not live."
   value       = var.canary_percent

@@ -1,3 +1,18 @@
+variable "alarms" {
+  description = "The release alarms of each colour (see modules/stack): thresholds, periods, and sns_topic = true to create an SNS topic they notify (subscribe to it yourself)."
+  type = object({
+    error_rate_percent  = optional(number, 5)
+    p99_seconds         = optional(number, 2)
+    unhealthy_hosts     = optional(number, 0)
+    period_seconds      = optional(number, 60)
+    evaluation_periods  = optional(number, 3)
+    datapoints_to_alarm = optional(number, 2)
+    sns_topic           = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+}
+
 variable "blue" {
   description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary)."
   type = object({

@@ -1,3 +1,33 @@
+variable "alarms" {
+  description = "Thresholds of the colour's release alarms: target 5xx rate (percent of requests), p99 target response time (seconds), unhealthy hosts (count); each evaluates evaluation_periods periods of period_seconds and fires on datapoints_to_alarm of them. sns_topic_arn, when set, is notified on ALARM and OK."
+  type = object({
+    error_rate_percent  = optional(number, 5)
+    p99_seconds         = optional(number, 2)
+    unhealthy_hosts     = optional(number, 0)
+    period_seconds      = optional(number, 60)
+    evaluation_periods  = optional(number, 3)
+    datapoints_to_alarm = optional(number, 2)
+    sns_topic_arn       = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains([10, 30, 60], var.alarms.period_seconds) || (var.alarms.period_seconds >= 60 && var.alarms.period_seconds % 60 == 0)
+    error_message = "alarms.period_seconds must be 10, 30, 60 or a multiple of 60 (CloudWatch alarm periods), e.g. 60."
+  }
+
+  validation {
+    condition     = var.alarms.datapoints_to_alarm >= 1 && var.alarms.datapoints_to_alarm <= var.alarms.evaluation_periods
+    error_message = "alarms.datapoints_to_alarm must be from 1 to evaluation_periods (${var.alarms.evaluation_periods}), e.g. 2 of 3."
+  }
+
+  validation {
+    condition     = var.alarms.error_rate_percent > 0 && var.alarms.error_rate_percent <= 100 && var.alarms.p99_seconds > 0 && var.alarms.unhealthy_hosts >= 0
+    error_message = "alarms.error_rate_percent must be in (0, 100], p99_seconds above 0 and unhealthy_hosts 0 or more, e.g. { error_rate_percent = 5, p99_seconds = 2 }."
+  }
+}
+
 variable "color" {
   description = "Which colour this stack is: \"blue\" or \"green\". Used in names and the colour hostname."
   type        = string
