@@ -28,6 +28,9 @@ endif
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
 	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
+# The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
+RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT
+$(foreach v,$(RELEASE_FLOW_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
 help: ## List every target with one line each
@@ -89,15 +92,27 @@ bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql f
 
 # ------------------------------------------------------------------------------------- release
 
-.PHONY: plan apply verify demo
-plan: venv ## Save a plan for COLOR=blue|green [ENV=local] and print its Markdown review summary
-	@$(PY) -m scripts.release plan
+.PHONY: plan apply verify demo release rollback status history
+plan: venv ## Save a plan [COLOR=blue|green: written into the env tfvars] [ENV=local] and print its review
+	@$(PY) -m scripts.release.switch plan
 
-apply: venv ## Apply the saved plan for COLOR (verifies the colour first; ALLOW_DESTROY=1, AUTO_APPROVE=1, SKIP_VERIFY=1)
-	@$(PY) -m scripts.release apply
+apply: venv ## Apply the saved plan (refuses a COLOR the env tfvars disagrees with; ALLOW_DESTROY=1, AUTO_APPROVE=1, SKIP_VERIFY=1)
+	@$(PY) -m scripts.release.switch apply
 
 verify: venv ## Check COLOR's stack before it takes traffic: deployed, tasks running, image, health, HTTP
-	@$(PY) -m scripts.release verify
+	@$(PY) -m scripts.release.switch verify
+
+release: venv ## Progressive release to COLOR [STEPS=10,50,100 BAKE=s MIGRATE=1 AUTO_APPROVE=1]; resumes an interrupted one
+	@$(PY) -m scripts.release.rollout release
+
+rollback: venv ## Return all traffic to the previous colour at once (ends an unfinished release)
+	@$(PY) -m scripts.release.rollout rollback
+
+status: venv ## One screen: live colour (repo, state, Route 53), weights, images, tasks, alarms, migrations [FORMAT=json]
+	@$(PY) -m scripts.release.status
+
+history: venv ## The release journal of ENV, oldest first [FORMAT=json for JSON lines]
+	@$(PY) -m scripts.release.journal
 
 demo: ## The whole release flow on the local default, from a fresh clone
 	@$(MAKE) up

@@ -27,6 +27,7 @@ def main() -> int:
 
     from scripts import release
     from scripts.invoke import InvokeError, invoke
+    from scripts.release import contract
     from scripts.tf import TerraformError
 
     event = cli.event_from_env(os.environ)
@@ -44,9 +45,11 @@ def main() -> int:
                 "COLOR=blue` first, or set DATABASE_URL to run against a database directly",
             )
         ws.export_aws_env()
+        event = contract.gate_event(ws, function_name, event)
         print(f"[migrate] invoking {function_name} (ENV={env}) with action {action!r}", file=sys.stderr)
         result = invoke(function_name, event)
-    except (InvokeError, TerraformError, release.ReleaseError) as exc:
+        contract.journal_run(ws, event, result)
+    except (InvokeError, TerraformError, release.ReleaseError, contract.ContractGateError) as exc:
         return _fail(action, type(exc).__name__, str(exc))
     print(json.dumps(result))
     return 0 if result.get("ok") is True else 1

@@ -24,6 +24,12 @@ ROOT_DIR = REPO / "terraform"
 ENV_DIR = ROOT_DIR / "env"
 
 
+def env_dir() -> Path:
+    """terraform/env, or RELEASE_KIT_ENV_DIR: the demo and the end-to-end tests work on a copy, because a
+    release writes the traffic settings into the env tfvars."""
+    return Path(os.environ.get("RELEASE_KIT_ENV_DIR") or ENV_DIR)
+
+
 class TerraformError(RuntimeError):
     """terraform failed; the message carries its diagnostics, never variable values."""
 
@@ -38,11 +44,11 @@ class Workspace:
 
     @property
     def tfvars(self) -> Path:
-        return ENV_DIR / f"{self.env}.tfvars"
+        return env_dir() / f"{self.env}.tfvars"
 
     @property
     def backend_config(self) -> Path:
-        return ENV_DIR / f"{self.env}.s3.tfbackend"
+        return env_dir() / f"{self.env}.s3.tfbackend"
 
     @property
     def data_dir(self) -> Path:
@@ -51,9 +57,9 @@ class Workspace:
     def check(self) -> None:
         for path in (self.tfvars, self.backend_config):
             if not path.exists():
-                known = sorted(p.name.removesuffix(".tfvars") for p in ENV_DIR.glob("*.tfvars"))
+                known = sorted(p.name.removesuffix(".tfvars") for p in env_dir().glob("*.tfvars"))
                 raise TerraformError(
-                    f"ENV={self.env}: {path.relative_to(REPO)} does not exist. Known environments: "
+                    f"ENV={self.env}: {path} does not exist. Known environments: "
                     f"{', '.join(known)} (copy terraform/env/production.*.example to start a new one)"
                 )
 

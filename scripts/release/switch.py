@@ -1,8 +1,13 @@
-"""Plan, apply and verify releases: the commands behind `make plan`, `make apply` and `make verify`.
+"""Plan, apply and verify: the commands behind `make plan`, `make apply` and `make verify`.
 
-    make plan   COLOR=green [ENV=local]   saves a plan and prints its Markdown review summary
-    make apply  COLOR=green               applies that saved plan (or makes one and asks)
+    make plan   [COLOR=green] [ENV=local] writes COLOR into the env tfvars (when it differs), saves a plan
+                                          and prints its Markdown review summary
+    make apply  [COLOR=green]             applies that saved plan (or makes one and asks); refuses a COLOR
+                                          the env tfvars disagrees with
     make verify COLOR=green               checks the colour before it takes traffic
+
+The traffic settings live in one place, ``terraform/env/<env>.tfvars`` (see ``trafficfile``): a plan never
+passes ``-var live_color``, so a plain ``terraform plan`` with the committed files gives the same answer.
 
 The functions here are plain and documented; ``main`` maps make's variables (passed as KIT_* environment
 variables, see the Makefile) onto them. Every refusal is a ``ReleaseError`` whose message says what to do.
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from scripts import localenv
 from scripts.plan_review import Review, review, to_markdown
+from scripts.release import journal, trafficfile
 from scripts.tf import REPO, ApplyProgress, TerraformError, Workspace
 from scripts.verify import Verdict, verify
 
@@ -105,18 +111,58 @@ def inputs_fingerprint(ws: Workspace, color: str) -> str:
     return digest.hexdigest()
 
 
-def plan(env: str, color: str, extra_var_files: tuple[Path, ...] = ()) -> Review:
-    """Save a plan for ``live_color = color`` and write its review (Markdown and JSON) next to it."""
+def select_color(env: str, color: str | None, extra_var_files: tuple[Path, ...] = ()) -> str:
+    """Make the env tfvars say ``live_color = color`` (a switch also ends any canary), and say so. Without
+    a COLOR, the file's colour is the answer."""
+    path = trafficfile.path_for(env)
+    trafficfile.refuse_overrides(extra_var_files, env)
+    current = trafficfile.read(path)
+    if color is None:
+        return current.live_color
     check_color(color)
+    if color != current.live_color:
+        wanted = trafficfile.Traffic(color, 0)
+        trafficfile.write(path, wanted)
+        say(
+            f"==> wrote {wanted.describe()} to {_shown(path)} (was {current.describe()}): "
+            "commit it with the change, so the next plan keeps it"
+        )
+    return color
+
+
+def _shown(path: Path) -> str:
+    shown = os.path.relpath(path)
+    return str(path) if shown.startswith("..") else shown
+
+
+def plan(env: str, color: str | None = None, extra_var_files: tuple[Path, ...] = ()) -> Review:
+    """Save a plan of the env tfvars (after writing ``live_color = color`` into it when COLOR is given)
+    and write its review (Markdown and JSON) next to it."""
+    if color is not None:
+        check_color(color)
     _require_package()
     ws = workspace(env, extra_var_files)
+    traffic_path = trafficfile.path_for(env)
+    original = traffic_path.read_bytes() if traffic_path.exists() else None
+    color = select_color(env, color, extra_var_files)
+    try:
+        return _plan(ws, env, color, extra_var_files)
+    except BaseException:
+        # A failed plan proposes nothing: the file goes back to what is live.
+        if original is not None and traffic_path.read_bytes() != original:
+            traffic_path.write_bytes(original)
+            say(f"    {_shown(traffic_path)} put back as it was (the plan failed)")
+        raise
+
+
+def _plan(ws: Workspace, env: str, color: str, extra_var_files: tuple[Path, ...]) -> Review:
     saved = SavedPlan(env)
     PLANS_DIR.mkdir(parents=True, exist_ok=True)
     saved.discard()
     say(f"==> terraform plan (ENV={env}, COLOR={color})")
     started = time.monotonic()
     ws.init()
-    exit_code = ws.plan(saved.plan_file, {"live_color": color})
+    exit_code = ws.plan(saved.plan_file, {})
     result = review(ws.show_json(saved.plan_file), env=env, color=color)
     saved.summary_file.write_text(to_markdown(result))
     saved.meta_file.write_text(
@@ -133,9 +179,7 @@ def plan(env: str, color: str, extra_var_files: tuple[Path, ...] = ()) -> Review
             indent=2,
         )
     )
-    shown = os.path.relpath(saved.plan_file)
-    shown = str(saved.plan_file) if shown.startswith("..") else shown
-    say(f"    plan saved to {shown} in {time.monotonic() - started:.0f}s")
+    say(f"    plan saved to {_shown(saved.plan_file)} in {time.monotonic() - started:.0f}s")
     return result
 
 
@@ -158,15 +202,26 @@ def _confirm(question: str) -> bool:
 
 def apply(
     env: str,
-    color: str,
+    color: str | None = None,
     *,
     allow_destroy: bool = False,
     auto_approve: bool = False,
     skip_verify: bool = False,
     extra_var_files: tuple[Path, ...] = (),
 ) -> dict:
-    """Apply the saved plan for ``color``; returns the root outputs after the apply."""
+    """Apply the saved plan for ``color`` (default: the env tfvars' live_color); returns the root outputs
+    after the apply. A COLOR that disagrees with the env tfvars is refused: the file is what is live."""
+    written = trafficfile.read(trafficfile.path_for(env)).live_color
+    if color is None:
+        color = written
     check_color(color)
+    if color != written:
+        raise ReleaseError(
+            f"COLOR={color} disagrees with {_shown(trafficfile.path_for(env))}, which says "
+            f'live_color = "{written}". To switch, run `make plan COLOR={color}` (it writes the file), '
+            f"review, then `make apply COLOR={color}`; or `make release COLOR={color}`"
+        )
+    trafficfile.refuse_overrides(extra_var_files, env)
     saved = SavedPlan(env)
     meta = saved.meta()
     ws = workspace(env, extra_var_files)
@@ -219,10 +274,21 @@ def apply(
     say(f"==> terraform apply (ENV={env}, COLOR={color})")
     try:
         ws.init()
+        plan_sha = journal.file_sha256(saved.plan_file)
         ws.apply(saved.plan_file, ApplyProgress(total=sum(result_dict["counts"].values()) or None))
     finally:
         saved.discard()
     outputs = ws.outputs()
+    journal.record_quietly(
+        ws,
+        "switch" if before != after else "apply",
+        outputs=outputs,
+        weights_before=before,
+        weights_after=after,
+        plan_sha256=plan_sha,
+        outcome="applied",
+        color=color,
+    )
     weights = outputs.get("traffic_weights", {})
     say(
         f"    applied in {time.monotonic() - started:.0f}s: live colour {outputs.get('live_color')}, "
@@ -257,18 +323,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1 or argv[0] not in ("plan", "apply", "verify"):
         say(
-            "usage: python -m scripts.release plan|apply|verify   (COLOR, ENV, ... come from the environment)"
+            "usage: python -m scripts.release.switch plan|apply|verify   (COLOR, ENV, ... from the "
+            "environment)"
         )
         return 2
     env = os.environ.get("KIT_ENV") or LOCAL_ENV
     color = os.environ.get("KIT_COLOR") or None
     try:
         if argv[0] == "plan":
-            print(to_markdown(plan(env, check_color(color), _var_files())), end="")
+            print(to_markdown(plan(env, color, _var_files())), end="")
         elif argv[0] == "apply":
             apply(
                 env,
-                check_color(color),
+                color,
                 allow_destroy=_flag("ALLOW_DESTROY"),
                 auto_approve=_flag("AUTO_APPROVE"),
                 skip_verify=_flag("SKIP_VERIFY"),
@@ -278,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             verdict = verify_color(env, check_color(color))
             print(verdict.render())
             return 0 if verdict.ok else 1
-    except (ReleaseError, TerraformError, localenv.LocalEnvError) as exc:
+    except (ReleaseError, TerraformError, localenv.LocalEnvError, trafficfile.TrafficFileError) as exc:
         say(f"error: {exc}")
         return 1
     return 0

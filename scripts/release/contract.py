@@ -1,0 +1,130 @@
+"""The contract gate: a contract migration runs only when the evidence says the previous colour is retired.
+
+A contract step removes or tightens something the previous release may still use, so it is refused while
+the colour that is not live still takes traffic (its Route 53 weight, as Route 53 answers, is above 0) or
+still runs tasks (its ECS service's running count). FORCE_CONTRACT=1 overrides; the override, with the
+evidence it overrode, goes to the journal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass
+
+from scripts.release import journal, observe
+from scripts.tf import Workspace
+
+
+class ContractGateError(RuntimeError):
+    """A contract migration was refused; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    live_color: str | None
+    previous_color: str | None
+    previous_weight: int
+    previous_running: int
+    previous_desired: int
+
+    @property
+    def retired(self) -> bool:
+        return self.previous_weight == 0 and self.previous_running == 0
+
+    def describe(self) -> str:
+        return (
+            f"{self.previous_color} has weight {self.previous_weight} in Route 53 and runs "
+            f"{self.previous_running} task(s) (desired {self.previous_desired})"
+        )
+
+
+def gather(session, outputs: dict) -> Evidence:
+    """What AWS says about the colour that is not live."""
+    live = outputs.get("live_color")
+    previous = {"blue": "green", "green": "blue"}.get(live or "")
+    hostnames = outputs.get("hostnames") or {}
+    weights = observe.route53_weights(session, hostnames["live"]) if hostnames.get("live") else {}
+    stacks = outputs.get("stacks") or {}
+    counts = observe.task_counts(session, {previous: stacks[previous]}) if previous in stacks else {}
+    tasks = counts.get(previous or "", {"running": 0, "desired": 0})
+    return Evidence(live, previous, weights.get(previous or "", 0), tasks["running"], tasks["desired"])
+
+
+def check(ws: Workspace, session, outputs: dict, *, force: bool, migrations: list[str]) -> Evidence:
+    """Refuse (ContractGateError) unless the previous colour is retired or ``force``; record an override."""
+    evidence = gather(session, outputs)
+    if evidence.retired:
+        return evidence
+    if not force:
+        raise ContractGateError(
+            f"contract migration(s) {', '.join(migrations) or '(pending)'} refused: "
+            f"{evidence.describe()}, so it may still run the old code the contract step breaks. "
+            f"Drain it (`make release COLOR={evidence.live_color}` to completion), disable it "
+            f"({evidence.previous_color}.enabled = false, or desired_count = 0, then plan and apply), "
+            "or wait until its tasks stop. "
+            "FORCE_CONTRACT=1 overrides, and the override is recorded in the journal"
+        )
+    journal.record(
+        ws,
+        "migration",
+        outputs=outputs,
+        migrations=migrations,
+        forced_contract=True,
+        evidence=asdict(evidence),
+        outcome="forced",
+        reason=f"FORCE_CONTRACT=1 while {evidence.describe()}",
+    )
+    return evidence
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(f"KIT_{name}", "").strip().lower() in ("1", "true", "yes")
+
+
+def pending_contracts(listed: dict, target: str | None) -> list[str]:
+    """The contract migrations a ``migrate`` up to ``target`` (all when None) would run."""
+    ids: list[str] = []
+    for migration in listed.get("migrations", []):
+        if migration.get("state") == "pending" and migration.get("contract"):
+            ids.append(migration["id"])
+        if target is not None and migration.get("id") == target:
+            break
+    return ids
+
+
+def gate_event(ws: Workspace, function_name: str, event: dict) -> dict:
+    """`make migrate`'s gate: a migrate that would run a contract step (ALLOW_CONTRACT=1 or
+    FORCE_CONTRACT=1) needs the evidence; FORCE_CONTRACT=1 also allows the step. Returns the event to send."""
+    from scripts.invoke import invoke
+
+    force = _flag("FORCE_CONTRACT")
+    if event.get("action") != "migrate" or not (event.get("allow_contract") or force):
+        return event
+    listed = invoke(function_name, {"action": "list"})
+    contracts = pending_contracts(listed, event.get("target"))
+    if not contracts:
+        return event
+    import boto3
+
+    outputs = ws.outputs()
+    evidence = check(ws, boto3.session.Session(), outputs, force=force, migrations=contracts)
+    print(f"[migrate] contract gate: {evidence.describe()}", file=sys.stderr)
+    return {**event, "allow_contract": True} if force else event
+
+
+def journal_run(ws: Workspace, event: dict, result: dict) -> None:
+    """Every migration run that can change the schema goes to the journal (list, sql and dry runs do not)."""
+    if event.get("action") not in ("migrate", "rollback", "seed") or event.get("dry_run"):
+        return
+    done = result.get("applied") or result.get("rolled_back") or []
+    ids = [str(m.get("id")) if isinstance(m, dict) else str(m) for m in done]
+    journal.record_quietly(
+        ws,
+        "migration",
+        action=event["action"],
+        migrations=ids,
+        allow_contract=bool(event.get("allow_contract")),
+        outcome="applied" if result.get("ok") else "failed",
+        reason=None if result.get("ok") else (result.get("error") or {}).get("message"),
+    )

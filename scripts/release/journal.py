@@ -1,0 +1,168 @@
+"""The release journal: every switch, canary step, rollback and migration run, one S3 object per event.
+
+It lives in the Terraform state bucket (the one place every operator of an environment can already read and
+write) under ``release-journal/<env>/``. Keys start with a UTC timestamp, so listing them is reading the
+journal in order, and each carries a random suffix, so two writers never overwrite each other.
+
+    make history [ENV=local] [FORMAT=json]      prints it (text, or one JSON object per line)
+
+An event holds: kind, env, at (UTC), who (the caller's identity ARN), the weights before and after, the
+plan's SHA-256, each colour's image, migration ids, outcome and reason, plus kind-specific fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from scripts.tf import Workspace
+
+PREFIX = "release-journal"
+
+
+class JournalError(RuntimeError):
+    """The journal could not be read or written."""
+
+
+def file_sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def _backend_setting(ws: Workspace, name: str) -> str | None:
+    text = ws.backend_config.read_text() if ws.backend_config.exists() else ""
+    found = re.search(rf'^\s*{name}\s*=\s*"([^"]*)"', text, re.M)
+    return found[1] if found else None
+
+
+def _session(ws: Workspace):
+    import boto3
+
+    ws.export_aws_env()
+    region = _backend_setting(ws, "region") or os.environ.get("AWS_REGION") or "us-east-1"
+    return boto3.session.Session(region_name=region)
+
+
+def _location(ws: Workspace) -> tuple[str, str]:
+    bucket = _backend_setting(ws, "bucket")
+    if not bucket:
+        raise JournalError(
+            f"{ws.backend_config.name} names no bucket, so there is nowhere to keep the journal"
+        )
+    return bucket, f"{PREFIX}/{ws.env}/"
+
+
+def caller_arn(session) -> str:
+    """Who is acting: the caller's identity ARN (an assumed role shows the session name, i.e. the person)."""
+    try:
+        return session.client("sts").get_caller_identity()["Arn"]
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+
+
+def images(outputs: dict) -> dict[str, str | None]:
+    stacks = outputs.get("stacks") or {}
+    return {color: (stacks.get(color) or {}).get("image") for color in ("blue", "green")}
+
+
+def record(ws: Workspace, kind: str, *, outputs: dict | None = None, **fields: Any) -> str:
+    """Append one event; returns its key."""
+    session = _session(ws)
+    bucket, prefix = _location(ws)
+    now = dt.datetime.now(dt.UTC)
+    event = {
+        "kind": kind,
+        "env": ws.env,
+        "at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "who": caller_arn(session),
+        **({"images": images(outputs)} if outputs is not None else {}),
+        **fields,
+    }
+    key = f"{prefix}{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}-{kind}.json"
+    try:
+        session.client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(event, sort_keys=True).encode(),
+            ContentType="application/json",
+        )
+    except Exception as exc:
+        raise JournalError(f"could not write the journal event to s3://{bucket}/{key}: {exc}") from exc
+    return key
+
+
+def record_quietly(ws: Workspace, kind: str, **fields: Any) -> str | None:
+    """``record``, but a failure is a warning: the change it describes has already happened."""
+    try:
+        return record(ws, kind, **fields)
+    except JournalError as exc:
+        print(f"warning: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
+def read(ws: Workspace, *, last: int | None = None) -> list[dict]:
+    """The events of ENV, oldest first (the last ``last`` of them when given)."""
+    session = _session(ws)
+    bucket, prefix = _location(ws)
+    s3 = session.client("s3")
+    keys: list[str] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        keys.sort()
+        if last is not None:
+            keys = keys[-last:] if last > 0 else []
+        return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
+    except Exception as exc:
+        raise JournalError(f"could not read the journal at s3://{bucket}/{prefix}: {exc}") from exc
+
+
+def _weights(weights: dict | None) -> str:
+    return "/".join(f"{c} {w}" for c, w in sorted((weights or {}).items())) or "-"
+
+
+def render_line(event: dict) -> str:
+    """One event as one line of text."""
+    parts = [event.get("at", "?"), f"{event.get('kind', '?'):9}", f"{event.get('outcome', '-'):11}"]
+    if "weights_before" in event or "weights_after" in event:
+        parts.append(f"{_weights(event.get('weights_before'))} -> {_weights(event.get('weights_after'))}")
+    for name in ("from", "to", "step", "alarm", "reason", "migrations", "forced_contract"):
+        if event.get(name) not in (None, "", []):
+            parts.append(f"{name}={event[name]}")
+    if event.get("plan_sha256"):
+        parts.append(f"plan={event['plan_sha256'][:12]}")
+    parts.append(f"by {event.get('who', '?')}")
+    return "  ".join(str(p) for p in parts)
+
+
+def main() -> int:
+    """`make history`: the journal of ENV, oldest first."""
+    from scripts.release import switch
+
+    env = os.environ.get("KIT_ENV") or switch.LOCAL_ENV
+    as_json = (os.environ.get("KIT_FORMAT") or "").lower() == "json"
+    try:
+        ws = switch.workspace(env)
+        events = read(ws)
+    except (JournalError, switch.ReleaseError, switch.TerraformError, switch.localenv.LocalEnvError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        for event in events:
+            print(json.dumps(event, sort_keys=True))
+    elif not events:
+        print(f"no journal events for ENV={env} yet")
+    else:
+        for event in events:
+            print(render_line(event))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The one source of truth for traffic: reading and writing live_color/canary_percent byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts.release import trafficfile
+from scripts.release.trafficfile import Traffic, TrafficFileError
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_TFVARS = REPO / "terraform" / "env" / "local.tfvars"
+
+
+def test_the_committed_local_file_is_readable() -> None:
+    assert trafficfile.read(LOCAL_TFVARS) == Traffic("blue", 0)
+
+
+def test_writing_changes_only_the_two_values(tmp_path: Path) -> None:
+    # GIVEN the committed file, with its comments, alignment and a live_color inside a comment
+    path = tmp_path / "local.tfvars"
+    original = LOCAL_TFVARS.read_text() + '# live_color = "blue" in a comment is not the setting\n'
+    path.write_text(original)
+
+    # WHEN blue stays live and green gets a 30% canary
+    assert trafficfile.write(path, Traffic("blue", 30)) is True
+
+    # THEN exactly one value changed, and writing the same again changes nothing
+    assert path.read_text() == original.replace("canary_percent = 0", "canary_percent = 30")
+    assert trafficfile.write(path, Traffic("blue", 30)) is False
+    assert trafficfile.write(path, Traffic("green", 0)) is True
+    assert path.read_text() == original.replace('live_color     = "blue"', 'live_color     = "green"')
+    assert trafficfile.read(path) == Traffic("green", 0)
+
+
+def test_a_missing_canary_line_is_added_after_live_color(tmp_path: Path) -> None:
+    path = tmp_path / "x.tfvars"
+    path.write_text('a = 1\nlive_color = "blue"\nb = 2\n')
+    trafficfile.write(path, Traffic("blue", 10))
+    assert path.read_text() == 'a = 1\nlive_color = "blue"\ncanary_percent = 10\nb = 2\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a = 1\n", "has no line `live_color"),
+        ('live_color = "purple"\n', 'must be "blue" or "green"'),
+        ('live_color = "blue"\nlive_color = "green"\n', "sets live_color 2 times"),
+        ('live_color = "blue"\ncanary_percent = 60\n', "whole number from 0 to 50"),
+        ('live_color = "blue"\ncanary_percent = var.x\n', "whole number from 0 to 50"),
+    ],
+)
+def test_bad_files_are_refused_with_what_to_do(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "x.tfvars"
+    path.write_text(text)
+    with pytest.raises(TrafficFileError, match=message):
+        trafficfile.read(path)
+
+
+def test_an_invalid_setting_is_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "x.tfvars"
+    path.write_text('live_color = "blue"\ncanary_percent = 0\n')
+    with pytest.raises(TrafficFileError):
+        trafficfile.write(path, Traffic("blue", 51))
+    assert path.read_text() == 'live_color = "blue"\ncanary_percent = 0\n'
+
+
+@pytest.mark.parametrize(
+    ("percent", "expected", "weights"),
+    [
+        (10, Traffic("blue", 10), {"blue": 90, "green": 10}),
+        (50, Traffic("blue", 50), {"blue": 50, "green": 50}),
+        (75, Traffic("green", 25), {"blue": 25, "green": 75}),
+        (100, Traffic("green", 0), {"blue": 0, "green": 100}),
+    ],
+)
+def test_a_share_maps_onto_live_color_and_a_canary_of_at_most_50(percent, expected, weights) -> None:
+    traffic = Traffic.for_share("blue", "green", percent)
+    assert traffic == expected
+    assert traffic.weights == weights
+
+
+def test_an_extra_var_file_may_not_set_traffic(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay.tfvars"
+    overlay.write_text("log_retention_days = 3\n")
+    trafficfile.refuse_overrides((overlay,), "local")
+    overlay.write_text('live_color = "green"\n')
+    with pytest.raises(TrafficFileError, match="traffic settings live only in"):
+        trafficfile.refuse_overrides((overlay,), "local")
