@@ -244,7 +244,7 @@ def _poll_seconds(bake_seconds: float) -> float:
     return max(1.0, min(15.0, bake_seconds / 10))
 
 
-def bake(session, rollout: Rollout, alarms: dict[str, list[str]], seconds: float) -> None:
+def watch_alarms(session, rollout: Rollout, alarms: dict[str, list[str]], seconds: float) -> None:
     """Watch both colours' alarms for ``seconds``; raise AlarmFired on one of the target's."""
     names = alarms.get(rollout.target, []) + alarms.get(rollout.source, [])
     started = time.monotonic()
@@ -459,7 +459,7 @@ def release(
                     migrations=rollout.migrations,
                 )
             elif step["do"] == "bake":
-                bake(session, rollout, alarms, float(step["seconds"]))
+                watch_alarms(session, rollout, alarms, float(step["seconds"]))
             rollout.index += 1
             rollout.save()
     except AlarmFired as fired:

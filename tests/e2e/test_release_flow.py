@@ -3,8 +3,9 @@
 It applies real plans on a moto server, so it is the slow test of the suite (a few minutes, most of it the
 AWS provider waiting on the load balancers and Route 53 records). It runs once, in order:
 
-    apply blue -> migrate through the deployed function -> plan green changes only the traffic ->
-    apply green (weights checked with boto3) -> roll back to blue (checked again) -> roll back one migration
+    apply blue -> migrate through the deployed function -> plan green (it writes live_color = "green" into
+    the env tfvars) changes only the traffic -> apply green (weights checked with boto3) -> apply blue is
+    refused (the file says green) -> make rollback to blue (checked again) -> roll back one migration
 
 and checks the refusals a user meets on the way, and that the database password is nowhere in the state.
 """
@@ -12,89 +13,11 @@ and checks the refusals a user meets on the way, and that the database password 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import boto3
 import pytest
+from kit import Kit
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Kit:
-    """Runs make targets against an isolated local default (its own moto, PostgreSQL, state and plans)."""
-
-    env: dict[str, str]
-    local_dir: Path
-
-    def make(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["make", "-s", *args],
-            cwd=REPO,
-            env=self.env,
-            text=True,
-            capture_output=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        sys.stderr.write(f"$ make {' '.join(args)}\n{proc.stderr}{proc.stdout}\n")
-        if check and proc.returncode != 0:
-            pytest.fail(f"make {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-        return proc
-
-    def migrate(self, **params: str) -> dict:
-        proc = self.make("migrate", *(f"{k}={v}" for k, v in params.items()), check=False)
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert (proc.returncode == 0) == (result["ok"] is True), proc.stderr
-        return result
-
-    def state(self) -> dict:
-        return json.loads((self.local_dir / "state.json").read_text())
-
-    def boto(self, service: str):
-        endpoint = f"http://127.0.0.1:{self.state()['moto_port']}"
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    def live_weights(self) -> dict[str, int]:
-        """The weights Route 53 itself holds for the live name (not what Terraform says it set)."""
-        route53 = self.boto("route53")
-        zone = route53.list_hosted_zones_by_name(DNSName="example.test")["HostedZones"][0]["Id"]
-        records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-        return {
-            r["SetIdentifier"]: r["Weight"]
-            for r in records
-            if r["Name"] == "api.example.test." and "SetIdentifier" in r
-        }
-
-    def review(self) -> dict:
-        return json.loads((self.local_dir / "plans" / "local.json").read_text())["review"]
-
-
-@pytest.fixture(scope="module")
-def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
-    local_dir = tmp_path_factory.mktemp("local-default")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "AWS_", "TF_VAR_", "DATABASE_URL"))
-    }
-    env |= {"RELEASE_KIT_LOCAL_DIR": str(local_dir)}
-    kit = Kit(env=env, local_dir=local_dir)
-    kit.make("build")
-    kit.make("up")
-    yield kit
-    kit.make("down", check=False)
-    subprocess.run([sys.executable, "-m", "scripts.localenv", "clean"], cwd=REPO, env=env, check=False)
 
 
 def test_release_flow(kit: Kit) -> None:
@@ -118,8 +41,12 @@ def test_release_flow(kit: Kit) -> None:
     refused = kit.migrate(ACTION="sql", SQL="SELECT (pid).pg_terminate_backend FROM pg_stat_activity")
     assert refused["error"]["type"] == "UnsafeSQL", refused
 
-    # WHEN green is planned, THEN the plan changes exactly the two weighted records and nothing else
-    kit.make("plan", "COLOR=green")
+    # WHEN green is planned, THEN the env tfvars says so (only its two traffic values changed, byte for
+    # byte), and the plan changes exactly the two weighted records and nothing else
+    before = kit.tfvars.read_text()
+    planned = kit.make("plan", "COLOR=green")
+    assert 'wrote live_color = "green", canary_percent = 0' in planned.stderr
+    assert kit.tfvars.read_text() == before.replace('live_color     = "blue"', 'live_color     = "green"')
     review = kit.review()
     assert sorted((c["action"], c["address"]) for c in review["changes"]) == [
         ("update", 'module.traffic.aws_route53_record.this["blue"]'),
@@ -134,9 +61,17 @@ def test_release_flow(kit: Kit) -> None:
     assert "SKIP" in applied_green.stderr  # what cannot run locally says so
     assert kit.live_weights() == {"blue": 0, "green": 100}
 
-    # WHEN traffic is rolled back, THEN blue has it all again
-    kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1")
+    # WHEN apply is asked for the colour the file does not say, THEN it is refused, naming both values
+    disagree = kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1", check=False)
+    assert disagree.returncode != 0
+    assert "COLOR=blue disagrees with" in disagree.stderr and 'live_color = "green"' in disagree.stderr
+    assert kit.live_weights() == {"blue": 0, "green": 100}
+
+    # WHEN traffic is rolled back, THEN blue has it all again, and the file says so
+    rolled_traffic = kit.make("rollback")
+    assert kit.summary(rolled_traffic.stdout)["outcome"] == "rolled_back"
     assert kit.live_weights() == {"blue": 100, "green": 0}
+    assert kit.traffic() == ("blue", 0)
 
     # WHEN one migration is rolled back through the function, THEN exactly one fewer is applied
     rolled = kit.migrate(ACTION="rollback", STEPS="1")
@@ -164,26 +99,35 @@ def test_refusals(kit: Kit) -> None:
     assert bad.returncode != 0
     assert "COLOR must be blue or green (got 'purple')" in bad.stderr
 
-    # A plan saved for one colour is not applied for the other
+    # A plan saved for one colour (which the file now says) is not applied for the other
     kit.make("plan", "COLOR=green")
     other = kit.make("apply", "COLOR=blue", check=False)
     assert other.returncode != 0
-    assert "was made for COLOR=green" in other.stderr
+    assert "COLOR=blue disagrees with" in other.stderr and 'which says live_color = "green"' in other.stderr
 
     # A plan whose inputs changed after it was saved is stale
     overlay = kit.local_dir / "overlay.tfvars"
-    overlay.write_text("canary_percent = 0\n")
+    overlay.write_text("log_retention_days = 1\n")
     kit.make("plan", "COLOR=blue", f"VAR_FILE={overlay}")
-    overlay.write_text("canary_percent = 10\n")
+    assert kit.traffic() == ("blue", 0)
+    overlay.write_text("log_retention_days = 3\n")
     stale = kit.make("apply", "COLOR=blue", f"VAR_FILE={overlay}", check=False)
     assert stale.returncode != 0
     assert "stale" in stale.stderr
 
-    # Switching to a disabled colour fails in terraform's own validation, with a clear message
+    # Traffic is set in one place only: an extra var file may not set it
+    overlay.write_text("canary_percent = 10\n")
+    elsewhere = kit.make("plan", f"VAR_FILE={overlay}", check=False)
+    assert elsewhere.returncode != 0
+    assert "sets canary_percent, but traffic settings live only in" in elsewhere.stderr
+
+    # Switching to a disabled colour fails in terraform's own validation, with a clear message, and the
+    # file goes back to what is live
     overlay.write_text('green = { enabled = false, image = "nginx:1.27" }\n')
     disabled = kit.make("plan", "COLOR=green", f"VAR_FILE={overlay}", check=False)
     assert disabled.returncode != 0
     assert "green stack is not enabled" in disabled.stderr
+    assert kit.traffic() == ("blue", 0)
 
     # A malformed migrate event is refused by the deployed function and changes nothing
     refused = kit.migrate(ACTION="rollback", STEPS="-1")

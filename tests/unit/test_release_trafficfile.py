@@ -88,3 +88,13 @@ def test_an_extra_var_file_may_not_set_traffic(tmp_path: Path) -> None:
     overlay.write_text('live_color = "green"\n')
     with pytest.raises(TrafficFileError, match="traffic settings live only in"):
         trafficfile.refuse_overrides((overlay,), "local")
+
+
+def test_the_pull_request_job_plans_the_committed_file_without_sed() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    steps = workflow["jobs"]["plan"]["steps"]
+    run = next(step["run"] for step in steps if step.get("name") == "make plan")
+    assert "sed" not in run and "COLOR" not in run
+    assert 'make plan ENV="$ENV"' in run
