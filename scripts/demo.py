@@ -4,29 +4,34 @@
     2. deploy blue at version 1 (green not deployed yet)
     3. migrate the schema through the deployed function (up to the tables version 1 needs)
     4. deploy green at version 2 next to it; blue keeps all the traffic
-    5. verify green
-    6. run the expand migrations (old and new code both work with the result)
-    7. send a 10% canary to green
-    8. switch all traffic to green
-    9. roll traffic back to blue
-   10. roll back the last migration
+    5. `make release COLOR=green MIGRATE=1`: verify green, run the expand migrations, 10% to green, bake...
+       and green's 5xx alarm fires during the bake, so the release rolls back by itself
+    6. `make release COLOR=green` again, alarms quiet: 10% -> 50% -> 100%, completed
+    7. `make status`
 
-Each step prints what it does, its progress and its time, and the demo stops at the first failure with the
-reason. The contract migration is deliberately left pending: it runs only once the old colour is retired.
+Nothing produces metrics on the local default, so step 5 fires the alarm the way CloudWatch would when the
+threshold is crossed: SetAlarmState. Each step prints what it does, its progress and its time, and the demo
+stops at the first failure with the reason. The contract migration is deliberately left pending: it runs
+only once the old colour is retired. The demo works on a copy of terraform/env under .local/demo/env (a
+release writes live_color there), so your checkout's tfvars never change.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from scripts import localenv, release
 from scripts.invoke import InvokeError, invoke
-from scripts.tf import TerraformError
+from scripts.release import rollout, status, trafficfile
+from scripts.tf import ENV_DIR, TerraformError
 
 ENV = release.LOCAL_ENV
 OVERLAY_DIR = localenv.LOCAL_DIR / "demo"
@@ -40,16 +45,70 @@ class DemoFailed(RuntimeError):
     pass
 
 
-def overlay(name: str, *, green_enabled: bool = True, canary: int = 0) -> tuple[Path, ...]:
-    """A tfvars file layered over terraform/env/local.tfvars: what a pull request would change."""
+def overlay(name: str, *, green_enabled: bool = True) -> tuple[Path, ...]:
+    """A tfvars file layered over terraform/env/local.tfvars: what a pull request would change (never the
+    traffic: that lives in the env tfvars only)."""
     OVERLAY_DIR.mkdir(parents=True, exist_ok=True)
     path = OVERLAY_DIR / f"{name}.tfvars"
     path.write_text(
         f'blue  = {{ enabled = true, image = "{V1}", container_port = 80 }}\n'
         f'green = {{ enabled = {str(green_enabled).lower()}, image = "{V2}", container_port = 80 }}\n'
-        f"canary_percent = {canary}\n"
     )
     return (path,)
+
+
+def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
+    """`make release COLOR=green` with short bakes; with ``fire_alarm``, green's 5xx alarm goes to ALARM
+    during the first bake, as CloudWatch would set it on a breach."""
+    alarm = "release-kit-local-green-target-5xx-rate"
+    cloudwatch = _boto("cloudwatch")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: start quiet")
+    firing = threading.Event()
+
+    def fire_during_the_first_bake() -> None:
+        while not firing.is_set():
+            state = rollout.Rollout.load(ENV)
+            if state and state.steps[state.index]["do"] == "bake":
+                print(f"\n    (demo) {alarm} -> ALARM: 5xx rate over the threshold", file=sys.stderr)
+                cloudwatch.set_alarm_state(
+                    AlarmName=alarm, StateValue="ALARM", StateReason="demo: 5xx rate 40%"
+                )
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=fire_during_the_first_bake, daemon=True) if fire_alarm else None
+    if watcher:
+        watcher.start()
+    try:
+        summary = rollout.release(
+            ENV,
+            "green",
+            steps="10,50,100",
+            bake_seconds="3",
+            migrate=fire_alarm,
+            auto_approve=True,
+            extra_var_files=var_files,
+        )
+    finally:
+        firing.set()
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: reset")
+    print(json.dumps(summary))
+    expected = "rolled_back" if fire_alarm else "completed"
+    if summary["outcome"] != expected:
+        raise DemoFailed(f"the release ended {summary['outcome']}, expected {expected}: {summary['reason']}")
+    print(f"    Route 53 now answers {route53_weights()}", file=sys.stderr)
+    return summary
+
+
+def _boto(service: str):
+    import boto3
+
+    release.workspace(ENV).export_aws_env()
+    return boto3.client(service)
+
+
+def show_status() -> None:
+    print(status.render(status.gather(ENV)), file=sys.stderr)
 
 
 def deploy(color: str, var_files: tuple[Path, ...]) -> dict:
@@ -106,6 +165,11 @@ def route53_weights() -> dict[str, int]:
 
 def main() -> int:
     started = time.monotonic()
+    # A release writes live_color into the env tfvars: the demo writes a copy, never your checkout's.
+    demo_env = OVERLAY_DIR / "env"
+    shutil.rmtree(demo_env, ignore_errors=True)
+    shutil.copytree(ENV_DIR, demo_env)
+    os.environ["RELEASE_KIT_ENV_DIR"] = str(demo_env)
     steps: list[tuple[str, Callable[[], object]]] = [
         (
             "build the migrator package (dist/migrator.zip)",
@@ -125,15 +189,15 @@ def main() -> int:
             "deploy green at version 2 beside it (blue keeps all traffic)",
             lambda: deploy("blue", overlay("2-green-v2")),
         ),
-        ("verify green before it takes traffic", verify_green),
         (
-            f"run the expand migrations, up to {EXPAND_FOR_V2}",
-            lambda: migrate({"action": "migrate", "target": EXPAND_FOR_V2}),
+            "release green with the expand migrations; green's 5xx alarm fires in the first bake",
+            lambda: release_green(overlay("2-green-v2"), fire_alarm=True),
         ),
-        ("send a 10% canary to green", lambda: deploy("blue", overlay("3-canary", canary=10))),
-        ("switch all traffic to green", lambda: deploy("green", overlay("4-green-live"))),
-        ("roll traffic back to blue", lambda: deploy("blue", overlay("5-rollback"))),
-        ("roll back the last migration", lambda: migrate({"action": "rollback", "steps": 1})),
+        (
+            "release green again, alarms quiet: 10% -> 50% -> 100%",
+            lambda: release_green(overlay("2-green-v2"), fire_alarm=False),
+        ),
+        ("make status", show_status),
     ]
     try:
         for number, (title, step) in enumerate(steps, start=1):
@@ -149,6 +213,7 @@ def main() -> int:
         TerraformError,
         InvokeError,
         localenv.LocalEnvError,
+        trafficfile.TrafficFileError,
         subprocess.CalledProcessError,
     ) as exc:
         print(f"\ndemo stopped: {exc}", file=sys.stderr)
@@ -160,6 +225,7 @@ def main() -> int:
     weights = route53_weights()
     summary = {
         "live_color": release.workspace(ENV).outputs()["live_color"],
+        "env_dir": str(demo_env),
         "weights": weights,
         "applied_migrations": applied_migrations(),
         "total_seconds": round(time.monotonic() - started),
@@ -171,13 +237,6 @@ def main() -> int:
     print(f"  total time           {summary['total_seconds']}s", file=sys.stderr)
     print(json.dumps(summary))
     return 0
-
-
-def verify_green() -> None:
-    verdict = release.verify_color(ENV, "green")
-    print(verdict.render(), file=sys.stderr)
-    if not verdict.ok:
-        raise DemoFailed("green failed verification")
 
 
 def _describe(result: dict) -> str:
