@@ -7,6 +7,10 @@ MIGRATOR_STATEMENT_TIMEOUT   PostgreSQL statement_timeout for migrations; defaul
 MIGRATOR_CONNECT_TIMEOUT     seconds to wait for a connection; default 10
 MIGRATOR_SQL_ROW_LIMIT       rows the `sql` action returns at most; default 1000
 MIGRATOR_SQL_TIMEOUT_MS      statement_timeout of the `sql` action; default 5000
+MIGRATOR_LOCK_RETRIES        how often a migration that hit lock_timeout is tried again; default 3
+MIGRATOR_LOCK_RETRY_DELAY    seconds before the first retry, doubled before each next one (at most 30 s
+                             apart); default 1
+MIGRATOR_DEADLINE_RESERVE    seconds of the invocation that must remain to start another migration; default 10
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ __all__ = ["PRODUCTION_NAMES", "Settings"]
 
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 _DURATION = re.compile(r"^\s*\d{1,9}\s*(ms|s|min|h)?\s*$")
+_UNIT_MS = {"": 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
 
 
 def _number(environ: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
@@ -56,6 +61,17 @@ class Settings:
     connect_timeout: int = 10
     sql_row_limit: int = 1000
     sql_timeout_ms: int = 5000
+    lock_retries: int = 3
+    lock_retry_delay_seconds: float = 1.0
+    deadline_reserve_seconds: float = 10.0
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        """``statement_timeout`` in milliseconds (0: no limit, as in PostgreSQL)."""
+        match = re.match(r"^(\d+)(ms|s|min|h)?$", self.statement_timeout)
+        if not match:
+            return 0
+        return int(match.group(1)) * _UNIT_MS[match.group(2) or ""]
 
     @property
     def is_production(self) -> bool:
@@ -71,4 +87,7 @@ class Settings:
             connect_timeout=int(_number(environ, "MIGRATOR_CONNECT_TIMEOUT", 10, 1, 300)),
             sql_row_limit=int(_number(environ, "MIGRATOR_SQL_ROW_LIMIT", 1000, 1, 100_000)),
             sql_timeout_ms=int(_number(environ, "MIGRATOR_SQL_TIMEOUT_MS", 5000, 1, 900_000)),
+            lock_retries=int(_number(environ, "MIGRATOR_LOCK_RETRIES", 3, 0, 20)),
+            lock_retry_delay_seconds=_number(environ, "MIGRATOR_LOCK_RETRY_DELAY", 1.0, 0, 60),
+            deadline_reserve_seconds=_number(environ, "MIGRATOR_DEADLINE_RESERVE", 10.0, 0, 300),
         )

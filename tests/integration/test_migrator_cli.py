@@ -42,6 +42,7 @@ def test_cli_runs_the_actions_and_exits_zero_only_when_ok(fresh_database):
     code, result, _ = run_cli(fresh_database, action="list")
     assert code == 0 and result["counts"] == {
         "applied": 5,
+        "baselined": 0,
         "pending": 2,
         "changed": 0,
         "missing_from_code": 0,
