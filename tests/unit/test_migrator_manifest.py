@@ -25,8 +25,9 @@ def test_modules_and_files_name_every_migration_and_seed():
     assert sorted(m.id for m in (*from_modules, *from_files)) == [m.id for m in manifest.MIGRATIONS]
     assert [m for m in manifest.MIGRATIONS if not m.files] == from_modules
     assert tuple(o for o in objects if isinstance(o, Seed)) == manifest.SEEDS
-    assert manifest.FILES == tuple(
-        Path(f).relative_to(REPO).as_posix() for m in manifest.MIGRATIONS for f in m.files
+    assert (
+        tuple(Path(f).relative_to(REPO).as_posix() for m in manifest.MIGRATIONS for f in m.files)
+        == manifest.FILES
     )
 
 

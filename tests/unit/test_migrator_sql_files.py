@@ -1,4 +1,4 @@
-"""SQL-file migrations: up/down pairs, leading-comment directives, clear refusals, line-ending-free checksums."""
+"""SQL-file migrations: up/down pairs, leading-comment directives, refusals, line-ending-free checksums."""
 
 from __future__ import annotations
 
@@ -32,8 +32,11 @@ def test_a_missing_down_file_means_irreversible(tmp_path):
 
     m = sql_pair(tmp_path / "0009_drop_legacy")
 
-    assert m.reverse is None and not m.reversible and m.contract and m.files == (
-        str(tmp_path / "0009_drop_legacy.up.sql"),
+    assert (
+        m.reverse is None
+        and not m.reversible
+        and m.contract
+        and m.files == (str(tmp_path / "0009_drop_legacy.up.sql"),)
     )
 
 
