@@ -75,7 +75,7 @@ class Migration:
     transactional: bool = True
     contract: bool = False
     checksum: str = field(init=False, repr=False, compare=False)
-    legacy_checksum: str = field(init=False, repr=False, compare=False)
+    legacy_checksums: frozenset[str] = field(init=False, repr=False, compare=False)
     # The SQL files a sql_pair() migration was read from (the Lambda build packages exactly these).
     files: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
@@ -91,17 +91,22 @@ class Migration:
         )
         normalised = _lf(content)
         object.__setattr__(self, "checksum", hashlib.sha256(normalised.encode()).hexdigest())
-        # What version 1 recorded for this content: only differs when the text holds CR characters.
-        legacy = hashlib.sha256(content.encode()).hexdigest() if normalised != content else self.checksum
-        object.__setattr__(self, "legacy_checksum", legacy)
+        # What version 1 may have recorded for this content: it hashed the text as written, so a checkout
+        # with LF endings recorded the normalised form, one with CRLF endings the CRLF form, and this
+        # checkout's own bytes may be either (or mixed).
+        legacy = {
+            self.checksum,
+            hashlib.sha256(content.encode()).hexdigest(),
+            hashlib.sha256(normalised.replace("\n", "\r\n").encode()).hexdigest(),
+        }
+        object.__setattr__(self, "legacy_checksums", frozenset(legacy))
 
     def matches(self, checksum: str, version: int = CHECKSUM_VERSION) -> bool:
-        """Whether a history row's checksum (of ``version``) records this migration's current content.
-        A version-1 row was hashed as written: it matches the LF form (a checkout with LF endings recorded
-        it) or this checkout's own bytes (a CRLF checkout recorded it)."""
+        """Whether a history row's checksum (of ``version``) records this migration's current content, line
+        endings aside."""
         if version >= CHECKSUM_VERSION:
             return checksum == self.checksum
-        return checksum in (self.checksum, self.legacy_checksum)
+        return checksum in self.legacy_checksums
 
     @property
     def reversible(self) -> bool:

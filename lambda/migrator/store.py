@@ -59,17 +59,18 @@ CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
     checksum    text NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     duration_ms integer NOT NULL,
-    checksum_version smallint NOT NULL DEFAULT 2,
+    checksum_version smallint NOT NULL DEFAULT 1,
     baselined   boolean NOT NULL DEFAULT false
 )
 """
 HISTORY_SCHEMA = 2
 # Version 1 -> 2. ADD COLUMN with a constant default is a catalogue-only change (PostgreSQL 11+): no rewrite.
+# The default stays 1: a row inserted by an older runner (which does not know the column) is hashed as
+# written; this runner always says 2 explicitly.
 _UPGRADE_1_TO_2 = f"""
 ALTER TABLE {HISTORY_TABLE}
     ADD COLUMN checksum_version smallint NOT NULL DEFAULT 1,
-    ADD COLUMN baselined boolean NOT NULL DEFAULT false;
-ALTER TABLE {HISTORY_TABLE} ALTER COLUMN checksum_version SET DEFAULT 2
+    ADD COLUMN baselined boolean NOT NULL DEFAULT false
 """
 
 
@@ -180,8 +181,8 @@ def insert_baseline(conn: psycopg.Connection, rows: list[tuple[str, str, str]]) 
     """Record (id, name, checksum) rows as applied without running them (one transaction, the caller's)."""
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms, baselined) "
-            "VALUES (%s, %s, %s, 0, true)",
+            f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms, baselined, checksum_version) "
+            "VALUES (%s, %s, %s, 0, true, 2)",
             rows,
         )
 
@@ -190,7 +191,8 @@ def insert_record(
     conn: psycopg.Connection, migration_id: str, name: str, checksum: str, duration_ms: int
 ) -> None:
     conn.execute(
-        f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms) VALUES (%s, %s, %s, %s)",
+        f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms, checksum_version) "
+        "VALUES (%s, %s, %s, %s, 2)",
         (migration_id, name, checksum, duration_ms),
     )
 
@@ -204,7 +206,7 @@ def insert_record_sql(conn: psycopg.Connection, migration_id: str, name: str, ch
     can share one message with the migration). The duration is the server's: transaction start to now."""
     return (
         sql.SQL(
-            "INSERT INTO {} (id, name, checksum, duration_ms) VALUES ({}, {}, {}, "
+            "INSERT INTO {} (id, name, checksum, checksum_version, duration_ms) VALUES ({}, {}, {}, 2, "
             "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer)"
         )
         .format(sql.SQL(HISTORY_TABLE), sql.Literal(migration_id), sql.Literal(name), sql.Literal(checksum))

@@ -95,12 +95,17 @@ def test_checksums_ignore_line_endings(tmp_path):
     )
 
 
-def test_version_1_rows_match_the_lf_form_or_this_checkouts_own_bytes():
+def test_version_1_rows_match_whichever_line_endings_recorded_them():
+    import hashlib
+
+    def v1(forward: str, reverse: str) -> str:  # what version 1 stored: the text as written
+        return hashlib.sha256(f"{forward}\x00{reverse}\x00True".encode()).hexdigest()
+
     crlf = Migration("1", "x", "SELECT 1;\r\n", "SELECT 2;\r\n")
     lf = Migration("1", "x", "SELECT 1;\n", "SELECT 2;\n")
-    # Version 1 hashed the bytes as written: an LF machine recorded lf's, a CRLF machine crlf's.
-    assert crlf.legacy_checksum != lf.legacy_checksum == lf.checksum
-    assert crlf.matches(lf.legacy_checksum, 1) and crlf.matches(crlf.legacy_checksum, 1)
-    assert lf.matches(lf.checksum) and not lf.matches(crlf.legacy_checksum)  # version 2 is exact
-    other = Migration("1", "x", "SELECT 3;\n", None)
-    assert not other.matches(lf.legacy_checksum, 1)
+    recorded_on_lf, recorded_on_crlf = v1("SELECT 1;\n", "SELECT 2;\n"), v1("SELECT 1;\r\n", "SELECT 2;\r\n")
+    assert recorded_on_lf == lf.checksum != recorded_on_crlf
+    for checkout in (lf, crlf):
+        assert checkout.matches(recorded_on_lf, 1) and checkout.matches(recorded_on_crlf, 1)
+    assert lf.matches(lf.checksum) and not lf.matches(recorded_on_crlf)  # version 2 rows are exact
+    assert not Migration("1", "x", "SELECT 3;\n", "SELECT 2;\n").matches(recorded_on_lf, 1)
