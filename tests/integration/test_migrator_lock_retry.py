@@ -114,9 +114,3 @@ def test_rollback_retries_too(table_in_use):
 
     assert result["rolled_back"][0]["attempts"] > 1
     assert "nickname" not in columns(table_in_use, "accounts") and history_ids(table_in_use) == []
-
-
-def test_the_settings_come_from_the_environment():
-    settings = Settings.from_env({"MIGRATOR_LOCK_RETRIES": "5", "MIGRATOR_LOCK_RETRY_DELAY": "0.5"})
-    assert (settings.lock_retries, settings.lock_retry_delay_seconds) == (5, 0.5)
-    assert (Settings().lock_retries, Settings().lock_retry_delay_seconds) == (3, 1.0)
