@@ -144,3 +144,21 @@ def test_rollback_stops_between_migrations_too(fresh_database):
     assert [r["id"] for r in caught.value.details["rolled_back"]] == ["0002"]
     assert caught.value.details["pending"] == ["0001"]
     assert history_ids(fresh_database) == ["0001"]
+
+
+def test_the_projects_own_migrations_run_under_a_lambda_deadline(fresh_database, monkeypatch):
+    # With 60 s left the configured 15 min statement_timeout would outlast the invocation, so every statement
+    # of 0001-0007 (SQL in one message, CONCURRENTLY in autocommit, the batched backfill through the
+    # deadline-aware connection) runs with a lowered timeout.
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    seeded = handle({"action": "migrate", "target": "0004"}, ShortContext(60))
+    assert seeded["ok"], seeded
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (username) SELECT 'u' || n FROM generate_series(1, 2500) AS n")
+
+    result = handle({"action": "migrate", "allow_contract": True}, ShortContext(60))
+
+    assert result["ok"], result
+    assert [a["id"] for a in result["applied"]] == ["0005", "0006", "0007"]
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("SELECT count(*) FROM users WHERE display_name = username").fetchone()[0] == 2500
