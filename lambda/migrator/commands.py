@@ -342,11 +342,17 @@ def _out_of_time(
     deadline: Deadline, what: str, stopped: Migration, done_key: str, done: list, remaining: list[str]
 ) -> OutOfTime:
     left = deadline.remaining_ms()
+    partial = (
+        " (it runs outside a transaction, so statements before the stop may have taken effect: it is written "
+        "to be run again)"
+        if not stopped.transactional
+        else ""
+    )
     return OutOfTime(
         f"time ran out: {what} ({left if left is not None else '?'} ms of the invocation left; "
         f"{deadline.reserve_ms} ms are needed to start a migration). {len(done)} finished in this run and "
-        f"stay done; {stopped.label} and the rest did not start or were rolled back. Run the same "
-        "command again to continue (or raise the function's timeout)",
+        f"stay done; {stopped.label} is not recorded{partial}. Run the same command again to continue "
+        "(or raise the function's timeout)",
         details={done_key: done, "pending": remaining},
     )
 

@@ -141,3 +141,32 @@ def test_cli_baseline_with_a_target(fresh_database):
 
     code, result, _ = run_cli(fresh_database, action="baseline")
     assert code == 1 and 'baseline needs "target"' in result["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("kit", "heavy_allowed"),
+    [
+        ({"action": "list"}, set()),
+        ({"action": "migrate", "target": "0004"}, set()),  # transactional SQL only: no statement splitting
+        ({"action": "migrate", "target": "0006"}, {"pglast"}),  # CONCURRENTLY runs statement by statement
+    ],
+    ids=["list", "migrate-transactional", "migrate-non-transactional"],
+)
+def test_the_cli_imports_pglast_and_boto3_only_when_a_path_needs_them(fresh_database, kit, heavy_allowed):
+    # Start-up is what `make migrate` pays on every call: pglast and boto3 cost tens of milliseconds each.
+    probe = (
+        "import json, sys\n"
+        "from migrator import cli\n"
+        "code = cli.main()\n"
+        "print(json.dumps(sorted(m for m in ('pglast', 'boto3', 'botocore') if m in sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "AWS_LAMBDA", "MIGRATOR_"))}
+    env.update(PYTHONPATH=f"{REPO / 'lambda'}{os.pathsep}{REPO}", DATABASE_URL=fresh_database)
+    env.update({f"KIT_{k.upper()}": v for k, v in kit.items()})
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 0 and json.loads(lines[-2])["ok"], proc.stdout + proc.stderr[-500:]
+    assert set(json.loads(lines[-1])) == heavy_allowed
