@@ -19,7 +19,6 @@ files is not reported as changed.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ def _step_content(step: Step | None) -> str:
         return "<irreversible>"
     if isinstance(step, str):
         return step
+    import inspect  # only function steps need it, and it is one of the slower imports at start-up
+
     try:
         return inspect.getsource(step)
     except (OSError, TypeError):  # no source (e.g. built at run time): the bytecode still identifies it
@@ -61,6 +62,8 @@ def describe_step(step: Step | None) -> str:
         return "<irreversible>"
     if isinstance(step, str):
         return step.strip()
+    import inspect
+
     doc = (inspect.getdoc(step) or "").splitlines()
     summary = f": {doc[0]}" if doc else ""
     return f"python function {step.__module__}.{step.__qualname__}{summary}"
