@@ -5,9 +5,10 @@ is applied, listed and rolled back by each tool against the local PostgreSQL, on
 and repeat. Reported: the median wall time per phase, and ratios.
 
 - runner: ``migrator.commands`` in-process (the Lambda's warm path), logs included (written to /dev/null).
-- runner-cli: the same migrations as up/down SQL files listed in a manifest, run by ``python -m migrator.cli``
-          as a new process per phase: what ``make migrate`` pays (interpreter start-up, imports, reading the
-          manifest and its files, the JSON result), logs included.
+- runner-cli: the same migrations as up/down SQL files listed in a manifest, run by ``python -m
+          scripts.migrate`` (the command behind ``make migrate``) with DATABASE_URL, as a new process per
+          phase: what ``make migrate`` pays (interpreter start-up, imports, reading the manifest and its
+          files, the JSON result), logs included.
 - yoyo:   yoyo's Python API in-process (read_migrations + backend.apply/rollback under its lock).
 - dbmate: the ``dbmate`` binary (one process for apply and status; it rolls back one migration per call,
           so "rollback all" is N processes: that is how dbmate does it).
@@ -133,9 +134,11 @@ def bench_runner(url: str, count: int, files: dict[str, Path]) -> dict[str, floa
 
 def bench_runner_cli(url: str, count: int, files: dict[str, Path]) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "MIGRATOR_", "AWS_LAMBDA"))}
-    # The bench's manifest (SQL files) comes first on the path, then the migrator package.
-    env.update(PYTHONPATH=os.pathsep.join([str(files["cli"]), str(REPO / "lambda")]), DATABASE_URL=url)
-    cli = [sys.executable, "-m", "migrator.cli"]
+    # The bench's manifest (SQL files) comes first on the path, then the migrator package and the scripts.
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(files["cli"]), str(REPO / "lambda"), str(REPO)]), DATABASE_URL=url
+    )
+    cli = [sys.executable, "-m", "scripts.migrate"]
 
     def phase(**kit: str) -> None:
         # cwd: `python -m` puts it first on the path, and the repository's own migrations must not win.
