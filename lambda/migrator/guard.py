@@ -435,29 +435,9 @@ def _check_function(call: ast.FuncCall) -> None:
         )
     args = list(call.args or ())
     if name == "current_setting":
-        setting = _string_literal(args[0]) if args else None
-        if setting is None:
-            raise UnsafeSQL(
-                "current_setting() takes a literal setting name, e.g. current_setting('work_mem')"
-            )
-        refusal = sqlpolicy.setting_refusal(setting)
-        if refusal:
-            raise UnsafeSQL(refusal)
+        sqlpolicy.check_setting_name(_string_literal(args[0]) if args else None)
     elif name == "generate_series":
-        bounds = [_integer_literal(arg) for arg in args]
-        if len(bounds) not in (2, 3) or None in bounds:
-            raise UnsafeSQL(
-                "generate_series() takes literal integer bounds, e.g. generate_series(0, 30); "
-                "for dates use now() - g * interval '1 day'"
-            )
-        start, stop, step = (*bounds, 1)[:3]
-        if step == 0:
-            raise UnsafeSQL("generate_series() step must not be zero")
-        rows = max(0, (stop - start) // step + 1)
-        if rows > sqlpolicy.MAX_SERIES_ROWS:
-            raise UnsafeSQL(
-                f"generate_series() would make {rows} rows; the limit is {sqlpolicy.MAX_SERIES_ROWS}"
-            )
+        sqlpolicy.check_series_bounds([_integer_literal(arg) for arg in args])
 
 
 def _check_operator_name(names: list[str], where: str = "an expression") -> None:
@@ -475,12 +455,7 @@ def _check_operator(expr: ast.A_Expr) -> None:
         right = expr.rexpr
         patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
         for pattern in patterns or [None]:
-            text = _string_literal(pattern)
-            if text is None or len(text) > sqlpolicy.LIKE_PATTERN_MAX:
-                raise UnsafeSQL(
-                    f"LIKE and ILIKE take a literal pattern of at most {sqlpolicy.LIKE_PATTERN_MAX} "
-                    "characters (matching cannot be cancelled once it starts)"
-                )
+            sqlpolicy.check_like_pattern(_string_literal(pattern))
 
 
 def _check_relation(relation: ast.RangeVar) -> None:

@@ -387,34 +387,13 @@ def _check_functions(conn: psycopg.Connection, found: _Found) -> None:
 def _check_arguments(name: str, node: _Node) -> None:
     args = node.get("args") or []
     if name == "current_setting":
-        setting = _const_text(args[0]) if args else None
-        if setting is None:
-            raise UnsafeSQL(
-                "current_setting() takes a literal setting name, e.g. current_setting('work_mem')"
-            )
-        refusal = sqlpolicy.setting_refusal(setting)
-        if refusal:
-            raise UnsafeSQL(refusal)
+        sqlpolicy.check_setting_name(_const_text(args[0]) if args else None)
     elif name == "generate_series":
-        bounds = [_const_int(arg) for arg in args]
-        if len(bounds) not in (2, 3) or None in bounds:
-            raise UnsafeSQL(
-                "generate_series() takes literal integer bounds, e.g. generate_series(0, 30); "
-                "for dates use now() - g * interval '1 day'"
-            )
-        _check_series(*bounds)  # type: ignore[arg-type]
+        sqlpolicy.check_series_bounds([_const_int(arg) for arg in args])
     elif node.name == "FUNCEXPR" and node.get("funcresulttype") in _LENGTH_TYPES:
         typmod = _const_int(args[1]) if len(args) > 1 else None
         if typmod is not None and typmod > sqlpolicy.MAX_TYPMOD + 4:
             raise UnsafeSQL(f"a length of {typmod - 4} is over the limit of {sqlpolicy.MAX_TYPMOD}")
-
-
-def _check_series(start: int, stop: int, step: int = 1) -> None:
-    if step == 0:
-        raise UnsafeSQL("generate_series() step must not be zero")
-    rows = max(0, (stop - start) // step + 1)
-    if rows > sqlpolicy.MAX_SERIES_ROWS:
-        raise UnsafeSQL(f"generate_series() would make {rows} rows; the limit is {sqlpolicy.MAX_SERIES_ROWS}")
 
 
 def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
@@ -453,12 +432,7 @@ def _check_like_pattern(node: _Node) -> None:
         pattern.get("elements") if isinstance(pattern, _Node) and pattern.name == "ARRAYEXPR" else [pattern]
     )
     for item in patterns or [None]:
-        text = _const_text(item)
-        if text is None or len(text) > sqlpolicy.LIKE_PATTERN_MAX:
-            raise UnsafeSQL(
-                f"LIKE and ILIKE take a literal pattern of at most {sqlpolicy.LIKE_PATTERN_MAX} characters "
-                "(matching cannot be cancelled once it starts)"
-            )
+        sqlpolicy.check_like_pattern(_const_text(item))
 
 
 def _check_types(conn: psycopg.Connection, found: _Found) -> None:

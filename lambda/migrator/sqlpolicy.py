@@ -12,7 +12,10 @@ huge value (padding, repetition, row-to-value aggregation).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
+
+from migrator.errors import UnsafeSQL
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
@@ -29,6 +32,9 @@ __all__ = [
     "MAX_TYPMOD",
     "REFUSED_FUNCTIONS",
     "Growth",
+    "check_like_pattern",
+    "check_series_bounds",
+    "check_setting_name",
     "setting_refusal",
 ]
 
@@ -216,3 +222,40 @@ def setting_refusal(name: str) -> str | None:
             "built-in settings (SHOW work_mem, current_setting('server_version')) are"
         )
     return None
+
+
+# The argument rules, shared by both layers: each layer reads the argument from its own tree (the guard
+# from pglast's, the server-side check from PostgreSQL's) and hands the value here.
+
+
+def check_setting_name(setting: str | None) -> None:
+    """current_setting(name): a literal, built-in setting name."""
+    if setting is None:
+        raise UnsafeSQL("current_setting() takes a literal setting name, e.g. current_setting('work_mem')")
+    refusal = setting_refusal(setting)
+    if refusal:
+        raise UnsafeSQL(refusal)
+
+
+def check_series_bounds(bounds: Sequence[int | None]) -> None:
+    """generate_series(start, stop[, step]): literal integers giving at most MAX_SERIES_ROWS rows."""
+    if len(bounds) not in (2, 3) or None in bounds:
+        raise UnsafeSQL(
+            "generate_series() takes literal integer bounds, e.g. generate_series(0, 30); "
+            "for dates use now() - g * interval '1 day'"
+        )
+    start, stop, step = (*bounds, 1)[:3]
+    if step == 0:
+        raise UnsafeSQL("generate_series() step must not be zero")
+    rows = max(0, (stop - start) // step + 1)  # type: ignore[operator]
+    if rows > MAX_SERIES_ROWS:
+        raise UnsafeSQL(f"generate_series() would make {rows} rows; the limit is {MAX_SERIES_ROWS}")
+
+
+def check_like_pattern(pattern: str | None) -> None:
+    """LIKE/ILIKE: a literal pattern of at most LIKE_PATTERN_MAX characters."""
+    if pattern is None or len(pattern) > LIKE_PATTERN_MAX:
+        raise UnsafeSQL(
+            f"LIKE and ILIKE take a literal pattern of at most {LIKE_PATTERN_MAX} characters "
+            "(matching cannot be cancelled once it starts)"
+        )

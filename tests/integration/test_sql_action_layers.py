@@ -314,37 +314,25 @@ def test_every_layer_on_through_the_handler(attack: Attack, observed, lambda_con
     _assert_unchanged(before, observer, bystander)
 
 
-GUARDED = [attack for attack in ATTACKS if attack.guard]
+ONE_CHECK_ALONE = [(attack, "guard") for attack in ATTACKS if attack.guard] + [
+    (attack, "resolver") for attack in ATTACKS if attack.resolver
+]
 
 
-@pytest.mark.parametrize("attack", GUARDED, ids=[attack.id for attack in GUARDED])
-def test_the_guard_alone(attack: Attack, env, observed) -> None:
-    # GIVEN the server-side check switched off and a superuser: only the guard stands
+@pytest.mark.parametrize(
+    ("attack", "layer"), ONE_CHECK_ALONE, ids=[f"{layer}-{attack.id}" for attack, layer in ONE_CHECK_ALONE]
+)
+def test_one_check_alone(attack: Attack, layer: str, env, observed) -> None:
+    # GIVEN a superuser and one of the two checks switched off: only the other one stands
     observer, bystander = observed
     before = snapshot(observer)
+    switched_off = {"resolve": False} if layer == "guard" else {"guard": False}
     with (
         psycopg.connect(env["superuser"], autocommit=True, application_name="layer-test") as conn,
         pytest.raises(UnsafeSQL) as refused,
     ):
-        run_readonly(conn, attack.sql, resolve=False)
-    assert attack.guard in str(refused.value)
-    _assert_unchanged(before, observer, bystander)
-
-
-RESOLVED = [attack for attack in ATTACKS if attack.resolver]
-
-
-@pytest.mark.parametrize("attack", RESOLVED, ids=[attack.id for attack in RESOLVED])
-def test_the_server_side_check_alone(attack: Attack, env, observed) -> None:
-    # GIVEN the guard switched off and a superuser: only the server-side check stands
-    observer, bystander = observed
-    before = snapshot(observer)
-    with (
-        psycopg.connect(env["superuser"], autocommit=True, application_name="layer-test") as conn,
-        pytest.raises(UnsafeSQL) as refused,
-    ):
-        run_readonly(conn, attack.sql, guard=False)
-    assert attack.resolver in str(refused.value)
+        run_readonly(conn, attack.sql, **switched_off)
+    assert (attack.guard if layer == "guard" else attack.resolver) in str(refused.value)
     _assert_unchanged(before, observer, bystander)
 
 
