@@ -1,8 +1,16 @@
-"""Every migration and seed, explicitly and in order. Adding one means adding its module here.
+"""Every migration and seed, explicitly and in order. Adding one means adding it here: a Python module, or
+an up/down pair of SQL files in ``sql/`` read by :func:`~migrator.migration.sql_pair`. Nothing is found by
+scanning the folder.
 
-``MODULES`` names exactly the modules the Lambda build packages (with the package ``__init__`` files and this
-manifest); ``MIGRATIONS`` and ``SEEDS`` are what the runner reads.
+``MODULES`` (Python modules) and ``FILES`` (SQL files, relative to the repository root) name exactly what
+the Lambda build packages besides the package ``__init__`` files and this manifest; ``MIGRATIONS`` and
+``SEEDS`` are what the runner reads.
 """
+
+from pathlib import Path
+from types import ModuleType
+
+from migrator.migration import Migration, sql_pair
 
 from migrations import (
     m0001_create_users,
@@ -10,24 +18,27 @@ from migrations import (
     m0003_create_follows,
     m0004_add_users_display_name,
     m0005_backfill_users_display_name,
-    m0006_index_posts_author_created,
     m0007_contract_users_display_name,
 )
 from migrations.seeds import s001_demo_users, s002_demo_posts_follows
 
-__all__ = ["MIGRATIONS", "MODULES", "SEEDS"]
+__all__ = ["FILES", "MIGRATIONS", "MODULES", "SEEDS"]
 
-_MIGRATION_MODULES = (
+_ROOT = Path(__file__).resolve().parent.parent
+_SQL = Path(__file__).resolve().parent / "sql"
+
+_ENTRIES: tuple[ModuleType | Migration, ...] = (
     m0001_create_users,
     m0002_create_posts,
     m0003_create_follows,
     m0004_add_users_display_name,
     m0005_backfill_users_display_name,
-    m0006_index_posts_author_created,
+    sql_pair(_SQL / "0006_index_posts_author_created"),
     m0007_contract_users_display_name,
 )
 _SEED_MODULES = (s001_demo_users, s002_demo_posts_follows)
 
-MIGRATIONS = tuple(module.MIGRATION for module in _MIGRATION_MODULES)
+MIGRATIONS = tuple(e if isinstance(e, Migration) else e.MIGRATION for e in _ENTRIES)
 SEEDS = tuple(module.SEED for module in _SEED_MODULES)
-MODULES: tuple[str, ...] = tuple(module.__name__ for module in (*_MIGRATION_MODULES, *_SEED_MODULES))
+MODULES: tuple[str, ...] = tuple(e.__name__ for e in (*_ENTRIES, *_SEED_MODULES) if isinstance(e, ModuleType))
+FILES: tuple[str, ...] = tuple(Path(f).relative_to(_ROOT).as_posix() for m in MIGRATIONS for f in m.files)

@@ -6,7 +6,8 @@ The zip holds, at its root:
 
 * ``migrator/``: every ``lambda/migrator/**/*.py`` (no requirements.txt, no ``__pycache__``);
 * ``migrations/``: ``__init__.py``, ``manifest.py``, every module named in ``migrations.manifest.MODULES``
-  and the ``__init__.py`` of each subpackage on the way; nothing else from that folder;
+  and the ``__init__.py`` of each subpackage on the way, and every SQL file named in
+  ``migrations.manifest.FILES``; nothing else from that folder;
 * the runtime dependencies of ``lambda/migrator/requirements.txt`` as CPython 3.11 manylinux x86_64 wheels,
   unpacked (``*.dist-info`` kept whole: it is small and keeps the licences and METADATA).
 
@@ -57,6 +58,7 @@ import json, re, sys
 try:
     import migrations.manifest as manifest
     modules = [str(name) for name in manifest.MODULES]
+    files = [str(name) for name in getattr(manifest, "FILES", ())]
 except ImportError as exc:
     # `import migrations.m0404` names the module; `from migrations import m0404` names only the package.
     name = re.search(r"cannot import name '([^']+)'", str(exc))
@@ -66,7 +68,7 @@ except ImportError as exc:
 except Exception as exc:
     print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
 else:
-    print(json.dumps({"modules": modules}))
+    print(json.dumps({"modules": modules, "files": files}))
 """
 
 
@@ -107,6 +109,12 @@ def migrator_entries(root: Path) -> dict[str, Entry]:
 
 def manifest_modules(root: Path) -> list[str]:
     """``migrations.manifest.MODULES`` of the tree at ``root``."""
+    return read_manifest(root)[0]
+
+
+def read_manifest(root: Path) -> tuple[list[str], list[str]]:
+    """``migrations.manifest.MODULES`` and ``FILES`` (SQL files, relative to ``root``) of the tree at
+    ``root``."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root), str(root / "lambda")]),
@@ -126,11 +134,26 @@ def manifest_modules(root: Path) -> list[str]:
         )
     if "error" in answer:
         raise BuildError(f"migrations/manifest.py could not be imported: {answer['error']}")
-    return answer["modules"]
+    return answer["modules"], answer.get("files", [])
 
 
-def migrations_entries(root: Path, modules: list[str]) -> dict[str, Entry]:
+def migrations_entries(root: Path, modules: list[str], files: list[str] = ()) -> dict[str, Entry]:
     wanted = {"migrations/__init__.py", "migrations/manifest.py"}
+    for name in files:
+        relative = Path(name)
+        if (
+            relative.is_absolute()
+            or ".." in relative.parts
+            or relative.parts[:1] != ("migrations",)
+            or relative.suffix != ".sql"
+        ):
+            raise BuildError(
+                f"manifest file {name!r} is not a .sql file inside migrations/ (FILES holds paths relative "
+                "to the repository root, such as migrations/sql/0008_x.up.sql)"
+            )
+        if not (root / relative).is_file():
+            raise BuildError(f"manifest file {name!r} does not exist; add it or remove it from the manifest")
+        wanted.add(relative.as_posix())
     for name in modules:
         parts = name.split(".")
         if parts[0] != "migrations" or len(parts) < 2 or not all(part.isidentifier() for part in parts):
@@ -288,7 +311,7 @@ def build(root: Path = REPO, output: Path | None = None, wheel_cache: Path | Non
 
     entries: dict[str, Entry] = {}
     _merge(entries, migrator_entries(root))
-    _merge(entries, migrations_entries(root, manifest_modules(root)))
+    _merge(entries, migrations_entries(root, *read_manifest(root)))
     with tempfile.TemporaryDirectory(prefix="build-lambda-") as workdir:
         wheels = resolve_wheels(root / "lambda" / "migrator" / "requirements.txt", wheel_cache, Path(workdir))
         check_runs_on_lambda(wheels)

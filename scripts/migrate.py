@@ -1,4 +1,4 @@
-"""`make migrate ACTION=... [STEPS=n TARGET=id SQL=... DRY_RUN=1 ALLOW_CONTRACT=1]`.
+"""`make migrate ACTION=... [STEPS=n TARGET=id SQL=... SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1]`.
 
 With DATABASE_URL set, the migrator's own command code runs in this process against that database.
 Without it, the same event goes to the deployed migrator function of ENV (default: the local default), found
@@ -14,6 +14,7 @@ import os
 import sys
 
 from migrator import cli
+from migrator.errors import MigratorError
 
 
 def _fail(action: str, kind: str, message: str) -> int:
@@ -30,7 +31,10 @@ def main() -> int:
     from scripts.release import contract
     from scripts.tf import TerraformError
 
-    event = cli.event_from_env(os.environ)
+    try:
+        event = cli.event_from_env(os.environ)
+    except MigratorError as exc:
+        return _fail(os.environ.get("KIT_ACTION", ""), exc.type, str(exc))
     action = str(event.get("action", ""))
     env = os.environ.get("KIT_ENV") or release.LOCAL_ENV
     try:
@@ -56,4 +60,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's teardown: the result is printed, and every `make migrate` pays for the exit.
+    os._exit(status)

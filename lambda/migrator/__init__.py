@@ -5,10 +5,10 @@ The facade re-exports the public API; the modules hold one concern each (events,
 credentials, migration, settings, logs, errors, handler, cli).
 """
 
-from migrator.commands import list_migrations, migrate, rollback, run, seed, sql
+from migrator.commands import baseline, list_migrations, migrate, rollback, run, seed, sql
 from migrator.errors import MigratorError
 from migrator.events import ACTIONS, parse_event
-from migrator.migration import Manifest, Migration, Seed, load_manifest
+from migrator.migration import Manifest, Migration, Seed, load_manifest, sql_pair
 from migrator.settings import Settings
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "MigratorError",
     "Seed",
     "Settings",
+    "baseline",
     "list_migrations",
     "load_manifest",
     "migrate",
@@ -26,4 +27,5 @@ __all__ = [
     "run",
     "seed",
     "sql",
+    "sql_pair",
 ]

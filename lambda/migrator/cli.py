@@ -2,9 +2,15 @@
 
 ``make migrate ACTION=.. STEPS=..`` hands its variables over as ``KIT_*`` environment variables, byte for
 byte (no shell ever re-parses them). :func:`event_from_env` turns them into the event the Lambda would get;
-:func:`main` runs it and prints the JSON result as the last line of stdout (logs go to stderr).
+:func:`main` runs it and prints the JSON result as the last line of stdout (logs go to stderr), for every
+input, including one refused before the handler runs.
+
+A statement too long for a command line (the kernel caps one argument or environment string at 128 KiB:
+make itself dies with "Argument list too long") comes from a file instead: ``SQL_FILE=path``, or
+``SQL_FILE=-`` for standard input.
 
     DATABASE_URL=postgresql://... KIT_ACTION=list python -m migrator.cli
+    make migrate ACTION=sql SQL_FILE=- < report.sql
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import re
 import sys
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
+
+from migrator.errors import InvalidEvent, MigratorError
 
 __all__ = ["LocalContext", "event_from_env", "main"]
 
@@ -33,9 +41,32 @@ def _flag(raw: str) -> bool | str:
     return raw  # the handler's validation names the key and says what it wants
 
 
-def event_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_SQL``, ``KIT_DRY_RUN``,
-    ``KIT_ALLOW_CONTRACT`` and ``KIT_ALLOW_PRODUCTION_SEED``. Empty means not given; flags take
+def _sql_from_file(path: str, stdin: IO[str] | None) -> str:
+    from migrator.events import MAX_SQL_LENGTH
+
+    # One character past the limit is enough for the handler to refuse an over-long statement by its limit.
+    try:
+        if path == "-":
+            return (stdin or sys.stdin).read(MAX_SQL_LENGTH + 1)
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(MAX_SQL_LENGTH + 1)
+    except FileNotFoundError:
+        raise InvalidEvent(
+            f"SQL_FILE={path[:200]!r}: no such file; give a path, or - for standard input"
+        ) from None
+    except IsADirectoryError:
+        raise InvalidEvent(f"SQL_FILE={path[:200]!r} is a directory; give the path of a .sql file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"SQL_FILE={path[:200]!r} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InvalidEvent(f"SQL_FILE={path[:200]!r} cannot be read: {exc.strerror}") from None
+
+
+def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> dict[str, Any]:
+    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
+    path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT`` and
+    ``KIT_ALLOW_PRODUCTION_SEED``. Raises InvalidEvent when the SQL file cannot be read or both SQL and
+    SQL_FILE are given. Empty means not given; flags take
     1/true/yes (0/false/no are left out: false is every flag's default); STEPS becomes an int when it is
     one, and is otherwise passed through so the handler refuses it by name. Strings are passed byte for
     byte (no stripping: the handler's validation says what is wrong with a stray space)."""
@@ -50,7 +81,12 @@ def event_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if target != "":
         event["target"] = target
     sql = environ.get("KIT_SQL", "")
-    if sql != "":
+    sql_file = environ.get("KIT_SQL_FILE", "")
+    if sql != "" and sql_file != "":
+        raise InvalidEvent("give the statement as SQL=... or SQL_FILE=path (- for standard input), not both")
+    if sql_file != "":
+        event["sql"] = _sql_from_file(sql_file, stdin)
+    elif sql != "":
         event["sql"] = sql
     for var, key in (
         ("KIT_DRY_RUN", "dry_run"),
@@ -66,7 +102,8 @@ def event_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 class LocalContext:
-    """The attributes of a Lambda context the handler reads."""
+    """The attributes of a Lambda context the handler reads. It has no ``get_remaining_time_in_millis``: a
+    local run has no deadline, so it never stops early and never shortens a statement's timeout."""
 
     function_name = "release-kit-migrator-local"
     function_version = "$LOCAL"
@@ -75,10 +112,6 @@ class LocalContext:
     def __init__(self) -> None:
         self.aws_request_id = f"local-{uuid.uuid4()}"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
-
 
 def main(argv: list[str] | None = None) -> int:
     """Run the event from the environment through the handler; print the result; 0 only if ok."""
@@ -86,7 +119,18 @@ def main(argv: list[str] | None = None) -> int:
 
     environ = dict(os.environ)
     environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # locally the credentials are DATABASE_URL, always
-    event = event_from_env(environ)
+    try:
+        event = event_from_env(environ)
+    except MigratorError as exc:
+        action = environ.get("KIT_ACTION") or None
+        result: dict[str, Any] = {
+            "ok": False,
+            "action": action,
+            "error": {"type": exc.type, "message": str(exc)},
+            "duration_ms": 0,
+        }
+        print(json.dumps(result), flush=True)
+        return 1
     result = handle(event, LocalContext(), environ=environ)
     sys.stderr.flush()
     print(json.dumps(result, default=str), flush=True)
@@ -94,4 +138,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's teardown (freeing every imported module): the result is printed and the
+    # connection closed, and `make migrate` pays this exit on every call.
+    os._exit(status)

@@ -3,10 +3,15 @@ all call. Each returns the action's result fields as a JSON-ready dict, or raise
 :class:`~migrator.errors.MigratorError` saying what to do.
 
 ``database`` is a connection string / URL or a resolved :class:`~migrator.credentials.Credentials`;
-``manifest`` defaults to the project's ``migrations.manifest`` (tests and the benchmark pass their own).
+``manifest`` defaults to the project's ``migrations.manifest`` (tests and the benchmark pass their own);
+``deadline`` is the invocation's (:mod:`migrator.deadline`; none by default).
 
 One connection per run: it holds the session advisory lock for the whole run, and every migration runs in its
 own transaction on it (``transactional=False`` migrations run statement by statement in autocommit).
+
+A migration that fails on ``lock_timeout`` (it queued behind live traffic) is tried again after a pause that
+doubles each time (``MIGRATOR_LOCK_RETRIES``, ``MIGRATOR_LOCK_RETRY_DELAY``): a short lock timeout plus
+retries, as squawk and strong_migrations advise, instead of a long wait that blocks every query behind it.
 """
 
 from __future__ import annotations
@@ -22,26 +27,40 @@ import psycopg
 
 from migrator import logs, store
 from migrator.credentials import Credentials, from_url
+from migrator.deadline import Deadline, DeadlineConnection, clamp_sql
 from migrator.errors import (
+    BaselineRefused,
     ChecksumMismatch,
     ContractRefused,
     DatabaseError,
     DatabaseUnavailable,
     IrreversibleMigration,
     MigrationFailed,
+    OutOfTime,
     ProductionSeedRefused,
     SchemaNotReady,
     SeedFailed,
     UnknownAppliedMigrations,
     UnknownTarget,
 )
-from migrator.events import ListRequest, MigrateRequest, Request, RollbackRequest, SeedRequest, SqlRequest
+from migrator.events import (
+    BaselineRequest,
+    ListRequest,
+    MigrateRequest,
+    Request,
+    RollbackRequest,
+    SeedRequest,
+    SqlRequest,
+)
 from migrator.migration import Manifest, ManifestLike, Migration, Step, describe_step, load_manifest
 from migrator.settings import Settings
 
-__all__ = ["list_migrations", "migrate", "rollback", "run", "seed", "sql"]
+__all__ = ["baseline", "list_migrations", "migrate", "rollback", "run", "seed", "sql"]
 
 Database = str | Credentials
+# A migration that prints more than this many NOTICEs (a loop with RAISE NOTICE) keeps the first ones only.
+MAX_NOTICES = 50
+MAX_RETRY_PAUSE_SECONDS = 30.0
 
 
 # ------------------------------------------------------------------------------------------- plumbing
@@ -82,17 +101,34 @@ def _statements(sql: str) -> list[str]:
     return [s for s in pglast.split(sql) if s.strip()]
 
 
-def _execute_step(conn: psycopg.Connection, step: Step, *, in_transaction: bool) -> int | None:
-    """Run SQL text or call the function. Outside a transaction SQL runs one statement at a time, because
-    PostgreSQL wraps a multi-statement query string in one implicit transaction, which CONCURRENTLY
-    refuses."""
+def _set_statement_timeout(conn: psycopg.Connection, budget_ms: int) -> None:
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{max(1, budget_ms)}ms",))
+
+
+def _execute_step(
+    conn: psycopg.Connection,
+    step: Step,
+    *,
+    in_transaction: bool,
+    budget: Callable[[], int | None] = lambda: None,
+    caller: Any = None,
+) -> int | None:
+    """Run SQL text or call the function (with ``caller``, the connection it is given, when set). Outside a
+    transaction SQL runs one statement at a time, because PostgreSQL wraps a multi-statement query string
+    in one implicit transaction, which CONCURRENTLY refuses; ``budget`` gives the statement_timeout each
+    statement must start with (None: the configured one is short enough)."""
     if callable(step):
-        result = step(conn)
+        result = step(caller if caller is not None else conn)
         return result if isinstance(result, int) and not isinstance(result, bool) else None
     if in_transaction:
         conn.execute(step)  # type: ignore[arg-type]  # trusted migration SQL, simple-query protocol
         return None
     for statement in _statements(step):
+        limit = budget()
+        if limit is not None:
+            if limit <= 0:
+                raise OutOfTime("no time left for the next statement")
+            _set_statement_timeout(conn, limit)
         conn.execute(statement)  # type: ignore[arg-type]
     return None
 
@@ -108,6 +144,37 @@ def _one_transaction(conn: psycopg.Connection, body: str, record: str) -> None:
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def _notices(conn: psycopg.Connection, migration: Migration, sink: list[dict[str, str]]) -> Iterator[None]:
+    """Collect PostgreSQL's NOTICEs and WARNINGs (e.g. an identifier truncated to 63 characters) raised
+    while the block runs into ``sink``, and log each one with the migration's id."""
+    dropped = 0
+
+    def handler(diag: psycopg.errors.Diagnostic) -> None:
+        nonlocal dropped
+        if len(sink) >= MAX_NOTICES:
+            dropped += 1
+            return
+        severity = diag.severity_nonlocalized or diag.severity or "NOTICE"
+        sink.append({"severity": severity, "message": diag.message_primary or ""})
+
+    conn.add_notice_handler(handler)
+    try:
+        yield
+    finally:
+        conn.remove_notice_handler(handler)
+        for notice in sink:
+            logs.log(
+                "postgres notice",
+                level="WARNING" if notice["severity"] == "WARNING" else "INFO",
+                migration=migration.id,
+                severity=notice["severity"],
+                notice=notice["message"],
+            )
+        if dropped:
+            logs.log("postgres notices dropped", level="WARNING", migration=migration.id, dropped=dropped)
 
 
 def _summary(migration: Migration) -> dict[str, Any]:
@@ -128,7 +195,13 @@ def _check_consistent(
             "(or roll them back with that release) before running this one",
             details={"missing_from_code": unknown},
         )
-    drifted = [i for i in ids if i in history and i in by_id and history[i].checksum != by_id[i].checksum]
+    drifted = [
+        i
+        for i in ids
+        if i in history
+        and i in by_id
+        and not by_id[i].matches(history[i].checksum, history[i].checksum_version)
+    ]
     if drifted:
         labels = ", ".join(by_id[i].label for i in drifted)
         raise ChecksumMismatch(
@@ -137,6 +210,153 @@ def _check_consistent(
             "restore their original content and put the change in a new migration",
             details={"changed": drifted},
         )
+
+
+def _settled_history(conn: psycopg.Connection, manifest: Manifest) -> dict[str, store.AppliedRecord]:
+    """The history after upgrading the table's schema and the checksums the code confirms (under the lock)."""
+    store.ensure_history(conn)
+    history = store.read_history(conn)
+    by_id = {m.id: m for m in manifest.migrations}
+    confirmed = {
+        i: by_id[i].checksum
+        for i, record in history.items()
+        if record.checksum_version < 2 and i in by_id and by_id[i].matches(record.checksum, 1)
+    }
+    if confirmed:
+        store.upgrade_checksums(conn, confirmed)
+        logs.log("history checksums upgraded", rows=len(confirmed), to_version=2)
+        history = store.read_history(conn)
+    return history
+
+
+# ------------------------------------------------------------------------------------------- running one
+
+
+def _run_one(
+    conn: psycopg.Connection,
+    migration: Migration,
+    step: Step,
+    *,
+    record_sql: Callable[[], str],
+    record: Callable[[int], None],
+    settings: Settings,
+    deadline: Deadline,
+) -> tuple[int, bool]:
+    """Run one direction of one migration and change its history row with it. Returns (duration_ms,
+    whether statement_timeout was lowered to the deadline)."""
+    configured = settings.statement_timeout_ms
+    first = deadline.statement_budget_ms(configured)
+    if first is not None and first <= 0:
+        raise OutOfTime("no time left for the next statement")
+    clamped = first is not None
+    started = time.perf_counter()
+    caller = DeadlineConnection(conn, deadline, configured, migration.id) if deadline.limited else None
+    if migration.transactional and isinstance(step, str):
+        body = clamp_sql(_statements(step), first) if clamped else step
+        _one_transaction(conn, body, record_sql())
+        return _ms(started), clamped
+    if migration.transactional:
+        with conn.transaction():
+            _execute_step(conn, step, in_transaction=True, caller=caller)
+            duration = _ms(started)
+            record(duration)
+        return duration, clamped
+    _execute_step(
+        conn,
+        step,
+        in_transaction=False,
+        budget=lambda: deadline.statement_budget_ms(configured),
+        caller=caller,
+    )
+    duration = _ms(started)
+    record(duration)
+    return duration, clamped
+
+
+class _Failed(Exception):
+    """One migration failed for good: the original error, after how many attempts, and its notices."""
+
+    def __init__(self, error: BaseException, attempts: int, notices: list, *, no_time: bool = False) -> None:
+        super().__init__(str(error))
+        self.error, self.attempts, self.notices, self.no_time = error, attempts, notices, no_time
+
+
+def _with_retries(
+    conn: psycopg.Connection,
+    migration: Migration,
+    attempt_once: Callable[[], tuple[int, bool]],
+    *,
+    verb: str,
+    settings: Settings,
+    deadline: Deadline,
+) -> tuple[int, int, list[dict[str, str]]]:
+    """Run ``attempt_once`` (one try of one migration), trying again after ``lock_timeout``. Returns
+    (duration_ms, attempts, notices). Raises OutOfTime when the deadline stopped it, else :class:`_Failed`."""
+    attempts = 0
+    while True:
+        attempts += 1
+        notices: list[dict[str, str]] = []
+        clamped = deadline.statement_budget_ms(settings.statement_timeout_ms) is not None
+        try:
+            with _notices(conn, migration, notices):
+                duration, clamped = attempt_once()
+            return duration, attempts, notices
+        except OutOfTime:
+            raise
+        except psycopg.errors.LockNotAvailable as exc:
+            pause = min(settings.lock_retry_delay_seconds * 2 ** (attempts - 1), MAX_RETRY_PAUSE_SECONDS)
+            remaining = deadline.remaining_ms()
+            no_time = remaining is not None and remaining - pause * 1000 < deadline.reserve_ms
+            if attempts > settings.lock_retries or no_time:
+                raise _Failed(exc, attempts, notices, no_time=no_time) from None
+            logs.log(
+                "lock timeout: trying again",
+                level="WARNING",
+                migration=migration.id,
+                direction=verb,
+                attempt=attempts,
+                of=settings.lock_retries + 1,
+                retry_in_seconds=round(pause, 3),
+                reason=_pg_reason(exc),
+            )
+            time.sleep(pause)
+        except psycopg.errors.QueryCanceled as exc:
+            if clamped and not conn.closed:
+                raise OutOfTime(
+                    f"a statement of {migration.label} was cancelled at the invocation's deadline"
+                ) from None
+            raise _Failed(exc, attempts, notices) from None
+        except Exception as exc:
+            raise _Failed(exc, attempts, notices) from None
+
+
+def _failure_reason(conn: psycopg.Connection, failed: _Failed) -> str:
+    exc = failed.error
+    if isinstance(exc, psycopg.OperationalError) and conn.closed:
+        return f"lost the database connection ({_pg_reason(exc)})"
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        tail = "; too little of the invocation's time was left to try again" if failed.no_time else ""
+        return f"{_pg_reason(exc)}, on each of {failed.attempts} attempt(s){tail}"
+    return _pg_reason(exc) if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}"
+
+
+def _out_of_time(
+    deadline: Deadline, what: str, stopped: Migration, done_key: str, done: list, remaining: list[str]
+) -> OutOfTime:
+    left = deadline.remaining_ms()
+    partial = (
+        " (it runs outside a transaction, so statements before the stop may have taken effect: it is written "
+        "to be run again)"
+        if not stopped.transactional
+        else ""
+    )
+    return OutOfTime(
+        f"time ran out: {what} ({left if left is not None else '?'} ms of the invocation left; "
+        f"{deadline.reserve_ms} ms are needed to start a migration). {len(done)} finished in this run and "
+        f"stay done; {stopped.label} is not recorded{partial}. Run the same command again to continue "
+        "(or raise the function's timeout)",
+        details={done_key: done, "pending": remaining},
+    )
 
 
 # ------------------------------------------------------------------------------------------- migrate
@@ -162,15 +382,18 @@ def migrate(
     allow_contract: bool = False,
     manifest: ManifestLike = None,
     settings: Settings | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Apply pending migrations in manifest order, up to and including ``target`` when given.
 
     Refuses (changing nothing) when an applied migration changed, the database knows migrations the code
     does not, or a contract migration is pending without ``allow_contract``. ``dry_run`` reports what would
     run, SQL included, and writes nothing (not even the history table). Returns
-    ``{"applied": [{id, name, duration_ms}], "dry_run": bool}`` (plus ``"would_apply"`` for a dry run).
+    ``{"applied": [{id, name, duration_ms, attempts, notices}], "dry_run": bool}`` (plus ``"would_apply"``
+    for a dry run). Stops with :class:`OutOfTime` before a migration when ``deadline`` is near.
     """
     settings = settings or Settings()
+    deadline = deadline or Deadline.none()
     manifest = load_manifest(manifest)
     if target is not None and manifest.find(target) is None:
         raise UnknownTarget(
@@ -193,11 +416,20 @@ def migrate(
                 ],
             }
         with store.migration_lock(conn, settings.lock_wait_seconds):
-            store.ensure_history(conn)
-            plan = _migrate_plan(manifest, store.read_history(conn), target, allow_contract)
+            plan = _migrate_plan(manifest, _settled_history(conn, manifest), target, allow_contract)
             applied: list[dict[str, Any]] = []
-            for migration in plan:
-                applied.append(_apply_one(conn, migration, applied))
+            for index, migration in enumerate(plan):
+                pending = [m.id for m in plan[index:]]
+                if not deadline.can_start():
+                    raise _out_of_time(deadline, "stopped before the next migration", migration,
+                                       "applied", applied, pending)  # fmt: skip
+                try:
+                    applied.append(_apply_one(conn, migration, len(applied), settings, deadline))
+                except OutOfTime as exc:
+                    raise _out_of_time(deadline, str(exc), migration, "applied", applied, pending) from None
+                except MigrationFailed as exc:
+                    exc.details["applied"] = applied
+                    raise
             return {"dry_run": False, "applied": applied}
 
 
@@ -217,44 +449,47 @@ def _migrate_plan(
 
 
 def _apply_one(
-    conn: psycopg.Connection, migration: Migration, applied: list[dict[str, Any]]
+    conn: psycopg.Connection, migration: Migration, earlier: int, settings: Settings, deadline: Deadline
 ) -> dict[str, Any]:
-    started = time.perf_counter()
+    row = (migration.id, migration.name, migration.checksum)
+
+    def once() -> tuple[int, bool]:
+        return _run_one(
+            conn,
+            migration,
+            migration.forward,
+            record_sql=lambda: store.insert_record_sql(conn, *row),
+            record=lambda ms: store.insert_record(conn, *row, ms),
+            settings=settings,
+            deadline=deadline,
+        )
+
     try:
-        if migration.transactional and isinstance(migration.forward, str):
-            record = store.insert_record_sql(conn, migration.id, migration.name, migration.checksum)
-            _one_transaction(conn, migration.forward, record)
-            duration = _ms(started)
-        elif migration.transactional:
-            with conn.transaction():
-                _execute_step(conn, migration.forward, in_transaction=True)
-                duration = _ms(started)
-                store.insert_record(conn, migration.id, migration.name, migration.checksum, duration)
-        else:
-            _execute_step(conn, migration.forward, in_transaction=False)
-            duration = _ms(started)
-            store.insert_record(conn, migration.id, migration.name, migration.checksum, duration)
-    except (psycopg.Error, Exception) as exc:
-        if isinstance(exc, psycopg.OperationalError) and conn.closed:
-            reason = f"lost the database connection ({_pg_reason(exc)})"
-        else:
-            reason = _pg_reason(exc) if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}"
+        duration, attempts, notices = _with_retries(
+            conn, migration, once, verb="forward", settings=settings, deadline=deadline
+        )
+    except _Failed as failed:
+        reason = _failure_reason(conn, failed)
         scope = (
             "It was rolled back and not recorded"
             if migration.transactional
             else "It ran outside a transaction (transactional=False): statements before the failing one may "
             "have taken effect, so it must be safe to re-run; it was not recorded"
         )
-        earlier = ", ".join(a["id"] for a in applied) or "none"
         logs.log("migration failed", level="ERROR", migration=migration.id, reason=reason)
+        # Short on purpose: the migrations applied before it are listed in the result's "applied".
         raise MigrationFailed(
             f"migration {migration.label} failed: {reason}. {scope}. "
-            "Migrations applied earlier in this run stay "
-            f"applied ({earlier}). Fix the migration (or the data) and run migrate again",
-            details={"applied": applied, "failed": migration.id},
+            f"The {earlier} migration(s) applied earlier in this run stay applied. "
+            "Fix the migration (or the data) and run migrate again",
+            details={
+                "failed": migration.id,
+                "attempts": failed.attempts,
+                "notices": failed.notices,
+            },
         ) from None
-    logs.log("migration applied", migration=migration.id, duration_ms=duration)
-    return {**_summary(migration), "duration_ms": duration}
+    logs.log("migration applied", migration=migration.id, duration_ms=duration, attempts=attempts)
+    return {**_summary(migration), "duration_ms": duration, "attempts": attempts, "notices": notices}
 
 
 # ------------------------------------------------------------------------------------------- list
@@ -264,7 +499,8 @@ def list_migrations(
     database: Database, *, manifest: ManifestLike = None, settings: Settings | None = None
 ) -> dict[str, Any]:
     """Every migration known to the code or recorded in the database, with its state: ``applied``,
-    ``pending``, ``changed`` (content differs from what was applied) or ``missing_from_code``."""
+    ``baselined`` (recorded by ``baseline`` without running), ``pending``, ``changed`` (content differs from
+    what was applied) or ``missing_from_code``."""
     settings = settings or Settings()
     manifest = load_manifest(manifest)
     with _connection(database, settings) as conn:
@@ -274,10 +510,10 @@ def list_migrations(
         record = history.get(m.id)
         if record is None:
             state = "pending"
-        elif record.checksum != m.checksum:
+        elif not m.matches(record.checksum, record.checksum_version):
             state = "changed"
         else:
-            state = "applied"
+            state = "baselined" if record.baselined else "applied"
         entries.append(
             {
                 **_summary(m),
@@ -304,7 +540,7 @@ def list_migrations(
                     "reversible": None,
                 }
             )
-    counts = {s: 0 for s in ("applied", "pending", "changed", "missing_from_code")}
+    counts = {s: 0 for s in ("applied", "baselined", "pending", "changed", "missing_from_code")}
     for entry in entries:
         counts[entry["state"]] += 1
     return {"migrations": entries, "counts": counts}
@@ -321,6 +557,7 @@ def rollback(
     dry_run: bool = False,
     manifest: ManifestLike = None,
     settings: Settings | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Undo the last ``steps`` applied migrations, or every one applied after ``target``, newest first.
 
@@ -330,6 +567,7 @@ def rollback(
     if (steps is None) == (target is None):
         raise UnknownTarget('rollback needs exactly one of "steps" or "target"')
     settings = settings or Settings()
+    deadline = deadline or Deadline.none()
     manifest = load_manifest(manifest)
     with _connection(database, settings) as conn:
         if dry_run:
@@ -343,10 +581,21 @@ def rollback(
                 ],
             }
         with store.migration_lock(conn, settings.lock_wait_seconds):
-            plan = _rollback_plan(manifest, store.read_history(conn), steps, target)
+            plan = _rollback_plan(manifest, _settled_history(conn, manifest), steps, target)
             done: list[dict[str, Any]] = []
-            for migration in plan:
-                done.append(_reverse_one(conn, migration, done))
+            for index, migration in enumerate(plan):
+                remaining = [m.id for m in plan[index:]]
+                if not deadline.can_start():
+                    raise _out_of_time(deadline, "stopped before the next rollback", migration,
+                                       "rolled_back", done, remaining)  # fmt: skip
+                try:
+                    done.append(_reverse_one(conn, migration, len(done), settings, deadline))
+                except OutOfTime as exc:
+                    stop = str(exc)
+                    raise _out_of_time(deadline, stop, migration, "rolled_back", done, remaining) from None
+                except MigrationFailed as exc:
+                    exc.details["rolled_back"] = done
+                    raise
             return {"dry_run": False, "rolled_back": done}
 
 
@@ -394,33 +643,95 @@ def _rollback_plan(
 
 
 def _reverse_one(
-    conn: psycopg.Connection, migration: Migration, done: list[dict[str, Any]]
+    conn: psycopg.Connection, migration: Migration, earlier: int, settings: Settings, deadline: Deadline
 ) -> dict[str, Any]:
-    started = time.perf_counter()
     assert migration.reverse is not None
+
+    def once() -> tuple[int, bool]:
+        return _run_one(
+            conn,
+            migration,
+            migration.reverse,  # type: ignore[arg-type]
+            record_sql=lambda: store.delete_record_sql(conn, migration.id),
+            record=lambda _ms: store.delete_record(conn, migration.id),
+            settings=settings,
+            deadline=deadline,
+        )
+
     try:
-        if migration.transactional and isinstance(migration.reverse, str):
-            _one_transaction(conn, migration.reverse, store.delete_record_sql(conn, migration.id))
-        elif migration.transactional:
-            with conn.transaction():
-                _execute_step(conn, migration.reverse, in_transaction=True)
-                store.delete_record(conn, migration.id)
-        else:
-            _execute_step(conn, migration.reverse, in_transaction=False)
-            store.delete_record(conn, migration.id)
-    except (psycopg.Error, Exception) as exc:
-        reason = _pg_reason(exc) if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}"
-        earlier = ", ".join(d["id"] for d in done) or "none"
+        duration, attempts, notices = _with_retries(
+            conn, migration, once, verb="reverse", settings=settings, deadline=deadline
+        )
+    except _Failed as failed:
+        reason = _failure_reason(conn, failed)
         logs.log("rollback failed", level="ERROR", migration=migration.id, reason=reason)
         raise MigrationFailed(
-            f"rolling back {migration.label} failed: {reason}. It stays applied; "
-            "migrations rolled back earlier in "
-            f"this run stay rolled back ({earlier}). Fix the reverse step and run rollback again",
-            details={"rolled_back": done, "failed": migration.id},
+            f"rolling back {migration.label} failed: {reason}. It stays applied; the {earlier} migration(s) "
+            "rolled back earlier in this run stay rolled back. Fix the reverse step and run rollback again",
+            details={"failed": migration.id, "attempts": failed.attempts, "notices": failed.notices},
         ) from None
-    duration = _ms(started)
-    logs.log("migration rolled back", migration=migration.id, duration_ms=duration)
-    return {**_summary(migration), "duration_ms": duration}
+    logs.log("migration rolled back", migration=migration.id, duration_ms=duration, attempts=attempts)
+    return {**_summary(migration), "duration_ms": duration, "attempts": attempts, "notices": notices}
+
+
+# ------------------------------------------------------------------------------------------- baseline
+
+
+def baseline(
+    database: Database,
+    *,
+    target: str,
+    dry_run: bool = False,
+    manifest: ManifestLike = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Adopt an existing database: record every migration up to and including ``target`` as applied
+    without running it (Flyway's baseline, Alembic's stamp). They show as ``baselined`` in ``list``;
+    ``migrate`` then starts after ``target``.
+
+    Refused, changing nothing, when the history already records a migration after ``target`` (or one the
+    code does not have, or one whose content changed). Migrations up to ``target`` that are already
+    recorded are left as they are. ``dry_run`` shows what would be recorded and writes nothing.
+    """
+    settings = settings or Settings()
+    manifest = load_manifest(manifest)
+    found = manifest.find(target)
+    if found is None:
+        raise UnknownTarget(
+            f'baseline target "{target}" is not a migration in this code; run the list action to see ids'
+        )
+    upto = list(manifest.migrations)[: manifest.migrations.index(found) + 1]
+    with _connection(database, settings) as conn:
+        if dry_run:
+            plan = _baseline_plan(manifest, store.read_history(conn), found, upto)
+            return {
+                "dry_run": True,
+                "baselined": [],
+                "would_baseline": [{**_summary(m), "contract": m.contract} for m in plan],
+            }
+        with store.migration_lock(conn, settings.lock_wait_seconds):
+            plan = _baseline_plan(manifest, _settled_history(conn, manifest), found, upto)
+            with conn.transaction():
+                store.insert_baseline(conn, [(m.id, m.name, m.checksum) for m in plan])
+            logs.log("baseline recorded", target=found.id, migrations=len(plan))
+            return {"dry_run": False, "baselined": [_summary(m) for m in plan]}
+
+
+def _baseline_plan(
+    manifest: Manifest, history: dict[str, store.AppliedRecord], found: Migration, upto: list[Migration]
+) -> list[Migration]:
+    _check_consistent(manifest, history, history)
+    within = {m.id for m in upto}
+    past = [i for i in history if i not in within]
+    if past:
+        raise BaselineRefused(
+            f"the history already records migration(s) after {found.label}: {', '.join(past[:10])}"
+            f"{', ...' if len(past) > 10 else ''}. A baseline only adopts a database whose recorded history "
+            f"ends at or before its target; nothing was recorded. Choose a target at or after "
+            f"{past[-1]}, or check that this is the database you mean",
+            details={"recorded_after_target": past},
+        )
+    return [m for m in upto if m.id not in history]
 
 
 # ------------------------------------------------------------------------------------------- seed
@@ -568,7 +879,12 @@ def _reader_connection(
 
 
 def run(
-    request: Request, database: Database, *, settings: Settings | None = None, manifest: ManifestLike = None
+    request: Request,
+    database: Database,
+    *,
+    settings: Settings | None = None,
+    manifest: ManifestLike = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """The command for a parsed request (what the handler calls)."""
     settings = settings or Settings()
@@ -580,6 +896,7 @@ def run(
             allow_contract=request.allow_contract,
             manifest=manifest,
             settings=settings,
+            deadline=deadline,
         ),
         ListRequest: lambda: list_migrations(database, manifest=manifest, settings=settings),
         RollbackRequest: lambda: rollback(
@@ -589,6 +906,7 @@ def run(
             dry_run=request.dry_run,
             manifest=manifest,
             settings=settings,
+            deadline=deadline,
         ),
         SeedRequest: lambda: seed(
             database,
@@ -597,5 +915,8 @@ def run(
             settings=settings,
         ),
         SqlRequest: lambda: sql(database, request.sql, settings=settings),
+        BaselineRequest: lambda: baseline(
+            database, target=request.target, dry_run=request.dry_run, manifest=manifest, settings=settings
+        ),
     }
     return handlers[type(request)]()

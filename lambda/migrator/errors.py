@@ -118,3 +118,12 @@ class SeedFailed(MigratorError):
 
 class DatabaseError(MigratorError):
     """PostgreSQL rejected one of the runner's own statements (not a migration's)."""
+
+
+class OutOfTime(MigratorError):
+    """The invocation's remaining time ran out: the runner stopped between migrations (or a statement was
+    cancelled at the deadline and rolled back); what was applied stays applied, the next run continues."""
+
+
+class BaselineRefused(MigratorError):
+    """``baseline`` would contradict the history: it already records migrations past the target."""

@@ -14,6 +14,7 @@ __all__ = [
     "ACTIONS",
     "MAX_SQL_LENGTH",
     "MAX_STEPS",
+    "BaselineRequest",
     "ListRequest",
     "MigrateRequest",
     "Request",
@@ -61,7 +62,14 @@ class SqlRequest:
     action: str = "sql"
 
 
-Request = MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest
+@dataclass(frozen=True)
+class BaselineRequest:
+    target: str
+    dry_run: bool = False
+    action: str = "baseline"
+
+
+Request = MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest | BaselineRequest
 
 # action -> (request type, the keys it takes besides "action")
 _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -70,6 +78,7 @@ _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "rollback": (RollbackRequest, ("steps", "target", "dry_run")),
     "seed": (SeedRequest, ("allow_production_seed",)),
     "sql": (SqlRequest, ("sql",)),
+    "baseline": (BaselineRequest, ("target", "dry_run")),
 }
 ACTIONS: tuple[str, ...] = tuple(_SCHEMA)
 
@@ -159,6 +168,14 @@ def parse_event(event: Any) -> Request:
         return RollbackRequest(steps=steps, target=target, dry_run=_bool(event, "dry_run"))
     if action == "seed":
         return SeedRequest(allow_production_seed=_bool(event, "allow_production_seed"))
+    if action == "baseline":
+        target = _target(event)
+        if target is None:
+            raise InvalidEvent(
+                'baseline needs "target": the id of the last migration the database already has '
+                '(everything up to it is recorded as applied without running), e.g. "0004"'
+            )
+        return BaselineRequest(target=target, dry_run=_bool(event, "dry_run"))
     # sql
     if "sql" not in event:
         raise InvalidEvent(

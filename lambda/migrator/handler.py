@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from migrator import commands, credentials, logs
+from migrator.deadline import Deadline
 from migrator.errors import DatabaseUnavailable, MigratorError
 from migrator.events import ACTIONS, parse_event
 from migrator.migration import ManifestLike
@@ -50,7 +51,8 @@ def handle(
             request = parse_event(event)
             settings = Settings.from_env(environ)
             creds = credentials.resolve(environ)
-            fields = commands.run(request, creds, settings=settings, manifest=manifest)
+            deadline = Deadline.from_context(context, settings.deadline_reserve_seconds)
+            fields = commands.run(request, creds, settings=settings, manifest=manifest, deadline=deadline)
             result: dict[str, Any] = {"ok": True, "action": action, **fields}
         except MigratorError as exc:
             if isinstance(exc, DatabaseUnavailable):

@@ -5,26 +5,37 @@ A migration's ``forward`` is SQL or a Python function ``(conn) -> None`` (for ba
 per-migration transaction (``CREATE INDEX CONCURRENTLY`` and batched backfills that commit per batch).
 ``contract=True`` marks the contract half of expand/contract: it removes something the previous release
 still uses, so it only runs when the caller says ``allow_contract: true``.
+
+:func:`sql_pair` builds a migration from an up/down pair of SQL files (``<id>_<name>.up.sql`` and, unless the
+step is irreversible, ``<id>_<name>.down.sql``), with directives in the up file's leading comment lines::
+
+    -- migrator: no-transaction      (transactional=False)
+    -- migrator: contract            (contract=True)
+
+Checksums ignore line endings (CRLF, CR and LF hash the same, as in Flyway), so a Windows checkout of the same
+files is not reported as changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from migrator.errors import ManifestError
 
-__all__ = ["Manifest", "Migration", "Seed", "Step", "load_manifest"]
+__all__ = ["CHECKSUM_VERSION", "Manifest", "Migration", "Seed", "Step", "load_manifest", "sql_pair"]
 
 # A step is SQL text or a function given an open psycopg connection.
 Step = str | Callable[[Any], None]
 
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,99}$")
+# 1: sha256 of the content as written; 2: the same after turning CRLF and CR line endings into LF.
+CHECKSUM_VERSION = 2
 
 
 def _step_content(step: Step | None) -> str:
@@ -32,11 +43,17 @@ def _step_content(step: Step | None) -> str:
         return "<irreversible>"
     if isinstance(step, str):
         return step
+    import inspect  # only function steps need it, and it is one of the slower imports at start-up
+
     try:
         return inspect.getsource(step)
     except (OSError, TypeError):  # no source (e.g. built at run time): the bytecode still identifies it
         code = getattr(step, "__code__", None)
         return repr(code.co_code if code else step)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def describe_step(step: Step | None) -> str:
@@ -45,6 +62,8 @@ def describe_step(step: Step | None) -> str:
         return "<irreversible>"
     if isinstance(step, str):
         return step.strip()
+    import inspect
+
     doc = (inspect.getdoc(step) or "").splitlines()
     summary = f": {doc[0]}" if doc else ""
     return f"python function {step.__module__}.{step.__qualname__}{summary}"
@@ -59,6 +78,9 @@ class Migration:
     transactional: bool = True
     contract: bool = False
     checksum: str = field(init=False, repr=False, compare=False)
+    legacy_checksums: frozenset[str] = field(init=False, repr=False, compare=False)
+    # The SQL files a sql_pair() migration was read from (the Lambda build packages exactly these).
+    files: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -70,7 +92,24 @@ class Migration:
         content = "\x00".join(
             [_step_content(self.forward), _step_content(self.reverse), str(self.transactional)]
         )
-        object.__setattr__(self, "checksum", hashlib.sha256(content.encode()).hexdigest())
+        normalised = _lf(content)
+        object.__setattr__(self, "checksum", hashlib.sha256(normalised.encode()).hexdigest())
+        # What version 1 may have recorded for this content: it hashed the text as written, so a checkout
+        # with LF endings recorded the normalised form, one with CRLF endings the CRLF form, and this
+        # checkout's own bytes may be either (or mixed).
+        legacy = {
+            self.checksum,
+            hashlib.sha256(content.encode()).hexdigest(),
+            hashlib.sha256(normalised.replace("\n", "\r\n").encode()).hexdigest(),
+        }
+        object.__setattr__(self, "legacy_checksums", frozenset(legacy))
+
+    def matches(self, checksum: str, version: int = CHECKSUM_VERSION) -> bool:
+        """Whether a history row's checksum (of ``version``) records this migration's current content, line
+        endings aside."""
+        if version >= CHECKSUM_VERSION:
+            return checksum == self.checksum
+        return checksum in self.legacy_checksums
 
     @property
     def reversible(self) -> bool:
@@ -138,3 +177,78 @@ def load_manifest(source: ManifestLike = None) -> Manifest:
     if isinstance(source, Iterable):
         return Manifest(tuple(source))
     raise ManifestError(f"cannot load a manifest from {type(source).__name__}")
+
+
+# ------------------------------------------------------------------------------------------- SQL files
+
+_DIRECTIVE = re.compile(r"^--\s*migrator\s*:(.*)$", re.IGNORECASE)
+_DIRECTIVES = {"no-transaction": ("transactional", False), "contract": ("contract", True)}
+
+
+def _read_sql(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _split_header(path: Path, text: str) -> tuple[dict[str, bool], str]:
+    """The directives of the leading ``--`` comment lines, and the SQL after those lines (kept byte for byte:
+    it is what runs and what the checksum covers, so editing a header comment is not drift)."""
+    lines = text.splitlines(keepends=True)
+    options: dict[str, bool] = {}
+    header = 0
+    while header < len(lines) and lines[header].lstrip().startswith("--"):
+        match = _DIRECTIVE.match(lines[header].strip())
+        if match:
+            for word in re.split(r"[\s,]+", match.group(1).strip().lower()):
+                if not word:
+                    continue
+                if word not in _DIRECTIVES:
+                    raise ManifestError(
+                        f"{path}:{header + 1}: unknown directive {word!r}; "
+                        f"use {' or '.join(repr(d) for d in _DIRECTIVES)}"
+                    )
+                key, value = _DIRECTIVES[word]
+                options[key] = value
+        header += 1
+    for number, line in enumerate(lines[header:], start=header + 1):
+        if _DIRECTIVE.match(line.strip()):
+            raise ManifestError(
+                f"{path}:{number}: a '-- migrator:' directive must be in the file's leading comment lines"
+            )
+    body = "".join(lines[header:])
+    if not body.strip():
+        raise ManifestError(f"{path} has no SQL after its leading comments")
+    return options, body
+
+
+def sql_pair(stem: str | Path, *, id: str | None = None, name: str | None = None) -> Migration:
+    """A migration from ``<stem>.up.sql`` and ``<stem>.down.sql`` (no down file: irreversible).
+
+    ``stem`` is a path such as ``migrations/sql/0008_add_posts_visibility``; its file name gives the id
+    (before the first ``_``) and the name (after it) unless ``id``/``name`` are given. Directives live in
+    the up file's leading comment lines (``-- migrator: no-transaction``, ``-- migrator: contract``); the
+    down file follows the up file's.
+    """
+    stem = Path(stem)
+    up, down = stem.with_name(stem.name + ".up.sql"), stem.with_name(stem.name + ".down.sql")
+    if not up.is_file():
+        raise ManifestError(f"{up} does not exist: a SQL migration needs its up file")
+    default_id, _, default_name = stem.name.partition("_")
+    options, forward = _split_header(up, _read_sql(up))
+    reverse: str | None = None
+    files = [str(up)]
+    if down.is_file():
+        down_options, reverse = _split_header(down, _read_sql(down))
+        if down_options:
+            raise ManifestError(f"{down}: directives belong in the up file ({up.name})")
+        files.append(str(down))
+    return Migration(
+        id=id or default_id,
+        name=name or default_name or stem.name,
+        forward=forward,
+        reverse=reverse,
+        files=tuple(files),
+        **options,
+    )

@@ -11,6 +11,10 @@ MIGRATOR_SQL_MAX_BYTES       bytes of JSON rows the `sql` action returns at most
 MIGRATOR_SQL_ROLE            the role the `sql` action runs as (created by the migrator); default
                              "migrator_sql_reader"
 MIGRATOR_SQL_SCHEMAS         comma-separated schemas the `sql` action may read; default "public"
+MIGRATOR_LOCK_RETRIES        how often a migration that hit lock_timeout is tried again; default 3
+MIGRATOR_LOCK_RETRY_DELAY    seconds before the first retry, doubled before each next one (at most 30 s
+                             apart); default 1
+MIGRATOR_DEADLINE_RESERVE    seconds of the invocation that must remain to start another migration; default 10
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = ["PRODUCTION_NAMES", "Settings"]
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DURATION = re.compile(r"^\s*\d{1,9}\s*(ms|s|min|h)?\s*$")
+_UNIT_MS = {"": 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
 
 
 def _number(environ: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
@@ -78,6 +83,17 @@ class Settings:
     sql_max_bytes: int = 1024 * 1024
     sql_role: str = "migrator_sql_reader"
     sql_schemas: tuple[str, ...] = ("public",)
+    lock_retries: int = 3
+    lock_retry_delay_seconds: float = 1.0
+    deadline_reserve_seconds: float = 10.0
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        """``statement_timeout`` in milliseconds (0: no limit, as in PostgreSQL)."""
+        match = re.match(r"^(\d+)(ms|s|min|h)?$", self.statement_timeout)
+        if not match:
+            return 0
+        return int(match.group(1)) * _UNIT_MS[match.group(2) or ""]
 
     @property
     def is_production(self) -> bool:
@@ -96,4 +112,7 @@ class Settings:
             sql_max_bytes=int(_number(environ, "MIGRATOR_SQL_MAX_BYTES", 1024 * 1024, 1024, 4 * 1024 * 1024)),
             sql_role=_identifier(environ, "MIGRATOR_SQL_ROLE", "migrator_sql_reader"),
             sql_schemas=_identifiers(environ, "MIGRATOR_SQL_SCHEMAS", "public"),
+            lock_retries=int(_number(environ, "MIGRATOR_LOCK_RETRIES", 3, 0, 20)),
+            lock_retry_delay_seconds=_number(environ, "MIGRATOR_LOCK_RETRY_DELAY", 1.0, 0, 60),
+            deadline_reserve_seconds=_number(environ, "MIGRATOR_DEADLINE_RESERVE", 10.0, 0, 300),
         )

@@ -8,6 +8,11 @@ The lock is a *session-level* advisory lock on the runner's one connection: it i
 and, because it belongs to the session, when the connection dies (a SIGKILLed runner cannot leave it behind).
 ``client_connection_check_interval`` (PostgreSQL 14+) makes the server notice a vanished client even while
 it is busy in a long statement, so the dead run's transaction rolls back and the lock frees within a second.
+
+The table's own schema has versions. Version 1 (the first release) had no ``checksum_version`` and no
+``baselined``; :func:`ensure_history` upgrades it in place, under the run's lock and in one transaction:
+existing rows keep ``checksum_version = 1`` (hashed as written), new rows get 2 (line endings normalised),
+and :func:`upgrade_checksums` moves each version-1 row to version 2 once the code confirms its content.
 """
 
 from __future__ import annotations
@@ -34,9 +39,12 @@ __all__ = [
     "delete_record",
     "ensure_history",
     "history_exists",
+    "history_schema",
+    "insert_baseline",
     "insert_record",
     "migration_lock",
     "read_history",
+    "upgrade_checksums",
 ]
 
 HISTORY_TABLE = "public.release_kit_migrations"
@@ -50,8 +58,19 @@ CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
     name        text NOT NULL,
     checksum    text NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    duration_ms integer NOT NULL
+    duration_ms integer NOT NULL,
+    checksum_version smallint NOT NULL DEFAULT 1,
+    baselined   boolean NOT NULL DEFAULT false
 )
+"""
+HISTORY_SCHEMA = 2
+# Version 1 -> 2. ADD COLUMN with a constant default is a catalogue-only change (PostgreSQL 11+): no rewrite.
+# The default stays 1: a row inserted by an older runner (which does not know the column) is hashed as
+# written; this runner always says 2 explicitly.
+_UPGRADE_1_TO_2 = f"""
+ALTER TABLE {HISTORY_TABLE}
+    ADD COLUMN checksum_version smallint NOT NULL DEFAULT 1,
+    ADD COLUMN baselined boolean NOT NULL DEFAULT false
 """
 
 
@@ -62,6 +81,8 @@ class AppliedRecord:
     checksum: str
     applied_at: datetime
     duration_ms: int
+    checksum_version: int = 2
+    baselined: bool = False
 
 
 def connect(credentials: Credentials, settings: Settings) -> psycopg.Connection:
@@ -96,31 +117,82 @@ def connect(credentials: Credentials, settings: Settings) -> psycopg.Connection:
     return conn
 
 
+def history_schema(conn: psycopg.Connection) -> int:
+    """0 when the history table does not exist, else its schema version (1 or 2)."""
+    return conn.execute(
+        "SELECT CASE WHEN to_regclass(%(t)s) IS NULL THEN 0 WHEN EXISTS (SELECT 1 FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%(t)s) AND attname = 'checksum_version' AND NOT attisdropped) "
+        "THEN 2 ELSE 1 END",
+        {"t": HISTORY_TABLE},
+    ).fetchone()[0]
+
+
 def history_exists(conn: psycopg.Connection) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (HISTORY_TABLE,)).fetchone()[0]
+    return history_schema(conn) > 0
 
 
-def ensure_history(conn: psycopg.Connection) -> None:
-    """Create the history table if needed (called under the lock, so concurrent runs never race on it)."""
-    if not history_exists(conn):
+def ensure_history(conn: psycopg.Connection) -> int:
+    """Create the history table, or upgrade its schema to the current version (called under the lock, so
+    concurrent runs never race on it). Returns the schema version found (0: created)."""
+    found = history_schema(conn)
+    if found == 0:
         conn.execute(_CREATE_HISTORY)
+    elif found == 1:
+        with conn.transaction():
+            conn.execute(_UPGRADE_1_TO_2)
+            conn.execute(
+                f"COMMENT ON TABLE {HISTORY_TABLE} IS 'release-kit migrator history, schema {HISTORY_SCHEMA}'"
+            )
+        from migrator import logs
+
+        logs.log("history table upgraded", from_schema=1, to_schema=HISTORY_SCHEMA)
+    return found
 
 
 def read_history(conn: psycopg.Connection) -> dict[str, AppliedRecord]:
-    """Applied migrations in the order they were applied (empty when the table does not exist yet)."""
-    if not history_exists(conn):
+    """Applied migrations in the order they were applied (empty when the table does not exist yet). A
+    version-1 table (not yet upgraded: list and dry runs do not write) reads as checksum version 1."""
+    schema = history_schema(conn)
+    if schema == 0:
         return {}
+    extra = "checksum_version, baselined" if schema >= 2 else "1, false"
     rows = conn.execute(
-        f"SELECT id, name, checksum, applied_at, duration_ms FROM {HISTORY_TABLE} ORDER BY seq"
+        f"SELECT id, name, checksum, applied_at, duration_ms, {extra} FROM {HISTORY_TABLE} ORDER BY seq"
     ).fetchall()
     return {row[0]: AppliedRecord(*row) for row in rows}
+
+
+def upgrade_checksums(conn: psycopg.Connection, current: dict[str, str]) -> int:
+    """Move the version-1 rows whose content the code confirms to version 2. ``current`` maps each such row's
+    id to the migration's version-2 checksum; the caller only passes rows that match (see
+    ``Migration.matches``). Returns how many rows changed."""
+    if not current:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"UPDATE {HISTORY_TABLE} SET checksum = %s, checksum_version = 2 "
+            "WHERE id = %s AND checksum_version = 1",
+            [(checksum, migration_id) for migration_id, checksum in current.items()],
+        )
+    return len(current)
+
+
+def insert_baseline(conn: psycopg.Connection, rows: list[tuple[str, str, str]]) -> None:
+    """Record (id, name, checksum) rows as applied without running them (one transaction, the caller's)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms, baselined, checksum_version) "
+            "VALUES (%s, %s, %s, 0, true, 2)",
+            rows,
+        )
 
 
 def insert_record(
     conn: psycopg.Connection, migration_id: str, name: str, checksum: str, duration_ms: int
 ) -> None:
     conn.execute(
-        f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms) VALUES (%s, %s, %s, %s)",
+        f"INSERT INTO {HISTORY_TABLE} (id, name, checksum, duration_ms, checksum_version) "
+        "VALUES (%s, %s, %s, %s, 2)",
         (migration_id, name, checksum, duration_ms),
     )
 
@@ -134,7 +206,7 @@ def insert_record_sql(conn: psycopg.Connection, migration_id: str, name: str, ch
     can share one message with the migration). The duration is the server's: transaction start to now."""
     return (
         sql.SQL(
-            "INSERT INTO {} (id, name, checksum, duration_ms) VALUES ({}, {}, {}, "
+            "INSERT INTO {} (id, name, checksum, checksum_version, duration_ms) VALUES ({}, {}, {}, 2, "
             "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer)"
         )
         .format(sql.SQL(HISTORY_TABLE), sql.Literal(migration_id), sql.Literal(name), sql.Literal(checksum))

@@ -52,3 +52,32 @@ def advisory_locks(url: str) -> int:
             "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
             "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
         ).fetchone()[0]
+
+
+class ShortContext:
+    """A Lambda context whose invocation ends ``seconds`` from now (real time, as in Lambda)."""
+
+    function_name = "release-kit-migrator"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+
+    def __init__(self, seconds: float) -> None:
+        import time
+        import uuid
+
+        self._monotonic = time.monotonic
+        self._ends = time.monotonic() + seconds
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._ends - self._monotonic()) * 1000))
+
+
+def columns(url: str, table: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+            "ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    return [r[0] for r in rows]

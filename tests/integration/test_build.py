@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_lambda import BuildError, check_runs_on_lambda, manifest_modules, oldest_glibc
+from scripts.build_lambda import BuildError, check_runs_on_lambda, oldest_glibc, read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = REPO / ".local" / "wheels"
@@ -50,6 +50,7 @@ class Built:
     runs: tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]
     names: list[str]
     modules: list[str]
+    files: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     # Files that must NOT be packaged: a module the manifest does not list, a note, bytecode.
     (source / "migrations" / "m9999_not_in_manifest.py").write_text("RAISE = 1 / 0\n")
     (source / "migrations" / "NOTES.txt").write_text("not code\n")
+    (source / "migrations" / "sql" / "9999_not_in_manifest.up.sql").write_text("DROP TABLE users;\n")
     (source / "lambda" / "migrator" / "__pycache__").mkdir(exist_ok=True)
     (source / "lambda" / "migrator" / "__pycache__" / "guard.cpython-311.pyc").write_bytes(b"\0")
 
@@ -70,7 +72,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     with zipfile.ZipFile(out / "first.zip") as archive:
         names = archive.namelist()
     return Built(
-        source, out / "first.zip", out / "second.zip", (first, second), names, manifest_modules(source)
+        source, out / "first.zip", out / "second.zip", (first, second), names, *read_manifest(source)
     )
 
 
@@ -121,6 +123,9 @@ def test_contains_the_migrator_and_exactly_the_manifest_modules(built: Built) ->
         expected_migrations.add("/".join(parts) + ".py")
         for depth in range(2, len(parts)):
             expected_migrations.add("/".join(parts[:depth]) + "/__init__.py")
+    # The SQL-file migrations: exactly the files the manifest lists.
+    assert "migrations/sql/0006_index_posts_author_created.up.sql" in built.files
+    expected_migrations.update(built.files)
     assert {name for name in names if name.startswith("migrations/")} == expected_migrations
 
 
@@ -131,6 +136,7 @@ def test_contains_nothing_else_from_the_tree(built: Built) -> None:
         assert not name.endswith("requirements.txt"), name
     assert "migrations/m9999_not_in_manifest.py" not in built.names
     assert "migrations/NOTES.txt" not in built.names
+    assert "migrations/sql/9999_not_in_manifest.up.sql" not in built.names
 
 
 def test_contains_manylinux_x86_64_cpython_311_dependencies(built: Built) -> None:
@@ -156,7 +162,8 @@ def test_imports_with_only_the_standard_library_and_the_zip(built: Built, tmp_pa
         "import migrations.manifest\n"
         "print(json.dumps({'path': sys.path, 'impl': psycopg.pq.__impl__,\n"
         "  'files': [m.__file__ for m in (psycopg, pglast, guard, migrations.manifest)],\n"
-        "  'checked': guard.check_sql('SELECT 1;'), 'modules': list(migrations.manifest.MODULES)}))\n"
+        "  'checked': guard.check_sql('SELECT 1;'), 'modules': list(migrations.manifest.MODULES),\n"
+        "  'sql': [m.forward for m in migrations.manifest.MIGRATIONS if m.files]}))\n"
     )
     # WHEN a bare interpreter (-S: no site-packages, -s: no user site, -P: no cwd) imports from it
     proc = subprocess.run(
@@ -172,6 +179,9 @@ def test_imports_with_only_the_standard_library_and_the_zip(built: Built, tmp_pa
     assert result["impl"] == "binary"
     assert result["checked"] == "SELECT 1"
     assert result["modules"] == built.modules
+    # The SQL-file migrations load from the unpacked zip.
+    assert len(result["sql"]) == len({Path(f).name.split(".")[0] for f in built.files})
+    assert "CREATE INDEX CONCURRENTLY" in result["sql"][0]
 
 
 def test_a_manifest_module_that_does_not_exist_fails_the_build(tmp_path: Path) -> None:
@@ -183,6 +193,27 @@ def test_a_manifest_module_that_does_not_exist_fails_the_build(tmp_path: Path) -
     assert proc.returncode == 1
     assert "migrations.m0404_missing" in proc.stderr
     assert "does not exist" in proc.stderr
+    assert not (tmp_path / "out.zip").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ('("migrations/sql/0404_missing.up.sql",)', "does not exist"),
+        ('("scripts/tf.py",)', "is not a .sql file inside migrations/"),
+        ('("migrations/../../etc/passwd.sql",)', "is not a .sql file inside migrations/"),
+    ],
+)
+def test_a_manifest_file_that_is_missing_or_outside_migrations_fails_the_build(
+    tmp_path: Path, files: str, message: str
+) -> None:
+    source = copy_tree(tmp_path / "source")
+    (source / "migrations" / "manifest.py").write_text(
+        f'MODULES = ("migrations.m0001_create_users",)\nFILES = {files}\n'
+    )
+    proc = run_build(source, tmp_path / "out.zip", env=NO_INDEX_ENV)
+    assert proc.returncode == 1
+    assert message in proc.stderr
     assert not (tmp_path / "out.zip").exists()
 
 

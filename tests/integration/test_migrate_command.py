@@ -47,7 +47,13 @@ def test_list_reports_state_applied_at_and_duration(fresh_database):
     assert states["0003"]["state"] == "pending"
     assert states["0001"]["applied_at"] and isinstance(states["0001"]["duration_ms"], int)
     assert states["0003"]["applied_at"] is None
-    assert listed["counts"] == {"applied": 2, "pending": 1, "changed": 0, "missing_from_code": 0}
+    assert listed["counts"] == {
+        "applied": 2,
+        "baselined": 0,
+        "pending": 1,
+        "changed": 0,
+        "missing_from_code": 0,
+    }
 
 
 def test_list_on_an_empty_database_creates_nothing(fresh_database):

@@ -74,3 +74,36 @@ def test_target_is_passed_as_a_string():
         "action": "migrate",
         "target": "0003",
     }
+
+
+def test_sql_file_reads_a_path_or_standard_input(tmp_path):
+    import io
+
+    query = tmp_path / "report.sql"
+    query.write_text("SELECT 'a;b' AS x\n-- a comment\n")
+    assert event_from_env({"KIT_ACTION": "sql", "KIT_SQL_FILE": str(query)}) == {
+        "action": "sql",
+        "sql": "SELECT 'a;b' AS x\n-- a comment\n",
+    }
+    stdin = io.StringIO("SELECT 1")
+    assert event_from_env({"KIT_ACTION": "sql", "KIT_SQL_FILE": "-"}, stdin=stdin)["sql"] == "SELECT 1"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KIT_SQL_FILE": "/nonexistent/q.sql"}, "no such file"),
+        ({"KIT_SQL_FILE": "/"}, "is a directory"),
+        ({"KIT_SQL_FILE": "-", "KIT_SQL": "SELECT 1"}, "not both"),
+    ],
+)
+def test_sql_file_problems_are_invalid_events(env, message):
+    with pytest.raises(InvalidEvent, match=message):
+        event_from_env({"KIT_ACTION": "sql", **env})
+
+
+def test_baseline_takes_target_and_dry_run():
+    from migrator.events import BaselineRequest
+
+    event = event_from_env({"KIT_ACTION": "baseline", "KIT_TARGET": "0004", "KIT_DRY_RUN": "1"})
+    assert parse_event(event) == BaselineRequest(target="0004", dry_run=True)
