@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from scripts.release import journal, observe
 from scripts.tf import Workspace
+
+if TYPE_CHECKING:
+    from boto3.session import Session
 
 
 class ContractGateError(RuntimeError):
@@ -39,7 +43,7 @@ class Evidence:
         )
 
 
-def gather(session, outputs: dict) -> Evidence:
+def gather(session: Session, outputs: dict) -> Evidence:
     """What AWS says about the colour that is not live."""
     live = outputs.get("live_color")
     previous = {"blue": "green", "green": "blue"}.get(live or "")
@@ -51,7 +55,7 @@ def gather(session, outputs: dict) -> Evidence:
     return Evidence(live, previous, weights.get(previous or "", 0), tasks["running"], tasks["desired"])
 
 
-def check(ws: Workspace, session, outputs: dict, *, force: bool, migrations: list[str]) -> Evidence:
+def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrations: list[str]) -> Evidence:
     """Refuse (ContractGateError) unless the previous colour is retired or ``force``; record an override."""
     evidence = gather(session, outputs)
     if evidence.retired:

@@ -20,9 +20,12 @@ import re
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.tf import Workspace
+
+if TYPE_CHECKING:
+    from boto3.session import Session
 
 PREFIX = "release-journal"
 
@@ -58,7 +61,7 @@ def _location(ws: Workspace) -> tuple[str, str]:
     return bucket, f"{PREFIX}/{ws.env}/"
 
 
-def caller_arn(session) -> str:
+def caller_arn(session: Session) -> str:
     """Who is acting: the caller's identity ARN (an assumed role shows the session name, i.e. the person)."""
     try:
         return session.client("sts").get_caller_identity()["Arn"]

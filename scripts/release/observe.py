@@ -4,11 +4,15 @@ CloudWatch alarm states. The release, the contract gate and `make status` all de
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from boto3.session import Session
 
 COLORS = ("blue", "green")
 
 
-def route53_weights(session, live_fqdn: str) -> dict[str, int]:
+def route53_weights(session: Session, live_fqdn: str) -> dict[str, int]:
     """The weight of each colour's record for the live name, as Route 53 holds it."""
     live = live_fqdn.rstrip(".") + "."
     route53 = session.client("route53")
@@ -24,7 +28,7 @@ def route53_weights(session, live_fqdn: str) -> dict[str, int]:
     return dict(sorted(weights.items()))
 
 
-def task_counts(session, stacks: dict) -> dict[str, dict[str, int]]:
+def task_counts(session: Session, stacks: dict) -> dict[str, dict[str, int]]:
     """Running and desired tasks of each deployed colour's service."""
     ecs = session.client("ecs")
     counts: dict[str, dict[str, int]] = {}
@@ -37,7 +41,7 @@ def task_counts(session, stacks: dict) -> dict[str, dict[str, int]]:
     return counts
 
 
-def alarm_states(session, names: Iterable[str]) -> dict[str, str]:
+def alarm_states(session: Session, names: Iterable[str]) -> dict[str, str]:
     """State (OK, ALARM, INSUFFICIENT_DATA) of each named alarm; a name CloudWatch does not know is
     MISSING, which the caller treats as a failure to watch, never as quiet."""
     names = list(dict.fromkeys(names))

@@ -27,6 +27,9 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts import localenv
 from scripts.plan_review import review
@@ -34,6 +37,9 @@ from scripts.release import journal, observe, switch, trafficfile
 from scripts.release.switch import COLORS, ReleaseError, say
 from scripts.release.trafficfile import Traffic
 from scripts.tf import ApplyProgress, TerraformError, Workspace
+
+if TYPE_CHECKING:
+    from boto3.session import Session
 
 STATE_DIR = localenv.LOCAL_DIR / "releases"
 DEFAULT_STEPS = (10, 50, 100)
@@ -244,13 +250,25 @@ def _poll_seconds(bake_seconds: float) -> float:
     return max(1.0, min(15.0, bake_seconds / 10))
 
 
-def watch_alarms(session, rollout: Rollout, alarms: dict[str, list[str]], seconds: float) -> None:
+def watch_alarms(session: Session, rollout: Rollout, alarms: dict[str, list[str]], seconds: float) -> None:
     """Watch both colours' alarms for ``seconds``; raise AlarmFired on one of the target's."""
     names = alarms.get(rollout.target, []) + alarms.get(rollout.source, [])
     started = time.monotonic()
     warned: set[str] = set()
+    failures = 0
     while True:
-        states = observe.alarm_states(session, names)
+        try:
+            states = observe.alarm_states(session, names)
+            failures = 0
+        except (BotoCoreError, ClientError) as exc:
+            # One failed poll is a network hiccup; three in a row mean the bake is blind, so it stops
+            # (the state stays: `make release` resumes the bake, `make rollback` undoes the release).
+            failures += 1
+            say(f"    warning: could not read the alarms ({exc})")
+            if failures >= 3:
+                raise Stopped(f"could not read the alarms three times in a row: {exc}") from exc
+            time.sleep(_poll_seconds(seconds))
+            continue
         missing = [n for n in names if states[n] == "MISSING"]
         if missing:
             raise Stopped(
@@ -275,7 +293,7 @@ def watch_alarms(session, rollout: Rollout, alarms: dict[str, list[str]], second
         time.sleep(min(_poll_seconds(seconds), max(seconds - elapsed, 0.0)))
 
 
-def verify_target(ws: Workspace, session, rollout: Rollout, alarms: dict[str, list[str]]) -> None:
+def verify_target(ws: Workspace, session: Session, rollout: Rollout, alarms: dict[str, list[str]]) -> None:
     verdict = switch.verify_color(ws.env, rollout.target, ws=ws)
     say(verdict.render())
     if not verdict.ok:
@@ -292,11 +310,18 @@ def verify_target(ws: Workspace, session, rollout: Rollout, alarms: dict[str, li
 
 def migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout) -> list[str]:
     """Run the pending migrations before the first contract step (old and new code both work after them)."""
-    from scripts.invoke import invoke
+    from scripts.invoke import InvokeError, invoke
 
     function = outputs.get("migrator_function_name")
     if not function:
         raise Stopped("MIGRATE=1 but no migrator is deployed in this environment")
+    try:
+        return _migrate_expand(ws, outputs, rollout, function, invoke)
+    except InvokeError as exc:
+        raise Stopped(f"the migrator could not be invoked, no traffic was moved: {exc}") from exc
+
+
+def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: str, invoke) -> list[str]:
     listed = invoke(function, {"action": "list"})
     if not listed.get("ok"):
         raise Stopped(f"the migrator's list failed: {listed.get('error')}")
@@ -384,6 +409,8 @@ def release(
             f"==> resuming release {rollout.id}: {rollout.source} -> {rollout.target}, "
             f"step {rollout.index + 1}/{len(rollout.steps)}"
         )
+        if steps and steps.strip() and parse_steps(steps) != rollout.percents:
+            say(f"    note: STEPS={steps} is ignored; a resumed release keeps its steps {rollout.percents}")
         if bake_seconds and bake_seconds.strip():
             # BAKE on a resume replaces the remaining bakes (e.g. after a long bake was interrupted).
             seconds = parse_bake(bake_seconds, env)
