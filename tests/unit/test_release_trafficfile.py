@@ -98,3 +98,7 @@ def test_the_pull_request_job_plans_the_committed_file_without_sed() -> None:
     run = next(step["run"] for step in steps if step.get("name") == "make plan")
     assert "sed" not in run and "COLOR" not in run
     assert 'make plan ENV="$ENV"' in run
+
+
+def test_the_production_example_is_readable_too() -> None:
+    assert trafficfile.read(REPO / "terraform" / "env" / "production.tfvars.example") == Traffic("blue", 0)
