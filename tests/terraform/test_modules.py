@@ -96,12 +96,21 @@ INVALID_INPUTS = {
     ),
     "stack": (
         "default",
-        {"color": "red", "cpu": 300, "health_check_path": "health", "log_retention_days": 10},
+        {
+            "color": "red",
+            "cpu": 300,
+            "health_check_path": "health",
+            "log_retention_days": 10,
+            "alarms": {"period_seconds": 45, "datapoints_to_alarm": 5, "error_rate_percent": 0},
+        },
         [
             'color must be "blue" or "green"',
             "cpu must be one of 256, 512, 1024, 2048, 4096",
             'health_check_path must start with "/"',
             "log_retention_days must be a value CloudWatch accepts",
+            "alarms.period_seconds must be 10, 30, 60 or a multiple of 60",
+            "alarms.datapoints_to_alarm must be from 1 to evaluation_periods (3)",
+            "alarms.error_rate_percent must be in (0, 100]",
         ],
     ),
     "migrator": (
