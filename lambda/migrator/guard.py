@@ -126,7 +126,9 @@ _DISTINCT_DENIED_COLUMNS = frozenset(
     {
         "prosrc", "probin", "prosqlbody", "proconfig", "rolconfig", "useconfig", "ev_action", "ev_qual",
         "polqual", "polwithcheck", "subconninfo", "srvoptions", "ftoptions", "fdwoptions", "umoptions",
-        "routine_definition", "view_definition",
+        "routine_definition", "view_definition", "proargdefaults", "typdefaultbin", "adbin", "conbin",
+        "indexprs", "indpred", "tgargs", "tgqual", "partexprs", "stxexprs", "histogram_bounds",
+        "most_common_vals", "most_common_elems",
     }
 )  # fmt: skip
 
@@ -416,8 +418,14 @@ class _Scan:
             )
         elif isinstance(node, ast.TypeName):
             _check_type(node)
-        elif isinstance(node, ast.TypeCast) and _is_numeric_text(node):
-            _check_numeric_literal(node.arg.val.sval.strip() or "0")
+        elif isinstance(node, ast.TypeCast):
+            if _is_numeric_text(node):
+                _check_numeric_literal(node.arg.val.sval.strip() or "0")
+            _check_numeric_cast(node)
+            if node.typeName.names[-1].sval in ("regtype", "regtypemod") and "(" in (
+                _string_literal(node.arg) or ""
+            ):
+                raise UnsafeSQL("a type name with a modifier runs the type's typmod_in function")
         elif isinstance(node, ast.SortBy) and node.useOp:
             _check_operator_name([part.sval for part in node.useOp], "ORDER BY ... USING")
         if isinstance(node, ast.SubLink) and node.operName:
@@ -488,6 +496,13 @@ def _check_function(call: ast.FuncCall) -> None:
         raise UnsafeSQL(f"{name}() takes a literal pattern")
     if name == "current_setting":
         sqlpolicy.check_setting_name(_string_literal(args[0]) if args else None)
+    elif name == "to_regtype":
+        sqlpolicy.check_type_name_argument(_string_literal(args[0]) if args else None)
+    elif name == "format_type" and not (len(args) == 2 and _is_null_literal(args[1])):
+        raise UnsafeSQL(
+            "format_type() takes NULL as its modifier, e.g. format_type(atttypid, NULL): a modifier runs "
+            "the type's typmod_out function"
+        )
     elif name == "generate_series":
         sqlpolicy.check_series_bounds([_integer_literal(arg) for arg in args])
 
@@ -551,6 +566,56 @@ def _check_numeric_literal(text: str) -> None:
             f"numeric literal {text[:20]}... has more than {_MAX_NUMERIC_DIGITS} digits: arithmetic on such "
             "numbers cannot be cancelled"
         )
+
+
+def _is_null_literal(node: object) -> bool:
+    return isinstance(node, ast.A_Const) and node.isnull
+
+
+_STRING_BUILDERS = frozenset(
+    {"concat", "concat_ws", "overlay", "left", "right", "substr", "substring", "lower", "upper", "btrim",
+     "ltrim", "rtrim", "reverse", "chr", "to_char", "md5", "encode", "quote_literal", "quote_ident",
+     "quote_nullable", "regexp_match", "regexp_matches", "normalize", "initcap"}
+)  # fmt: skip
+_JSON_OPERATORS = frozenset({"->", "->>", "#>", "#>>", "||"})
+_BIG_EXPONENT = re.compile(r"[eE][+]?0*\d{4,}")
+
+
+def _check_numeric_cast(cast: ast.TypeCast) -> None:
+    """'1e60000' is 8 characters and 60,001 digits: a numeric made from text built out of literals (not read
+    from a column) is refused, and so is a json literal holding such a number."""
+    target = cast.typeName.names[-1].sval
+    literal = _string_literal(cast.arg)
+    if target in ("json", "jsonb") and literal is not None and _BIG_EXPONENT.search(literal):
+        raise UnsafeSQL(f"a json number with an exponent over {_MAX_NUMERIC_DIGITS} is not allowed")
+    if target not in ("numeric", "decimal") or isinstance(cast.arg, ast.A_Const):
+        return
+    nodes = list(_nodes(cast.arg))
+    if any(isinstance(node, ast.ColumnRef) for node in nodes):
+        return  # the data's own size
+    builds_text = any(
+        (isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _STRING_BUILDERS)
+        or (isinstance(node, ast.A_Expr) and node.name and node.name[-1].sval in _JSON_OPERATORS)
+        or (isinstance(node, ast.TypeCast) and _string_literal(node) is not None)
+        for node in nodes
+    )
+    if builds_text:
+        raise UnsafeSQL(
+            "a numeric computed from text or json literals can have 131,072 digits, and arithmetic on it "
+            "cannot be cancelled; write the number itself"
+        )
+
+
+def _nodes(root: object) -> list[ast.Node]:
+    found, pending = [], [root]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, ast.Node):
+            found.append(item)
+            pending.extend(getattr(item, name, None) for name in item.__slots__)
+    return found
 
 
 def _is_numeric_text(cast: ast.TypeCast) -> bool:

@@ -38,7 +38,7 @@ import psycopg
 from psycopg import pq
 
 from migrator import resolver
-from migrator.errors import InvalidEvent, QueryFailed
+from migrator.errors import InvalidEvent, QueryFailed, UnsafeSQL
 from migrator.guard import DEFAULT_MAX_LENGTH, CheckedSQL, plan_sql
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_LIMIT", "run_readonly"]
@@ -92,8 +92,12 @@ def run_readonly(
         )
     try:
         _begin(conn, statement_timeout_ms, read_write_first=resolve)
-        if resolve:
-            resolver.check(conn, checked.query)
+        row_security = resolve and resolver.check(conn, checked.query)
+        if row_security and checked.kind == "explain":
+            raise UnsafeSQL(
+                "EXPLAIN of a table with row-level security prints its policies' expressions, which may hold "
+                "secrets; run the SELECT itself"
+            )
         # From here on nothing can write, and PostgreSQL refuses to switch back.
         conn.execute("SET TRANSACTION READ ONLY")
         if checked.kind == "explain":
