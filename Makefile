@@ -26,7 +26,7 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE ARCH
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
@@ -75,7 +75,7 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 # ----------------------------------------------------------------------------------- migrator
 
 .PHONY: build migrate lint-migrations bench-migrations
-build: venv ## Build the Lambda package dist/migrator.zip (reproducible, prints its size)
+build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
 	@$(PY) -m scripts.build_lambda
 
 migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql [STEPS=n TARGET=id SQL=.. DRY_RUN=1 ALLOW_CONTRACT=1]

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from migrator import logs, store
+from migrator import app_role, logs, store
 from migrator.credentials import Credentials, from_url
 from migrator.errors import (
     ChecksumMismatch,
@@ -196,7 +196,9 @@ def migrate(
             applied: list[dict[str, Any]] = []
             for migration in plan:
                 applied.append(_apply_one(conn, migration, applied))
-            return {"dry_run": False, "applied": applied}
+            # The containers' role, and grants on what was just created (still under the lock).
+            role = app_role.ensure_configured(conn, settings.app_secret_id, details={"applied": applied})
+            return {"dry_run": False, "applied": applied, "app_role": role}
 
 
 def _migrate_plan(

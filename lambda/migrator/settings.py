@@ -7,6 +7,7 @@ MIGRATOR_STATEMENT_TIMEOUT   PostgreSQL statement_timeout for migrations; defaul
 MIGRATOR_CONNECT_TIMEOUT     seconds to wait for a connection; default 10
 MIGRATOR_SQL_ROW_LIMIT       rows the `sql` action returns at most; default 1000
 MIGRATOR_SQL_TIMEOUT_MS      statement_timeout of the `sql` action; default 5000
+APP_DB_SECRET_ID             secret of the application role that migrate sets up (app_role.py); default none
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Settings:
     connect_timeout: int = 10
     sql_row_limit: int = 1000
     sql_timeout_ms: int = 5000
+    app_secret_id: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -71,4 +73,5 @@ class Settings:
             connect_timeout=int(_number(environ, "MIGRATOR_CONNECT_TIMEOUT", 10, 1, 300)),
             sql_row_limit=int(_number(environ, "MIGRATOR_SQL_ROW_LIMIT", 1000, 1, 100_000)),
             sql_timeout_ms=int(_number(environ, "MIGRATOR_SQL_TIMEOUT_MS", 5000, 1, 900_000)),
+            app_secret_id=environ.get("APP_DB_SECRET_ID", "").strip() or None,
         )

@@ -31,6 +31,17 @@ data "aws_iam_policy_document" "this" {
     resources = [var.secret_arn]
   }
 
+  # The application role's secret: the migrator sets that role's password from it.
+  dynamic "statement" {
+    for_each = var.app_secret_arn == null ? [] : [var.app_secret_arn]
+
+    content {
+      sid       = "ReadAppRoleSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 

@@ -43,6 +43,7 @@ resource "aws_ecs_task_definition" "this" {
   cpu                      = var.cpu
   memory                   = var.memory
   execution_role_arn       = aws_iam_role.execution[0].arn
+  task_role_arn            = var.task_role_arn
 
   container_definitions = jsonencode([
     {
@@ -58,8 +59,20 @@ resource "aws_ecs_task_definition" "this" {
           protocol      = "tcp"
         }
       ]
-      environment = [
-        { name = "COLOR", value = var.color },
+      # Where the shared database is. The credentials are the application role's (DML, no DDL), read by ECS
+      # from Secrets Manager at task start: the whole RDS-shaped secret, and username and password on their own.
+      environment = concat(
+        [{ name = "COLOR", value = var.color }],
+        var.database == null ? [] : [
+          { name = "DB_HOST", value = var.database.host },
+          { name = "DB_PORT", value = tostring(var.database.port) },
+          { name = "DB_NAME", value = var.database.name },
+        ],
+      )
+      secrets = var.database == null ? [] : [
+        { name = "DB_SECRET", valueFrom = var.database.secret_arn },
+        { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
+        { name = "DB_PASSWORD", valueFrom = "${var.database.secret_arn}:password::" },
       ]
       logConfiguration = {
         logDriver = "awslogs"

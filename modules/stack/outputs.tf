@@ -38,6 +38,11 @@ output "enabled" {
   value       = var.enabled
 }
 
+output "health_check_path" {
+  description = "The path the target group probes (verify requests the same one), or null when disabled."
+  value       = var.enabled ? var.health_check_path : null
+}
+
 output "hostname" {
   description = "The colour hostname, \"<color>.<domain_name>\", or null when disabled."
   value       = one(aws_route53_record.this[*].fqdn)

@@ -1,7 +1,8 @@
 resource "aws_security_group" "alb" {
   count = local._count
 
-  name        = "${local._full_name}-alb"
+  # Prefixes, not fixed names: with create_before_destroy the replacement exists next to the old group.
+  name_prefix = "${local._full_name}-alb-"
   description = "Internet-facing ALB of the ${var.color} stack"
   vpc_id      = var.vpc_id
 
@@ -47,7 +48,7 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
 resource "aws_security_group" "tasks" {
   count = local._count
 
-  name        = "${local._full_name}-tasks"
+  name_prefix = "${local._full_name}-tasks-"
   description = "ECS tasks of the ${var.color} stack: reachable only from its ALB"
   vpc_id      = var.vpc_id
 
@@ -85,6 +86,39 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+
+  tags = local._tags
+}
+
+# The shared database: by its security group when it has one (a created instance), else by CIDR (an
+# existing server), and only on its port.
+resource "aws_vpc_security_group_egress_rule" "tasks_database_security_group" {
+  count = var.enabled && var.database != null ? length(var.database.security_group_ids) : 0
+
+  security_group_id            = aws_security_group.tasks[0].id
+  description                  = "PostgreSQL"
+  referenced_security_group_id = var.database.security_group_ids[count.index]
+  ip_protocol                  = "tcp"
+  from_port                    = var.database.port
+  to_port                      = var.database.port
+
+  tags = local._tags
+
+  lifecycle {
+    # A constant; moto (the local default) drops descriptions of rules that reference a security group.
+    ignore_changes = [description]
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_database_cidr" {
+  for_each = var.enabled && var.database != null ? toset(var.database.cidr_blocks) : toset([])
+
+  security_group_id = aws_security_group.tasks[0].id
+  description       = "PostgreSQL"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = var.database.port
+  to_port           = var.database.port
 
   tags = local._tags
 }
@@ -132,6 +166,27 @@ data "aws_iam_policy_document" "execution" {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this[0].arn}:*"]
+  }
+
+  # ECS reads the container's `secrets` with the execution role: exactly the application role's secret.
+  dynamic "statement" {
+    for_each = var.database == null ? [] : ["database"]
+
+    content {
+      sid       = "ReadDatabaseSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.database.secret_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.database != null && var.kms_key_arn != null ? [var.kms_key_arn] : []
+
+    content {
+      sid       = "DecryptDatabaseSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 
