@@ -10,6 +10,7 @@ module "migrator" {
   subnet_ids = module.network.private_subnet_ids
 
   secret_arn                  = module.database.secret_arn
+  app_role_enabled            = true
   app_secret_arn              = module.database.app_secret_arn
   database_port               = module.database.port
   database_security_group_ids = local.database_security_group_ids

@@ -44,6 +44,7 @@ output "stacks" {
       enabled                  = stack.enabled
       alb_dns_name             = stack.alb_dns_name
       cluster_name             = stack.cluster_name
+      container_secret_names   = stack.container_secret_names
       health_check_path        = stack.health_check_path
       hostname                 = stack.hostname
       image                    = stack.image

@@ -107,7 +107,7 @@ resource "aws_lambda_function" "this" {
         MIGRATOR_STATEMENT_TIMEOUT = "${local._statement_timeout_seconds}s"
         MIGRATOR_SSLMODE           = local._sslmode
       },
-      var.app_secret_arn == null ? {} : { APP_DB_SECRET_ID = var.app_secret_arn },
+      var.app_role_enabled ? { APP_DB_SECRET_ID = var.app_secret_arn } : {},
       var.database_ca_bundle == null ? {} : { MIGRATOR_SSLROOTCERT = var.database_ca_bundle },
     )
   }
@@ -126,6 +126,7 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,
+    aws_iam_role_policy.secrets,
   ]
 }
 

@@ -1,7 +1,19 @@
+variable "app_role_enabled" {
+  description = "Set up the application role from app_secret_arn on every migrate run (a flag rather than a null check, because the secret's ARN is unknown until the secret is created)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "app_secret_arn" {
-  description = "ARN of the application role's secret (RDS JSON shape), or null. When set, each migrate run creates that role (DML on the application's tables, no DDL) and sets its password from the secret."
+  description = "ARN of the application role's secret (RDS JSON shape). With app_role_enabled, each migrate run creates that role (DML on the application's tables, no DDL) and sets its password from the secret."
   type        = string
   default     = null
+
+  validation {
+    condition     = !var.app_role_enabled || var.app_secret_arn != null
+    error_message = "app_secret_arn is required when app_role_enabled = true: pass the application role's secret (the database module's app_secret_arn output)."
+  }
 }
 
 variable "architecture" {

@@ -4,6 +4,13 @@ locals {
   _hostname  = "${var.color}.${var.domain_name}"
   _container = "app"
   _tags      = merge(var.tags, { Color = var.color })
+  # The application role's credentials, read by ECS from Secrets Manager at task start: the whole RDS-shaped
+  # secret, and username and password on their own (the JSON-key form of valueFrom).
+  _secrets = var.database == null ? [] : [
+    { name = "DB_SECRET", valueFrom = var.database.secret_arn },
+    { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
+    { name = "DB_PASSWORD", valueFrom = "${var.database.secret_arn}:password::" },
+  ]
 }
 
 data "aws_region" "current" {
@@ -59,8 +66,7 @@ resource "aws_ecs_task_definition" "this" {
           protocol      = "tcp"
         }
       ]
-      # Where the shared database is. The credentials are the application role's (DML, no DDL), read by ECS
-      # from Secrets Manager at task start: the whole RDS-shaped secret, and username and password on their own.
+      # Where the shared database is; the credentials (local._secrets) are the application role's: DML, no DDL.
       environment = concat(
         [{ name = "COLOR", value = var.color }],
         var.database == null ? [] : [
@@ -69,11 +75,7 @@ resource "aws_ecs_task_definition" "this" {
           { name = "DB_NAME", value = var.database.name },
         ],
       )
-      secrets = var.database == null ? [] : [
-        { name = "DB_SECRET", valueFrom = var.database.secret_arn },
-        { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
-        { name = "DB_PASSWORD", valueFrom = "${var.database.secret_arn}:password::" },
-      ]
+      secrets = local._secrets
       logConfiguration = {
         logDriver = "awslogs"
         options = {

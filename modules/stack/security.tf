@@ -168,19 +168,29 @@ data "aws_iam_policy_document" "execution" {
     resources = ["${aws_cloudwatch_log_group.this[0].arn}:*"]
   }
 
-  # ECS reads the container's `secrets` with the execution role: exactly the application role's secret.
-  dynamic "statement" {
-    for_each = var.database == null ? [] : ["database"]
+}
 
-    content {
-      sid       = "ReadDatabaseSecret"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = [var.database.secret_arn]
-    }
+resource "aws_iam_role_policy" "execution" {
+  count = local._count
+
+  name   = "execution"
+  role   = aws_iam_role.execution[0].id
+  policy = data.aws_iam_policy_document.execution[0].json
+}
+
+# ECS reads the container's `secrets` with the execution role: exactly the application role's secret. A policy
+# of its own, so the plan shows that one ARN even while the log group's is not known yet.
+data "aws_iam_policy_document" "execution_secret" {
+  count = var.enabled && var.database != null ? 1 : 0
+
+  statement {
+    sid       = "ReadDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.database.secret_arn]
   }
 
   dynamic "statement" {
-    for_each = var.database != null && var.kms_key_arn != null ? [var.kms_key_arn] : []
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
     content {
       sid       = "DecryptDatabaseSecret"
@@ -190,10 +200,10 @@ data "aws_iam_policy_document" "execution" {
   }
 }
 
-resource "aws_iam_role_policy" "execution" {
-  count = local._count
+resource "aws_iam_role_policy" "execution_secret" {
+  count = var.enabled && var.database != null ? 1 : 0
 
-  name   = "execution"
+  name   = "database-secret"
   role   = aws_iam_role.execution[0].id
-  policy = data.aws_iam_policy_document.execution[0].json
+  policy = data.aws_iam_policy_document.execution_secret[0].json
 }
