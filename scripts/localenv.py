@@ -213,12 +213,12 @@ def _start_postgres(state: dict) -> None:
 def _ensure_server_certificate(data: Path) -> None:
     """A test CA (``.local/tls/ca.pem``) and, in the data directory, a server certificate it signs for the
     name ``localhost`` only (so a client checking the host name must connect to ``localhost``)."""
-    from scripts.testca import TestCA
+    from scripts.testca import LocalCA
 
     tls_dir = LOCAL_DIR / "tls"
     if (data / "server.crt").exists() and (tls_dir / "ca.pem").exists():
         return
-    ca = TestCA.create("release-kit local test CA")
+    ca = LocalCA.create("release-kit local test CA")
     tls_dir.mkdir(parents=True, exist_ok=True)
     (tls_dir / "ca.pem").write_bytes(ca.certificate_pem)
     cert, key = ca.issue("localhost")

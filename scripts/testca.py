@@ -7,7 +7,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TestCA"]
+__all__ = ["LocalCA"]
 
 
 def _name(common_name: str) -> Any:
@@ -18,12 +18,12 @@ def _name(common_name: str) -> Any:
 
 
 @dataclass(frozen=True)
-class TestCA:
+class LocalCA:
     key: Any
     certificate: Any
 
     @classmethod
-    def create(cls, common_name: str) -> TestCA:
+    def create(cls, common_name: str) -> LocalCA:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
