@@ -324,7 +324,14 @@ def _ensure_aws_fixtures(state: State) -> None:
     s3 = session.client("s3", endpoint_url=state.endpoint)
     if STATE_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=STATE_BUCKET)
-        s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    # Versioned and encrypted, as the README asks of a real account's state bucket (preflight checks both)
+    s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=STATE_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
     route53 = session.client("route53", endpoint_url=state.endpoint)
     zone = local_zone_name().rstrip(".") + "."
     if zone not in {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}:
