@@ -114,7 +114,7 @@ lint: venv $(CHECKOV) lint-migrations ## ruff, terraform fmt/validate, checkov, 
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@echo "==> terraform fmt, validate, checkov"
-	@CHECKOV=$(CHECKOV) scripts/tf_lint.sh
+	@CHECKOV=$(CHECKOV) PYTHON=$(PY) scripts/tf_lint.sh
 	@echo "==> actionlint"
 	@$(VENV)/bin/actionlint .github/workflows/*.yml
 

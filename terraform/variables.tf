@@ -209,9 +209,9 @@ variable "network" {
   # VPC endpoints reach AWS services only: an image outside this region's private ECR could never be pulled.
   validation {
     condition = var.network.egress != "endpoints" || alltrue([
-      for stack in [var.blue, var.green] : can(regex("^[0-9]{12}\\.dkr\\.ecr\\.${var.region}\\.amazonaws\\.com/", stack.image)) if stack.enabled
+      for stack in [var.blue, var.green] : endswith(split("/", stack.image)[0], ".dkr.ecr.${var.region}.amazonaws.com") if stack.enabled
     ])
-    error_message = "network.egress is \"endpoints\", but ${join(" and ", [for color, stack in { blue = var.blue, green = var.green } : "${color}.image (${stack.image})" if stack.enabled && !can(regex("^[0-9]{12}\\.dkr\\.ecr\\.${var.region}\\.amazonaws\\.com/", stack.image))])} is not in Amazon ECR in ${var.region}: VPC endpoints reach only AWS services, so the tasks could not pull it. Set network.egress = \"nat\", or push the image to ECR in ${var.region}."
+    error_message = "network.egress is \"endpoints\", but an enabled colour's image is not in Amazon ECR in ${var.region} (blue.image: ${var.blue.image}; green.image: ${var.green.image}): VPC endpoints reach only AWS services, so the tasks could not pull it. Set network.egress = \"nat\", or push the image to ECR in ${var.region}."
   }
 }
 

@@ -66,7 +66,6 @@ resource "aws_db_instance" "this" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring needs a monitoring role; Performance Insights and CloudWatch metrics cover this kit.
   #checkov:skip=CKV_AWS_157:Multi-AZ is a cost decision per environment (multi_az).
   #checkov:skip=CKV2_AWS_30:Query logging needs a custom parameter group; statement logging is left to the operator.
-  #checkov:skip=CKV2_AWS_69:engine_version is validated to be 15 or later, where RDS defaults rds.force_ssl to 1, so TLS is enforced.
   count = local._create ? 1 : 0
 
   identifier     = local._identifier

@@ -76,9 +76,6 @@ resource "aws_vpc_security_group_egress_rule" "https" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invocations are synchronous from the release tooling, with retries off; a DLQ would only hide failures.
-  #checkov:skip=CKV_AWS_272:Code signing is optional (code_signing_config_arn): it needs an AWS Signer profile per account.
-  #checkov:skip=CKV_AWS_50:X-Ray tracing is optional (tracing_enabled).
-  #checkov:skip=CKV_AWS_173:The environment holds only secret ARNs and settings; kms_key_arn encrypts it when given.
   count = local._count
 
   function_name    = local._function_name

@@ -1,7 +1,7 @@
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:Access logs need an account-level log bucket, which this kit does not own.
   #checkov:skip=CKV_AWS_150:A colour's stack is destroyed when it is disabled; deletion protection would block the release flow.
-  #checkov:skip=CKV2_AWS_28:WAF is optional (waf_acl_arn attaches a WAFv2 web ACL); checkov cannot see a conditional association.
+  #checkov:skip=CKV2_AWS_76:The web ACL is the operator's (waf_acl_arn); its rule groups, the Log4j one among them, are chosen there.
   count = local._count
 
   name                       = local._full_name
@@ -61,8 +61,6 @@ resource "aws_lb_listener" "https" {
 }
 
 resource "aws_lb_listener" "http_redirect" {
-  #checkov:skip=CKV_AWS_2:This listener only redirects HTTP to HTTPS.
-  #checkov:skip=CKV_AWS_103:This listener only redirects HTTP to HTTPS; TLS is set on the HTTPS listener.
   count = local._count
 
   load_balancer_arn = aws_lb.this[0].arn

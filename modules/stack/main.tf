@@ -57,7 +57,7 @@ resource "aws_ecs_task_definition" "this" {
       name      = local._container
       image     = var.image
       essential = true
-      # Many application images (nginx among them) write to their root filesystem; see the checkov skip below.
+      # Many application images (nginx among them) write to their root filesystem.
       readonlyRootFilesystem = false
       portMappings = [
         {
@@ -88,8 +88,6 @@ resource "aws_ecs_task_definition" "this" {
   ])
 
   tags = local._tags
-
-  #checkov:skip=CKV_AWS_336:The image is user-supplied and many images need a writable root filesystem.
 }
 
 resource "aws_ecs_service" "this" {

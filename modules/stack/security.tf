@@ -14,7 +14,6 @@ resource "aws_security_group" "alb" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb" {
-  #checkov:skip=CKV_AWS_260:Port 80 is open only so the ALB can redirect HTTP to HTTPS.
   for_each = var.enabled ? { https = 443, http = 80 } : {}
 
   security_group_id = aws_security_group.alb[0].id
@@ -147,7 +146,6 @@ resource "aws_iam_role" "execution" {
 
 # Scoped inline rather than the AWS-managed execution policy: image pulls, and logs into this stack's group only.
 data "aws_iam_policy_document" "execution" {
-  #checkov:skip=CKV_AWS_111:ecr:GetAuthorizationToken has no resource-level permissions, and the image may live in any repository.
   #checkov:skip=CKV_AWS_356:ecr:GetAuthorizationToken has no resource-level permissions, and the image may live in any repository.
   count = local._count
 

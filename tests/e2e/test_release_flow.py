@@ -199,6 +199,28 @@ def test_the_password_is_not_in_the_state(kit: Kit) -> None:
     assert app_secret["password"] not in state
 
 
+def test_plain_terraform_works_after_make_env(kit: Kit) -> None:
+    # GIVEN the deployed local default, WHEN a shell evals `make -s env`, THEN plain terraform sees its state
+    script = (
+        'eval "$(make -s env)" && test -n "$TF_DATA_DIR" && '
+        "terraform -chdir=terraform state list && "
+        "terraform -chdir=terraform output -json && "
+        "terraform -chdir=terraform show -no-color >/dev/null"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        cwd=REPO,
+        env=kit.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "module.migrator.aws_lambda_function.this[0]" in proc.stdout
+    assert '"migrator_function_name"' in proc.stdout
+
+
 def test_refusals(kit: Kit) -> None:
     # An invalid colour is refused before terraform runs, with what to type instead
     bad = kit.make("plan", "COLOR=purple", check=False)

@@ -164,9 +164,9 @@ def test_the_default_network_has_a_way_out(module_tf):
         ),
         (
             {"azs": ["us-east-1a", "us-east-1b"], "egress": "endpoints"},
-            'network.egress is "endpoints", but blue.image (public.ecr.aws/nginx/nginx:1.27) and '
-            "green.image (public.ecr.aws/nginx/nginx:1.27) is not in Amazon ECR in us-east-1: VPC endpoints "
-            "reach only AWS services, so the tasks could not pull it. "
+            'network.egress is "endpoints", but an enabled colour\'s image is not in Amazon ECR in us-east-1 '
+            "(blue.image: public.ecr.aws/nginx/nginx:1.27; green.image: public.ecr.aws/nginx/nginx:1.27): VPC "
+            "endpoints reach only AWS services, so the tasks could not pull it. "
             'Set network.egress = "nat", or push the image to ECR',
         ),
     ],
