@@ -1,129 +1,72 @@
-"""The read-only SQL guard for the ``sql`` action.
+"""The parser layer of the ``sql`` action: what the text may say, before anything reaches the server.
 
-``check_sql`` parses the text with pglast (PostgreSQL's own parser, libpg_query) and accepts exactly one
-statement of this grammar, or raises ``UnsafeSQL`` naming what it refused:
+``plan_sql`` (and ``check_sql``) parse the text with pglast (PostgreSQL's own parser, libpg_query) and accept
+exactly one statement of this grammar, or raise ``UnsafeSQL`` naming what was refused and why:
 
-    statement := select | EXPLAIN [(option, ...)] select | SHOW <setting> | SHOW ALL
+    statement := select | EXPLAIN [ANALYZE] [(option, ...)] select | SHOW <built-in setting>
     select    := SELECT ... | VALUES ... | TABLE name | select UNION/INTERSECT/EXCEPT select
                  | WITH [RECURSIVE] name AS (select) [, ...] select
 
 with, anywhere in the tree (subqueries, CTEs, LATERAL, FROM-functions, casts, ORDER BY, window clauses...):
 
-* no ``SELECT ... INTO``, no locking clause (``FOR UPDATE/SHARE/...``), no data-modifying CTE;
-* every function call on ``ALLOWED_FUNCTIONS`` (compared exactly, as PostgreSQL resolves a quoted name
-  case-sensitively), unqualified or qualified with ``pg_catalog`` only;
-* operators unqualified or qualified with ``pg_catalog`` only;
-* only the parse-tree node types in ``_ALLOWED_NODES``: anything the guard does not know (XMLTABLE,
-  JSON_TABLE, TABLESAMPLE, ``$1`` parameters, ``DEFAULT``...) is refused rather than guessed about;
-* EXPLAIN without ``ANALYZE`` (which would execute the statement).
+* no ``SELECT ... INTO``, no locking clause, no data-modifying CTE, no ``$n`` (except under
+  ``EXPLAIN (GENERIC_PLAN)``), and only the parse-tree node types in ``_ALLOWED_NODES``;
+* every function call allow-listed in ``sqlpolicy`` (compared exactly: PostgreSQL resolves a quoted name
+  case-sensitively), unqualified or as ``pg_catalog.<name>``; refused ones (quadratic, padding, row-to-value
+  aggregates, definition readers) say why;
+* attribute notation: ``x.f`` and ``(x).f`` call ``f(x)`` when x has no column f, for scalar values too, so
+  a field named like a function that must not run is refused;
+* operators (in expressions, ``op ANY/ALL (subquery)`` and ``ORDER BY ... USING``) and type names
+  unqualified or in ``pg_catalog`` only; LIKE with a short literal pattern; ``generate_series`` with literal
+  integer bounds; ``current_setting`` and ``SHOW`` with a built-in setting's name; no denied relation or
+  column;
+* the size rule (``_Sizer``): no value may hold more than ``MAX_COPIES`` copies of the largest input.
 
-Reading system catalogs and statistics views (``pg_stat_activity``, ``pg_locks``, ``pg_settings``) is allowed:
-it is what an operator needs during a migration, the transaction is read-only and the database role's
-privileges still decide what is visible. The few catalogs that hold credentials or server configuration files
-(``DENIED_RELATIONS``) are refused by name.
-
-The guard checks the statement, not the objects it references: a view or a user-defined operator that calls
-a function with side effects runs with its owner's definition. That needs DDL, which this action can never
-run, and ``run_readonly`` executes inside ``BEGIN READ ONLY`` as the second line of defence.
-
-Attribute notation (``t.f`` calls ``f(t)`` when ``t`` has no column ``f``) is a function call the parse tree
-shows as a column. PostgreSQL accepts it only for a function whose single argument takes the row (record,
-"any", a polymorphic type); the built-in ones are all pure (row_to_json, pg_column_size...), which a test
-against the real catalog keeps true.
+This layer reads names, so it cannot tell ``lower(varchar)`` in ``public`` from ``pg_catalog.lower``, nor a
+column from a function of the same name. The server-side check (``resolver``) reads what the names resolve
+to, and the reader role limits what any of it may touch: see ``readonly`` for the layers.
 
 sqlparse only tokenises and is not used here: it cannot tell a nested comment or a dollar quote from code.
+pglast 8 parses PostgreSQL 17's grammar, newer than the server's (15 locally): a statement pglast accepts
+that the server parses differently is analysed again by the server itself in ``resolver``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from pglast import ast, parse_sql
-from pglast.parser import ParseError
+from pglast.enums import SetOperation, SubLinkType
+from pglast.parser import ParseError, scan
 
+from migrator import sqlpolicy
 from migrator.errors import UnsafeSQL
 
-__all__ = ["ALLOWED_FUNCTIONS", "DEFAULT_MAX_LENGTH", "DENIED_RELATIONS", "check_sql"]
+__all__ = [
+    "ALLOWED_FUNCTIONS",
+    "DEFAULT_MAX_LENGTH",
+    "DENIED_RELATIONS",
+    "CheckedSQL",
+    "check_sql",
+    "plan_sql",
+]
 
 DEFAULT_MAX_LENGTH = 10_000
 
-ALLOWED_WHAT = "only one read-only SELECT, VALUES, TABLE, WITH ... SELECT, EXPLAIN (without ANALYZE) or SHOW"
+ALLOWED_WHAT = "only one read-only SELECT, VALUES, TABLE, WITH ... SELECT, EXPLAIN or SHOW"
 
-# Pure or stable functions without side effects. Several SQL-syntax forms appear in the parse tree as
-# pg_catalog calls: EXTRACT -> extract, SUBSTRING(x FROM y) -> substring, TRIM -> btrim/ltrim/rtrim,
-# POSITION -> position, OVERLAY -> overlay, AT TIME ZONE -> timezone, SIMILAR TO -> similar_to_escape,
-# OVERLAPS -> overlaps, IS NORMALIZED -> is_normalized, COLLATION FOR -> pg_collation_for.
-# COALESCE, NULLIF, GREATEST, LEAST, CASE, CURRENT_DATE/CURRENT_TIMESTAMP/CURRENT_USER are their own nodes.
-ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        # aggregates
-        "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "json_agg", "jsonb_agg",
-        "json_object_agg", "jsonb_object_agg", "bool_and", "bool_or", "every", "bit_and", "bit_or",
-        "stddev", "stddev_pop", "stddev_samp", "variance", "var_pop", "var_samp", "corr",
-        "percentile_cont", "percentile_disc", "mode",
-        # window functions
-        "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
-        "first_value", "last_value", "nth_value",
-        # strings
-        "lower", "upper", "initcap", "length", "char_length", "character_length", "octet_length",
-        "substring", "substr", "btrim", "ltrim", "rtrim", "concat", "concat_ws", "replace",
-        "left", "right", "split_part", "position", "strpos", "overlay", "reverse", "starts_with",
-        "format", "quote_ident", "quote_literal", "quote_nullable", "to_hex", "md5", "encode",
-        "decode", "regexp_replace", "regexp_match", "regexp_matches", "regexp_split_to_array",
-        "regexp_like", "string_to_array", "array_to_string", "similar_to_escape", "normalize",
-        "is_normalized", "pg_collation_for", "translate", "ascii", "chr",
-        # date and time
-        "now", "clock_timestamp", "statement_timestamp", "transaction_timestamp",
-        "date_trunc", "date_part", "date_bin", "extract", "age", "to_char", "to_date", "to_timestamp",
-        "to_number", "make_date", "make_time", "make_timestamp", "make_timestamptz", "make_interval",
-        "justify_days", "justify_hours", "justify_interval", "isfinite", "timezone", "overlaps",
-        # numbers
-        "abs", "round", "ceil", "ceiling", "floor", "trunc", "mod", "div", "power", "sqrt", "cbrt",
-        "sign", "exp", "ln", "log", "log10", "width_bucket", "random", "gcd", "lcm",
-        # arrays and sets
-        "array_length", "array_lower", "array_upper", "array_dims", "array_ndims", "cardinality",
-        "array_position", "array_positions", "array_remove", "array_replace", "array_append",
-        "array_prepend", "array_cat", "unnest", "generate_series", "generate_subscripts",
-        # ranges
-        "int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange", "lower_inc", "upper_inc",
-        "lower_inf", "upper_inf", "isempty", "range_merge",
-        # json and jsonb
-        "to_json", "to_jsonb", "row_to_json", "array_to_json", "json_build_object", "jsonb_build_object",
-        "json_build_array", "jsonb_build_array", "json_object", "jsonb_object", "json_typeof",
-        "jsonb_typeof", "json_array_length", "jsonb_array_length", "json_each", "jsonb_each",
-        "json_each_text", "jsonb_each_text", "json_object_keys", "jsonb_object_keys",
-        "json_array_elements", "jsonb_array_elements", "json_array_elements_text",
-        "jsonb_array_elements_text", "json_extract_path", "jsonb_extract_path",
-        "json_extract_path_text", "jsonb_extract_path_text", "jsonb_pretty", "jsonb_strip_nulls",
-        "json_strip_nulls", "jsonb_set", "jsonb_insert", "jsonb_path_query", "jsonb_path_query_array",
-        "jsonb_path_query_first", "jsonb_path_exists", "jsonb_path_match",
-        # uuids and misc pure helpers
-        "gen_random_uuid", "num_nulls", "num_nonnulls", "pg_typeof", "format_type",
-        # read-only inspection of the server and its catalogs
-        "version", "current_database", "current_schema", "current_schemas", "current_setting",
-        "pg_backend_pid", "pg_postmaster_start_time", "pg_is_in_recovery", "pg_blocking_pids",
-        "pg_database_size", "pg_relation_size", "pg_table_size", "pg_indexes_size",
-        "pg_total_relation_size", "pg_size_pretty", "pg_get_viewdef", "pg_get_indexdef",
-        "pg_get_constraintdef", "pg_get_expr", "pg_get_userbyid", "obj_description",
-        "col_description", "has_table_privilege", "has_schema_privilege", "has_database_privilege",
-        "has_column_privilege", "pg_table_is_visible",
-    }
+ALLOWED_FUNCTIONS = sqlpolicy.ALLOWED_FUNCTIONS
+DENIED_RELATIONS: frozenset[str] = frozenset(sqlpolicy.DENIED_RELATIONS)
+
+_ALLOWED_EXPLAIN_OPTIONS = frozenset(
+    {"analyze", "verbose", "costs", "settings", "generic_plan", "buffers", "wal", "timing", "summary",
+     "memory", "serialize", "format"}
 )  # fmt: skip
 
-# Catalogs that hold password hashes, user-mapping options (FDW passwords) or server configuration files.
-DENIED_RELATIONS: frozenset[str] = frozenset(
-    {
-        "pg_authid", "pg_shadow", "pg_user_mapping", "pg_user_mappings", "pg_file_settings",
-        "pg_hba_file_rules", "pg_ident_file_mappings", "pg_largeobject",
-    }
-)  # fmt: skip
-
-_ALLOWED_EXPLAIN_OPTIONS = frozenset({"verbose", "costs", "settings", "generic_plan", "buffers", "summary",
-                                      "memory", "format"})  # fmt: skip
-
-# Every node type a read-only query may contain. FuncCall, RangeVar, A_Expr and CommonTableExpr get
-# extra checks below; the statement-level nodes (SelectStmt, ExplainStmt, VariableShowStmt) are checked
-# where they may appear.
+# Every node type a read-only query may contain. FuncCall, RangeVar, A_Expr and friends get extra checks
+# below; the statement-level nodes (SelectStmt, ExplainStmt, VariableShowStmt) are checked where they appear.
 _ALLOWED_NODES: frozenset[type] = frozenset(
     {
         ast.SelectStmt, ast.ResTarget, ast.ColumnRef, ast.A_Star, ast.A_Const, ast.String, ast.Integer,
@@ -141,7 +84,8 @@ _ALLOWED_NODES: frozenset[type] = frozenset(
 _REFUSED_NODES: dict[type, str] = {
     ast.IntoClause: "SELECT ... INTO creates a table; use a plain SELECT",
     ast.LockingClause: "locking clauses (FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE) take row locks",
-    ast.ParamRef: "parameter placeholders ($1) have no value here; write the value in the query",
+    ast.ParamRef: "parameter placeholders ($1) have no value here; write the value in the query "
+    "(EXPLAIN (GENERIC_PLAN) accepts them)",
     ast.SetToDefault: "DEFAULT is not an expression of a read-only query",
     ast.RangeTableSample: "TABLESAMPLE is not allowed",
     ast.RangeTableFunc: "XMLTABLE is not allowed",
@@ -151,6 +95,40 @@ _REFUSED_NODES: dict[type, str] = {
 }
 
 _DATA_MODIFYING = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
+
+# Attribute notation: `x.f` and `(x).f` call f(x) when x has no column f, for scalar values too. The guard
+# cannot see which it is, so a field named like a function that must not run is refused. (The server-side
+# check sees the real call whatever its name.)
+_DANGEROUS_NAMES: frozenset[str] = frozenset(
+    {
+        "pg_terminate_backend", "pg_cancel_backend", "pg_sleep", "pg_sleep_for", "pg_sleep_until",
+        "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_ls_logdir",
+        "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_file_write", "lo_get", "lo_import",
+        "lo_export", "lo_open", "lo_create", "lo_creat", "lo_unlink", "lo_from_bytea", "lo_put",
+        "loread", "lowrite", "pg_advisory_lock", "pg_try_advisory_lock", "pg_advisory_xact_lock",
+        "pg_try_advisory_xact_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock_shared",
+        "pg_advisory_xact_lock_shared", "pg_try_advisory_xact_lock_shared", "pg_advisory_unlock",
+        "pg_advisory_unlock_all", "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u",
+        "dblink_send_query", "ts_stat", "ts_rewrite", "query_to_xml", "query_to_xmlschema",
+        "query_to_xml_and_xmlschema", "cursor_to_xml", "table_to_xml", "schema_to_xml",
+        "database_to_xml", "set_config", "nextval", "setval", "pg_notify", "pg_reload_conf",
+        "pg_rotate_logfile", "pg_switch_wal", "pg_create_restore_point", "pg_logical_emit_message",
+        "pg_current_xact_id", "txid_current", "pg_export_snapshot", "pg_log_backend_memory_contexts",
+        "pg_promote", "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
+        "pg_import_system_collations", "pg_replication_origin_create", "pg_create_logical_replication_slot",
+        "pg_create_physical_replication_slot", "pg_drop_replication_slot", "xpath", "xpath_exists",
+    }
+) | frozenset(sqlpolicy.REFUSED_FUNCTIONS)  # fmt: skip
+
+# Denied columns with names distinctive enough to refuse wherever they appear. The generic ones
+# (pg_views.definition, pg_stat_activity.query) are refused when their relation is read (see _Scan).
+_DISTINCT_DENIED_COLUMNS = frozenset(
+    {
+        "prosrc", "probin", "prosqlbody", "proconfig", "rolconfig", "useconfig", "ev_action", "ev_qual",
+        "polqual", "polwithcheck", "subconninfo", "srvoptions", "ftoptions", "fdwoptions", "umoptions",
+        "routine_definition", "view_definition",
+    }
+)  # fmt: skip
 
 # A readable command name for the statements people most often try; anything else is derived from the
 # node name (CreateExtensionStmt -> CREATE EXTENSION).
@@ -170,12 +148,68 @@ _COMMAND_NAMES: dict[type, str] = {
     ast.SecLabelStmt: "SECURITY LABEL", ast.CommentStmt: "COMMENT ON",
 }  # fmt: skip
 
+_LIKE_OPERATORS = frozenset({"~~", "~~*", "!~~", "!~~*"})
+_LENGTH_TYPES = frozenset({"bpchar", "char", "character", "varchar", "bit", "varbit"})
+_MAX_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class CheckedSQL:
+    """A statement the guard accepted.
+
+    ``statement`` is what to execute; ``query`` is the SELECT inside it, for the server-side check (with
+    any ``$n`` of a generic plan replaced by NULL); ``kind`` is "select", "explain" or "show".
+    """
+
+    kind: str
+    statement: str
+    query: str
+    params: int = 0  # how many $n a generic plan has
+
 
 def check_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """Return the single read-only statement in ``sql`` (without its trailing semicolon), or raise UnsafeSQL.
 
-    The returned text is exactly what the parser saw as the statement, so it is what should be executed.
+    The returned text is exactly what the parser saw as the statement.
     """
+    raw, text = _parse_one(sql, max_length)
+    _check_statement(raw.stmt)
+    return text
+
+
+def plan_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH, check: bool = True) -> CheckedSQL:
+    """Check ``sql`` (unless ``check`` is false: tests switch the guard off) and say how to run it."""
+    if not check:
+        try:
+            raw, text = _parse_one(sql, max_length)
+        except UnsafeSQL:
+            # No guard: the text goes to the server as it is (the one-statement rule still applies there).
+            return CheckedSQL("select", sql, sql)
+    else:
+        raw, text = _parse_one(sql, max_length)
+    stmt = raw.stmt
+    if check:
+        _check_statement(stmt)
+    if isinstance(stmt, ast.VariableShowStmt):
+        # SHOW becomes current_setting(): one code path, and the server-side check sees the setting's name.
+        name = stmt.name
+        if check and (name == "all" or sqlpolicy.setting_refusal(name)):
+            raise UnsafeSQL(
+                "SHOW ALL lists custom settings, which may hold secrets; SHOW one built-in setting"
+                if name == "all"
+                else sqlpolicy.setting_refusal(name)
+            )
+        literal = "'" + name.replace("'", "''") + "'"
+        select = f"SELECT pg_catalog.current_setting({literal}) AS {_quote_identifier(name)}"
+        return CheckedSQL("show", select, select)
+    if isinstance(stmt, ast.ExplainStmt):
+        inner = _explained_query(text)
+        params = max((int(t.value[1:]) for t in _param_tokens(inner)), default=0)
+        return CheckedSQL("explain", text, _params_to_null(inner), params)
+    return CheckedSQL("select", text, text)
+
+
+def _parse_one(sql: str, max_length: int) -> tuple[ast.RawStmt, str]:
     if not isinstance(sql, str):
         raise UnsafeSQL(f"the SQL must be a string, not {type(sql).__name__}")
     if "\x00" in sql:
@@ -197,72 +231,189 @@ def check_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     if len(statements) > 1:
         found = ", ".join(_command_name(raw.stmt) for raw in statements)
         raise UnsafeSQL(f"{ALLOWED_WHAT} statement is allowed; found {len(statements)} statements ({found})")
-
     raw = statements[0]
-    _check_statement(raw.stmt)
     start = raw.stmt_location or 0
     text = sql[start : start + raw.stmt_len] if raw.stmt_len else sql[start:]
-    return text.strip()
+    return raw, text.strip()
+
+
+def _explained_query(text: str) -> str:
+    """The query part of an EXPLAIN statement's text: after EXPLAIN and its options."""
+    tokens = list(scan(text))
+    index = 1
+    if index < len(tokens) and text[tokens[index].start] == "(":
+        depth = 0
+        for index in range(1, len(tokens)):
+            char = text[tokens[index].start : tokens[index].end + 1]
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                break
+        index += 1
+    while index < len(tokens) and tokens[index].name in ("ANALYZE", "ANALYSE", "VERBOSE"):
+        index += 1
+    if index >= len(tokens):
+        raise UnsafeSQL("EXPLAIN needs a query to explain")
+    return text[tokens[index].start :]
+
+
+class _Param(NamedTuple):
+    start: int
+    end: int
+    value: str
+
+
+def _param_tokens(query: str) -> list[_Param]:
+    return [
+        _Param(token.start, token.end, query[token.start : token.end + 1])
+        for token in scan(query)
+        if token.name == "PARAM"
+    ]
+
+
+def _params_to_null(query: str) -> str:
+    """For the server-side check of a generic plan: $1 ... $n become NULL (a view cannot hold parameters)."""
+    pieces, last = [], 0
+    for token in _param_tokens(query):
+        pieces += [query[last : token.start], "NULL"]
+        last = token.end + 1
+    return "".join(pieces) + query[last:]
 
 
 def _check_statement(stmt: ast.Node) -> None:
     if isinstance(stmt, ast.VariableShowStmt):
+        if stmt.name == "all":
+            raise UnsafeSQL(
+                "SHOW ALL lists custom settings, which may hold secrets; SHOW one built-in setting"
+            )
+        refusal = sqlpolicy.setting_refusal(stmt.name)
+        if refusal:
+            raise UnsafeSQL(refusal)
         return
     if isinstance(stmt, ast.ExplainStmt):
-        for option in stmt.options or ():
-            name = option.defname.lower()
-            if name == "analyze":
-                raise UnsafeSQL(
-                    "EXPLAIN ANALYZE executes the statement and is not allowed; use EXPLAIN without ANALYZE"
-                )
-            if name not in _ALLOWED_EXPLAIN_OPTIONS:
-                allowed = ", ".join(sorted(_ALLOWED_EXPLAIN_OPTIONS))
-                raise UnsafeSQL(f"EXPLAIN option {name.upper()} is not allowed; allowed options: {allowed}")
+        options = {option.defname.lower() for option in stmt.options or ()}
+        for name in sorted(options - _ALLOWED_EXPLAIN_OPTIONS):
+            allowed = ", ".join(sorted(_ALLOWED_EXPLAIN_OPTIONS))
+            raise UnsafeSQL(f"EXPLAIN option {name.upper()} is not allowed; allowed options: {allowed}")
         if not isinstance(stmt.query, ast.SelectStmt):
             raise UnsafeSQL(
                 f"EXPLAIN may only explain a read-only SELECT; found EXPLAIN {_command_name(stmt.query)}"
             )
-        _check_tree(stmt.query)
+        _check_query(stmt.query, allow_params="generic_plan" in options)
         return
     if isinstance(stmt, ast.SelectStmt):
-        _check_tree(stmt)
+        _check_query(stmt, allow_params=False)
         return
     raise UnsafeSQL(f"{ALLOWED_WHAT} statement is allowed; found {_command_name(stmt)}")
 
 
-def _check_tree(root: ast.Node) -> None:
-    """Walk every node under ``root`` (iteratively: deep nesting must not blow the Python stack)."""
-    pending: list[object] = [root]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, (list, tuple)):
-            pending.extend(item)
-            continue
-        if not isinstance(item, ast.Node):
-            continue  # scalars: names, flags, enum values
-        _check_node(item)
-        pending.extend(getattr(item, name, None) for name in item.__slots__)
+def _check_query(root: ast.SelectStmt, *, allow_params: bool) -> None:
+    scan_result = _Scan(allow_params=allow_params)
+    scan_result.walk(root)
+    scan_result.check_denied_columns()
+    _Sizer().select(root, [])
 
 
-def _check_node(node: ast.Node) -> None:
-    kind = type(node)
-    if kind in _REFUSED_NODES:
-        raise UnsafeSQL(f"{_REFUSED_NODES[kind]}; {ALLOWED_WHAT} statement is allowed")
-    if isinstance(node, _DATA_MODIFYING):
+class _Scan:
+    """Every node under the statement (iteratively: deep nesting must not blow the Python stack)."""
+
+    def __init__(self, *, allow_params: bool) -> None:
+        self.allow_params = allow_params
+        self.relations: set[str] = set()
+        self.aliases: dict[str, str] = {}  # alias -> relation name
+        self.column_names: set[str] = set()
+        self.stars = False
+
+    def walk(self, root: ast.Node) -> None:
+        pending: list[object] = [root]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, (list, tuple)):
+                pending.extend(item)
+                continue
+            if not isinstance(item, ast.Node):
+                continue  # scalars: names, flags, enum values
+            self.check(item)
+            pending.extend(getattr(item, name, None) for name in item.__slots__)
+
+    def check(self, node: ast.Node) -> None:
+        kind = type(node)
+        if kind is ast.ParamRef and self.allow_params:
+            return
+        if kind in _REFUSED_NODES:
+            raise UnsafeSQL(f"{_REFUSED_NODES[kind]}; {ALLOWED_WHAT} statement is allowed")
+        if isinstance(node, _DATA_MODIFYING):
+            raise UnsafeSQL(
+                f"{_command_name(node)} inside a query (a data-modifying WITH clause) is not allowed; "
+                f"{ALLOWED_WHAT} statement is allowed"
+            )
+        if kind not in _ALLOWED_NODES:
+            raise UnsafeSQL(
+                f"{_command_name(node)} is not allowed in a read-only query; "
+                f"{ALLOWED_WHAT} statement is allowed"
+            )
+        if isinstance(node, ast.FuncCall):
+            _check_function(node)
+        elif isinstance(node, ast.A_Expr):
+            _check_operator(node)
+        elif isinstance(node, ast.RangeVar):
+            _check_relation(node)
+            self.relations.add(node.relname)
+            self.aliases[node.alias.aliasname if node.alias else node.relname] = node.relname
+        elif isinstance(node, ast.ColumnRef):
+            self._column(node)
+        elif isinstance(node, ast.A_Indirection):
+            for field in node.indirection or ():
+                if isinstance(field, ast.String):
+                    _check_attribute(field.sval)
+                elif isinstance(field, ast.A_Star):
+                    self.stars = True
+        elif isinstance(node, ast.SubLink) and node.subLinkType == SubLinkType.ARRAY_SUBLINK:
+            raise UnsafeSQL(
+                "ARRAY(subquery) folds any number of rows into one value of unbounded size; "
+                "select the rows instead"
+            )
+        elif isinstance(node, ast.TypeName):
+            _check_type(node)
+        elif isinstance(node, ast.SortBy) and node.useOp:
+            _check_operator_name([part.sval for part in node.useOp], "ORDER BY ... USING")
+        if isinstance(node, ast.SubLink) and node.operName:
+            _check_operator_name([part.sval for part in node.operName], "op ANY/ALL (subquery)")
+
+    def _column(self, ref: ast.ColumnRef) -> None:
+        names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
+        if any(isinstance(field, ast.A_Star) for field in ref.fields):
+            self.stars = True
+        if len(names) >= 2 or (len(names) == 1 and len(ref.fields) == 1):
+            self.column_names.add(names[-1])
+        if names and len(ref.fields) >= 2 and isinstance(ref.fields[-1], ast.String):
+            _check_attribute(names[-1])
+        if names and names[-1] in _DISTINCT_DENIED_COLUMNS:
+            raise UnsafeSQL(f"column {names[-1]} is not shown: it may hold source code, settings or secrets")
+
+    def check_denied_columns(self) -> None:
+        for relation in sorted(self.relations & set(sqlpolicy.DENIED_COLUMNS)):
+            denied = sqlpolicy.DENIED_COLUMNS[relation]
+            hit = sorted(denied & self.column_names)
+            if hit:
+                raise UnsafeSQL(
+                    f"column {relation}.{hit[0]} is not shown: it may hold source code, settings or secrets"
+                )
+            whole_row = any(
+                self.aliases.get(name) == relation for name in self.column_names if name in self.aliases
+            )
+            if self.stars or whole_row:
+                raise UnsafeSQL(
+                    f"{relation} has columns that are not shown ({', '.join(sorted(denied))}): name the "
+                    "columns you need instead of * or a whole-row reference"
+                )
+
+
+def _check_attribute(name: str) -> None:
+    if name in _DANGEROUS_NAMES:
         raise UnsafeSQL(
-            f"{_command_name(node)} inside a query (a data-modifying WITH clause) is not allowed; "
-            f"{ALLOWED_WHAT} statement is allowed"
+            f"'.{name}' is attribute notation for the function call {name}(...), which is not allowed "
+            "(x.f and (x).f call f(x) when x has no column f)"
         )
-    if kind not in _ALLOWED_NODES:
-        raise UnsafeSQL(
-            f"{_command_name(node)} is not allowed in a read-only query; {ALLOWED_WHAT} statement is allowed"
-        )
-    if isinstance(node, ast.FuncCall):
-        _check_function(node)
-    elif isinstance(node, ast.A_Expr):
-        _check_operator(node)
-    elif isinstance(node, ast.RangeVar):
-        _check_relation(node)
 
 
 def _check_function(call: ast.FuncCall) -> None:
@@ -271,31 +422,305 @@ def _check_function(call: ast.FuncCall) -> None:
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != "pg_catalog"):
         raise UnsafeSQL(
             f"function {shown}() is not allowed: only allow-listed built-in functions may be called, "
-            "unqualified or as pg_catalog.<name> (see migrator.guard.ALLOWED_FUNCTIONS)"
+            "unqualified or as pg_catalog.<name> (see migrator.sqlpolicy)"
         )
-    if parts[-1] not in ALLOWED_FUNCTIONS:
+    name = parts[-1]
+    if name in sqlpolicy.REFUSED_FUNCTIONS:
+        raise UnsafeSQL(f"function {shown}() is not allowed: it {sqlpolicy.REFUSED_FUNCTIONS[name]}")
+    if name not in sqlpolicy.ALLOWED_FUNCTIONS:
         raise UnsafeSQL(
             f"function {shown}() is not allowed: only allow-listed read-only functions may be called "
             "(aggregates, window, string, date/time, math, array and JSON functions; "
-            "see migrator.guard.ALLOWED_FUNCTIONS)"
+            "see migrator.sqlpolicy)"
+        )
+    args = list(call.args or ())
+    if name == "current_setting":
+        sqlpolicy.check_setting_name(_string_literal(args[0]) if args else None)
+    elif name == "generate_series":
+        sqlpolicy.check_series_bounds([_integer_literal(arg) for arg in args])
+
+
+def _check_operator_name(names: list[str], where: str = "an expression") -> None:
+    if len(names) > 1 and names[0] != "pg_catalog":
+        raise UnsafeSQL(
+            f"operator OPERATOR({'.'.join(names)}) in {where} is not allowed: only built-in operators, "
+            "unqualified or as OPERATOR(pg_catalog.<op>), may be used"
         )
 
 
 def _check_operator(expr: ast.A_Expr) -> None:
     names = [part.sval for part in expr.name or () if isinstance(part, ast.String)]
-    if len(names) > 1 and names[0] != "pg_catalog":
-        raise UnsafeSQL(
-            f"operator OPERATOR({'.'.join(names)}) is not allowed: only built-in operators, unqualified "
-            "or as OPERATOR(pg_catalog.<op>), may be used"
-        )
+    _check_operator_name(names)
+    if names and names[-1] in _LIKE_OPERATORS:
+        right = expr.rexpr
+        patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
+        for pattern in patterns or [None]:
+            sqlpolicy.check_like_pattern(_string_literal(pattern))
 
 
 def _check_relation(relation: ast.RangeVar) -> None:
-    if relation.relname in DENIED_RELATIONS and relation.schemaname in (None, "pg_catalog"):
+    builtin_schema = relation.schemaname in (None, "pg_catalog", "information_schema")
+    if relation.relname in sqlpolicy.DENIED_RELATIONS and builtin_schema:
         raise UnsafeSQL(
-            f"reading {relation.relname} is not allowed: it holds credentials or server configuration; "
-            "other tables, views and system catalogs (pg_stat_activity, pg_locks, pg_settings...) may be read"
+            f"reading {relation.relname} is not allowed: it holds "
+            f"{sqlpolicy.DENIED_RELATIONS[relation.relname]}; other tables, views and system catalogs "
+            "(pg_stat_activity, pg_locks...) may be read"
         )
+
+
+def _check_type(type_name: ast.TypeName) -> None:
+    names = [part.sval for part in type_name.names or ()]
+    if len(names) > 1 and names[0] != "pg_catalog":
+        raise UnsafeSQL(
+            f"type {'.'.join(names)} is not allowed: a cast to a type or domain outside pg_catalog can run "
+            "its functions and checks; only built-in types may be named with a schema"
+        )
+    name = names[-1] if names else ""
+    if name not in _LENGTH_TYPES:
+        return
+    for modifier in type_name.typmods or ():
+        length = _integer_literal(modifier)
+        if length is not None and length > sqlpolicy.MAX_TYPMOD:
+            raise UnsafeSQL(f"a length of {length} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+
+
+def _string_literal(node: object) -> str | None:
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return node.val.sval
+    return None
+
+
+def _integer_literal(node: object) -> int | None:
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
+        return node.val.ival
+    return None
+
+
+# ---------------------------------------------------------------------------------------- size rule
+
+
+class _Source(NamedTuple):
+    """How many copies of the largest input one column (widest) and one whole row of a source can hold."""
+
+    widest: int
+    row: int
+
+
+_BASE = _Source(1, 1)
+_GROWTH_FACTOR = {
+    sqlpolicy.Growth.DOUBLE: 2, sqlpolicy.Growth.QUADRUPLE: 4, sqlpolicy.Growth.SIXFOLD: 6,
+    sqlpolicy.Growth.EIGHTEENFOLD: 18,
+}  # fmt: skip
+
+
+class _Sizer:
+    """The size rule: no value may hold more than MAX_COPIES copies of the largest input.
+
+    A unit is the larger of the query text and the largest stored row. A literal costs nothing (it is part
+    of the query); a column costs what its source can hold (1 for a table); ``a || b`` costs the sum, a
+    function its growth class (sqlpolicy). A derived table's column costs at least 1, so ``s || s`` over
+    ``s || s`` over ... doubles at each level and is refused after six: PostgreSQL has no per-query memory
+    limit, and such a query can otherwise build gigabytes from a few hundred characters.
+    """
+
+    def __init__(self) -> None:
+        self.ctes: list[dict[str, _Source]] = []
+
+    def select(self, stmt: ast.SelectStmt, outer: list[dict[str, _Source]], depth: int = 0) -> _Source:
+        if depth > _MAX_DEPTH:
+            raise UnsafeSQL(f"the query nests more than {_MAX_DEPTH} levels deep")
+        if stmt.op != SetOperation.SETOP_NONE:
+            left = self.select(stmt.larg, outer, depth + 1)
+            right = self.select(stmt.rarg, outer, depth + 1)
+            return _Source(max(left.widest, right.widest), max(left.row, right.row))
+        self.ctes.append({})
+        try:
+            if stmt.withClause:
+                self._with(stmt.withClause, outer, depth)
+            if stmt.valuesLists:
+                rows = [[self.expr(item, outer, depth) for item in row] for row in stmt.valuesLists]
+                return self._bounded(
+                    _Source(max(max(row, default=0) for row in rows), max(sum(row) for row in rows))
+                )
+            frame: dict[str, _Source] = {}
+            for item in stmt.fromClause or ():
+                self._from(item, frame, outer, depth)
+            scope = [*outer, frame]
+            clauses = (stmt.whereClause, stmt.havingClause, stmt.groupClause, stmt.sortClause,
+                       stmt.distinctClause, stmt.windowClause, stmt.limitCount, stmt.limitOffset)  # fmt: skip
+            for clause in clauses:
+                self.expr(clause, scope, depth)
+            widest = row = 0
+            for target in stmt.targetList or ():
+                value = target.val if isinstance(target, ast.ResTarget) else target
+                if isinstance(value, ast.ColumnRef) and isinstance(value.fields[-1], ast.A_Star):
+                    sources = self._star_sources(value, frame)
+                    widest = max([widest, *(s.widest for s in sources)])
+                    row += sum(s.row for s in sources)
+                else:
+                    copies = self.expr(value, scope, depth)
+                    widest, row = max(widest, copies), row + copies
+            return self._bounded(_Source(widest, row))
+        finally:
+            self.ctes.pop()
+
+    def _bounded(self, source: _Source) -> _Source:
+        if source.row > sqlpolicy.MAX_ROW_COPIES:
+            raise UnsafeSQL(
+                f"a row of this query can hold {source.row} copies of its inputs; the limit is "
+                f"{sqlpolicy.MAX_ROW_COPIES}: select fewer or smaller columns"
+            )
+        return source
+
+    def _with(self, clause: ast.WithClause, outer: list[dict[str, _Source]], depth: int) -> None:
+        for cte in clause.ctes or ():
+            query = cte.ctequery
+            if clause.recursive and query.op != SetOperation.SETOP_NONE:
+                base = self.select(query.larg, outer, depth + 1)
+                self.ctes[-1][cte.ctename] = _Source(max(base.widest, 1), max(base.row, 1))
+                step = self.select(query.rarg, outer, depth + 1)
+                if step.widest > max(base.widest, 1) or step.row > max(base.row, 1):
+                    raise UnsafeSQL(
+                        f"the recursive query {cte.ctename} makes its values bigger on each iteration "
+                        "(e.g. s || s); that has no bound"
+                    )
+                self.ctes[-1][cte.ctename] = _Source(max(base.widest, step.widest), max(base.row, step.row))
+            else:
+                self.ctes[-1][cte.ctename] = self.select(query, outer, depth + 1)
+
+    def _from(self, item: ast.Node, frame: dict[str, _Source], outer: list, depth: int) -> None:
+        if isinstance(item, ast.RangeVar):
+            source = _BASE
+            if item.schemaname is None:
+                for level in reversed(self.ctes):
+                    if item.relname in level:
+                        source = _Source(max(level[item.relname].widest, 1), max(level[item.relname].row, 1))
+                        break
+            frame[item.alias.aliasname if item.alias else item.relname] = source
+        elif isinstance(item, ast.RangeSubselect):
+            scope = [*outer, frame] if item.lateral else outer
+            inner = self.select(item.subquery, scope, depth + 1)
+            frame[item.alias.aliasname if item.alias else "?"] = _Source(
+                max(inner.widest, 1), max(inner.row, 1)
+            )
+        elif isinstance(item, ast.RangeFunction):
+            copies = 0
+            for entry in item.functions or ():
+                function = entry[0] if isinstance(entry, (list, tuple)) else entry
+                copies = max(copies, self.expr(function, [*outer, frame], depth))
+            name = item.alias.aliasname if item.alias else f"?{len(frame)}"
+            frame[name] = _Source(max(copies, 1), max(copies, 1))
+        elif isinstance(item, ast.JoinExpr):
+            self._from(item.larg, frame, outer, depth)
+            self._from(item.rarg, frame, outer, depth)
+            self.expr(item.quals, [*outer, frame], depth)
+        else:
+            frame[f"?{len(frame)}"] = _BASE
+
+    @staticmethod
+    def _star_sources(ref: ast.ColumnRef, frame: dict[str, _Source]) -> list[_Source]:
+        names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
+        if names and names[-1] in frame:
+            return [frame[names[-1]]]
+        return list(frame.values()) or [_BASE]
+
+    def expr(self, node: object, scope: list[dict[str, _Source]], depth: int) -> int:
+        copies = self._expr(node, scope, depth + 1)
+        if copies > sqlpolicy.MAX_COPIES:
+            raise UnsafeSQL(
+                f"a value of this query can hold {copies} copies of its inputs (for example s || s over "
+                f"several levels of subqueries); the limit is {sqlpolicy.MAX_COPIES}"
+            )
+        return copies
+
+    def _expr(self, node: object, scope: list[dict[str, _Source]], depth: int) -> int:
+        if depth > _MAX_DEPTH:
+            raise UnsafeSQL(f"the query nests more than {_MAX_DEPTH} levels deep")
+        if node is None:
+            return 0
+        if isinstance(node, (list, tuple)):
+            return max((self.expr(item, scope, depth) for item in node), default=0)
+        if isinstance(node, (ast.A_Const, ast.ParamRef, ast.SQLValueFunction, ast.GroupingFunc)):
+            return 0
+        if isinstance(node, ast.ColumnRef):
+            return self._column(node, scope)
+        if isinstance(node, ast.SubLink):
+            self.expr(node.testexpr, scope, depth)
+            inner = self.select(node.subselect, scope, depth)
+            return inner.widest if node.subLinkType == SubLinkType.EXPR_SUBLINK else 0
+        if isinstance(node, ast.FuncCall):
+            args = [self.expr(arg, scope, depth) for arg in node.args or ()]
+            for extra in (node.agg_order, node.agg_filter, node.over):
+                self.expr(extra, scope, depth)
+            growth = sqlpolicy.FUNCTION_GROWTH.get(node.funcname[-1].sval, sqlpolicy.Growth.SUM)
+            if growth is sqlpolicy.Growth.CONSTANT:
+                return 0
+            if growth is sqlpolicy.Growth.MAX:
+                return max(args, default=0)
+            if growth is sqlpolicy.Growth.SUM:
+                return sum(args)
+            return _GROWTH_FACTOR[growth] * max(sum(args), 1)
+        if isinstance(node, ast.A_Expr):
+            left = self.expr(node.lexpr, scope, depth)
+            right = self.expr(node.rexpr, scope, depth)
+            names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
+            return left + right if names and names[-1] == "||" else max(left, right)
+        if isinstance(node, (ast.BoolExpr, ast.NullTest, ast.BooleanTest)):
+            self.expr(getattr(node, "args", None) or getattr(node, "arg", None), scope, depth)
+            return 0
+        if isinstance(node, ast.CaseExpr):
+            self.expr(node.arg, scope, depth)
+            results = [self.expr(node.defresult, scope, depth)]
+            for when in node.args or ():
+                self.expr(when.expr, scope, depth)
+                results.append(self.expr(when.result, scope, depth))
+            return max(results)
+        if isinstance(node, (ast.CoalesceExpr, ast.MinMaxExpr)):
+            return max((self.expr(arg, scope, depth) for arg in node.args or ()), default=0)
+        if isinstance(node, ast.RowExpr):
+            return sum(self.expr(arg, scope, depth) for arg in node.args or ())
+        if isinstance(node, ast.A_ArrayExpr):
+            return sum(self.expr(item, scope, depth) for item in node.elements or ())
+        if isinstance(node, (ast.TypeCast, ast.CollateClause, ast.NamedArgExpr)):
+            return self.expr(node.arg, scope, depth)
+        if isinstance(node, ast.A_Indirection):
+            for item in node.indirection or ():
+                if isinstance(item, ast.A_Indices):
+                    self.expr([item.lidx, item.uidx], scope, depth)
+            return self.expr(node.arg, scope, depth)
+        if isinstance(node, ast.SortBy):
+            return self.expr(node.node, scope, depth)
+        if isinstance(node, ast.WindowDef):
+            self.expr(
+                [node.partitionClause, node.orderClause, node.startOffset, node.endOffset], scope, depth
+            )
+            return 0
+        if isinstance(node, ast.GroupingSet):
+            return self.expr(node.content, scope, depth)
+        if isinstance(node, ast.ResTarget):
+            return self.expr(node.val, scope, depth)
+        return 0
+
+    @staticmethod
+    def _column(ref: ast.ColumnRef, scope: list[dict[str, _Source]]) -> int:
+        names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
+        sources = [source for frame in scope for source in frame.values()]
+        widest = max((source.widest for source in sources), default=1)
+        if isinstance(ref.fields[-1], ast.A_Star) or len(names) == 1:
+            # t.* or a bare name that may be a whole-row reference to source t.
+            alias = names[-1] if names else None
+            for frame in reversed(scope):
+                if alias in frame:
+                    return max(frame[alias].row, widest, 1)
+            if isinstance(ref.fields[-1], ast.A_Star):
+                return max(sum(source.row for source in sources), 1)
+            return max(widest, 1)
+        for frame in reversed(scope):
+            if names[-2] in frame:
+                return max(frame[names[-2]].widest, 1)
+        return max(widest, 1)
 
 
 def _command_name(node: ast.Node | None) -> str:
@@ -322,3 +747,7 @@ def _command_name(node: ast.Node | None) -> str:
 
 def _quote_if_needed(name: str) -> str:
     return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -7,6 +7,10 @@ MIGRATOR_STATEMENT_TIMEOUT   PostgreSQL statement_timeout for migrations; defaul
 MIGRATOR_CONNECT_TIMEOUT     seconds to wait for a connection; default 10
 MIGRATOR_SQL_ROW_LIMIT       rows the `sql` action returns at most; default 1000
 MIGRATOR_SQL_TIMEOUT_MS      statement_timeout of the `sql` action; default 5000
+MIGRATOR_SQL_MAX_BYTES       bytes of JSON rows the `sql` action returns at most; default 1048576 (1 MiB)
+MIGRATOR_SQL_ROLE            the role the `sql` action runs as (created by the migrator); default
+                             "migrator_sql_reader"
+MIGRATOR_SQL_SCHEMAS         comma-separated schemas the `sql` action may read; default "public"
 APP_DB_SECRET_ID             secret of the application role that migrate sets up (app_role.py); default none
 """
 
@@ -21,6 +25,7 @@ from migrator.errors import ConfigurationError
 __all__ = ["PRODUCTION_NAMES", "Settings"]
 
 PRODUCTION_NAMES = frozenset({"production", "prod"})
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DURATION = re.compile(r"^\s*\d{1,9}\s*(ms|s|min|h)?\s*$")
 
 
@@ -48,6 +53,20 @@ def _duration(environ: Mapping[str, str], key: str, default: str) -> str:
     return raw.replace(" ", "")
 
 
+def _identifier(environ: Mapping[str, str], key: str, default: str) -> str:
+    raw = environ.get(key, "").strip() or default
+    if not _IDENTIFIER.match(raw):
+        raise ConfigurationError(
+            f"{key}={raw[:70]!r} is not a plain name; use lower-case letters, digits and _ (e.g. {default!r})"
+        )
+    return raw
+
+
+def _identifiers(environ: Mapping[str, str], key: str, default: str) -> tuple[str, ...]:
+    names = [name.strip() for name in (environ.get(key, "").strip() or default).split(",") if name.strip()]
+    return tuple(_identifier({key: name}, key, default) for name in names) or (default,)
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = "local"
@@ -57,6 +76,9 @@ class Settings:
     connect_timeout: int = 10
     sql_row_limit: int = 1000
     sql_timeout_ms: int = 5000
+    sql_max_bytes: int = 1024 * 1024
+    sql_role: str = "migrator_sql_reader"
+    sql_schemas: tuple[str, ...] = ("public",)
     app_secret_id: str | None = None
 
     @property
@@ -73,5 +95,8 @@ class Settings:
             connect_timeout=int(_number(environ, "MIGRATOR_CONNECT_TIMEOUT", 10, 1, 300)),
             sql_row_limit=int(_number(environ, "MIGRATOR_SQL_ROW_LIMIT", 1000, 1, 100_000)),
             sql_timeout_ms=int(_number(environ, "MIGRATOR_SQL_TIMEOUT_MS", 5000, 1, 900_000)),
+            sql_max_bytes=int(_number(environ, "MIGRATOR_SQL_MAX_BYTES", 1024 * 1024, 1024, 4 * 1024 * 1024)),
+            sql_role=_identifier(environ, "MIGRATOR_SQL_ROLE", "migrator_sql_reader"),
+            sql_schemas=_identifiers(environ, "MIGRATOR_SQL_SCHEMAS", "public"),
             app_secret_id=environ.get("APP_DB_SECRET_ID", "").strip() or None,
         )

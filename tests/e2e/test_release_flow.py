@@ -133,6 +133,12 @@ def test_release_flow(kit: Kit) -> None:
     assert applied == ["0001", "0002", "0003", "0004", "0005", "0006"], listed
     assert states["0007"] == "pending"
 
+    # AND the read-only sql action runs through the deployed function as its own least-privileged role
+    counted = kit.migrate(ACTION="sql", SQL="SELECT count(*) AS users, current_user AS role FROM users")
+    assert counted["ok"] is True and counted["rows"] == [[0, "migrator_sql_reader"]], counted
+    refused = kit.migrate(ACTION="sql", SQL="SELECT (pid).pg_terminate_backend FROM pg_stat_activity")
+    assert refused["error"]["type"] == "UnsafeSQL", refused
+
     # WHEN a client logs in as the application role, with the credentials ECS gives the containers (the
     # role's own secret), THEN it can read and write the tables but not change the schema
     with kit.app_connection() as app:

@@ -165,8 +165,8 @@ def test_the_default_network_has_a_way_out(module_tf):
         (
             {"azs": ["us-east-1a", "us-east-1b"], "egress": "endpoints"},
             'network.egress is "endpoints", but an enabled colour\'s image is not in Amazon ECR in us-east-1 '
-            "(blue.image: public.ecr.aws/nginx/nginx:1.27; green.image: public.ecr.aws/nginx/nginx:1.27): VPC "
-            "endpoints reach only AWS services, so the tasks could not pull it. "
+            "(blue.image: public.ecr.aws/nginx/nginx:1.27; green.image: public.ecr.aws/nginx/nginx:1.27): "
+            "VPC endpoints reach only AWS services, so the tasks could not pull it. "
             'Set network.egress = "nat", or push the image to ECR',
         ),
     ],

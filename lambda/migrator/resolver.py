@@ -1,0 +1,456 @@
+"""The server-side layer of the ``sql`` action: check what the query really calls, by OID, before it runs.
+
+The guard reads names in the text; PostgreSQL decides what those names mean. ``(pid).pg_terminate_backend``
+is a call the text shows as a column, ``lower(email)`` may resolve to an overload in ``public``, ``1::d`` runs
+the checks of a domain, ``ORDER BY x USING <<<`` calls whatever function backs that operator. So the query is
+analysed by PostgreSQL itself: ``check`` creates a temporary view of it inside a savepoint that is always
+rolled back (parse analysis only: nothing is planned or executed), reads the view's stored query tree from
+``pg_rewrite`` and walks it:
+
+* every function call (including attribute notation, casts, aggregates and window functions) must be a
+  built-in (OID < 16384) in ``pg_catalog`` whose name is allowed (``sqlpolicy``), or a built-in cast;
+* every operator (in expressions, ``op ANY/ALL``, row comparisons, ``ORDER BY ... USING``, DISTINCT and
+  GROUP BY) must be a built-in, and its function not one that cannot be cancelled;
+* every type must do its input and output with built-in functions, and a value may only be coerced to a
+  built-in domain (a domain's CHECK runs code);
+* every relation must be readable without running code: built-in catalogs (minus the denied ones and denied
+  columns), tables, sequences and materialized views; a user view is checked the same way, recursively, and so
+  are the row-level security policies of the tables read; foreign tables are refused;
+* ``current_setting`` only with a literal built-in setting name, LIKE only with a short literal pattern,
+  ``generate_series`` only with literal integer bounds, no ARRAY(subquery).
+
+Parse analysis itself runs one kind of code: the input function of a literal's type (``'x'::t``). Only a
+superuser can create a base type, so that code is PostgreSQL's or an installed extension's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from migrator import sqlpolicy
+from migrator.errors import QueryFailed, UnsafeSQL
+
+__all__ = ["check", "parse_node_tree"]
+
+_VIEW = "migrator_sql_check"
+_SAVEPOINT = "migrator_sql_check"
+_MAX_VIEW_DEPTH = 16
+
+# enum SubLinkType: ARRAY_SUBLINK folds the rows of a subquery into one array value.
+_ARRAY_SUBLINK = 6
+# enum CoercionForm: a FuncExpr printed as a cast.
+_CAST_FORMATS = {1, 2}
+# Bitmapset offset of column numbers (FirstLowInvalidHeapAttributeNumber is -7 in PostgreSQL 12 to 17).
+_ATTNO_OFFSET = 7
+# char(n), varchar(n), bit(n), varbit(n): the typmod is the length (+ 4 for the character types).
+_LENGTH_TYPES = frozenset({"1042", "1043", "1560", "1562"})
+
+
+# ------------------------------------------------------------------------------ pg_node_tree reader
+
+
+class _Node(dict):
+    """One ``{NAME :field value ...}`` of PostgreSQL's node text format."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+_TOKEN = re.compile(r'\s*((?:[^\s(){}\\"]|\\.)+|"(?:[^"\\]|\\.)*"|[(){}])', re.DOTALL)
+
+
+def _tokens(text: str) -> Iterator[str]:
+    pos = 0
+    while True:
+        match = _TOKEN.match(text, pos)
+        if not match:
+            if text[pos:].strip():
+                raise ValueError(f"unreadable node tree at {pos}")
+            return
+        pos = match.end()
+        yield match.group(1)
+
+
+def parse_node_tree(text: str) -> Any:
+    """Read a ``pg_node_tree`` (``nodeToString``'s format) into _Node dicts, lists and strings."""
+    tokens = list(_tokens(text))
+    pos = 0
+
+    def value() -> Any:
+        nonlocal pos
+        tok = tokens[pos]
+        pos += 1
+        if tok == "{":
+            node = _Node(tokens[pos])
+            pos += 1
+            while tokens[pos] != "}":
+                key = tokens[pos]
+                if not key.startswith(":"):
+                    raise ValueError(f"expected a field name, found {key!r}")
+                pos += 1
+                if key == ":constvalue" and tokens[pos] != "<>":
+                    # "<length> [ b0 b1 ... ]": a pass-by-value datum prints all 8 bytes of a Datum, and
+                    # bytes print as signed chars.
+                    if tokens[pos + 1] != "[":
+                        raise ValueError("a constant's bytes must follow its length")
+                    end = tokens.index("]", pos + 2)
+                    node[key[1:]] = [int(b) & 0xFF for b in tokens[pos + 2 : end]]
+                    pos = end + 1
+                else:
+                    node[key[1:]] = value()
+            pos += 1
+            return node
+        if tok == "(":
+            items: list[Any] = []
+            while tokens[pos] != ")":
+                items.append(value())
+            pos += 1
+            return items
+        if tok == "<>":
+            return None
+        return tok
+
+    return value()
+
+
+def _walk(tree: Any) -> Iterator[_Node]:
+    pending = [tree]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, _Node):
+            yield item
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def _oids(value: Any) -> list[int]:
+    """OIDs from a field: one number, or a list such as ``(o 23 25)``."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return [int(value)] if int(value) > 0 else []
+    if isinstance(value, list):
+        return [int(v) for v in value if isinstance(v, str) and v.isdigit() and int(v) > 0]
+    return []
+
+
+def _bitmap(value: Any) -> list[int]:
+    if isinstance(value, list) and value and value[0] == "b":
+        return [int(v) for v in value[1:]]
+    return []
+
+
+def _const_bytes(node: Any) -> bytes | None:
+    if not isinstance(node, _Node) or node.name != "CONST" or node.get("constisnull") == "true":
+        return None
+    raw = node.get("constvalue")
+    return bytes(raw) if isinstance(raw, list) else None
+
+
+def _const_text(node: Any) -> str | None:
+    """The value of a text-like constant (a varlena with a 4-byte or a 1-byte header), or None."""
+    raw = _const_bytes(node)
+    if raw is None or node.get("constlen") != "-1" or not raw:
+        return None
+    if raw[0] & 0x01:  # 1-byte header
+        return raw[1 : raw[0] >> 1].decode("utf-8", "replace")
+    length = int.from_bytes(raw[:4], "little") >> 2
+    return raw[4:length].decode("utf-8", "replace")
+
+
+def _const_int(node: Any) -> int | None:
+    raw = _const_bytes(node)
+    if raw is None or node.get("consttype") not in ("20", "21", "23"):
+        return None
+    size = int(node.get("constlen", "8"))
+    return int.from_bytes(raw[:size], "little", signed=True)
+
+
+# -------------------------------------------------------------------------------------- the check
+
+
+@dataclass
+class _Found:
+    functions: dict[int, list[_Node]] = field(default_factory=dict)  # FuncExpr, Aggref, WindowFunc
+    operators: dict[int, list[_Node]] = field(default_factory=dict)
+    types: set[int] = field(default_factory=set)
+    domains: set[int] = field(default_factory=set)  # coerced to
+    relations: dict[int, set[int]] = field(default_factory=dict)  # relid -> selected column numbers
+
+    def add_function(self, oid: int, node: _Node) -> None:
+        self.functions.setdefault(oid, []).append(node)
+
+    def add_operator(self, oid: int, node: _Node) -> None:
+        self.operators.setdefault(oid, []).append(node)
+
+
+_TYPE_FIELDS = (
+    "vartype", "consttype", "resulttype", "funcresulttype", "opresulttype", "aggtype", "wintype",
+    "row_typeid", "array_typeid", "element_typeid", "minmaxtype", "coalescetype", "casetype", "typeId",
+    "paramtype", "aggargtypes", "coltypes", "funccoltypes", "refcontainertype", "refelemtype", "refrestype",
+    "aggtranstype",
+)  # fmt: skip
+
+
+def _collect(tree: Any, found: _Found) -> None:
+    for node in _walk(tree):
+        name = node.name
+        for key in _TYPE_FIELDS:
+            if key in node:
+                found.types.update(_oids(node[key]))
+        if name in ("CONST", "RELABELTYPE", "COERCEVIAIO", "ARRAYCOERCEEXPR"):
+            _check_typmod(node)
+        if name in ("FUNCEXPR", "AGGREF", "WINDOWFUNC"):
+            key = {"FUNCEXPR": "funcid", "AGGREF": "aggfnoid", "WINDOWFUNC": "winfnoid"}[name]
+            for oid in _oids(node.get(key)):
+                found.add_function(oid, node)
+        elif name in ("OPEXPR", "DISTINCTEXPR", "NULLIFEXPR", "SCALARARRAYOPEXPR"):
+            for oid in _oids(node.get("opno")):
+                found.add_operator(oid, node)
+        elif name == "ROWCOMPAREEXPR":
+            for oid in _oids(node.get("opnos")):
+                found.add_operator(oid, node)
+        elif name == "SORTGROUPCLAUSE":
+            for key in ("eqop", "sortop"):
+                for oid in _oids(node.get(key)):
+                    found.add_operator(oid, node)
+        elif name == "WINDOWCLAUSE":
+            for key in ("startInRangeFunc", "endInRangeFunc"):
+                for oid in _oids(node.get(key)):
+                    found.add_function(oid, node)
+        elif name == "COERCETODOMAIN":
+            found.domains.update(_oids(node.get("resulttype")))
+        elif name == "SUBLINK" and node.get("subLinkType") == str(_ARRAY_SUBLINK):
+            raise UnsafeSQL(
+                "ARRAY(subquery) folds any number of rows into one value of unbounded size; "
+                "select the rows instead"
+            )
+        elif name in ("RANGETBLENTRY", "RTEPERMISSIONINFO"):
+            relid = _oids(node.get("relid"))
+            if relid and (name == "RTEPERMISSIONINFO" or node.get("rtekind") == "0"):
+                columns = found.relations.setdefault(relid[0], set())
+                columns.update(bit - _ATTNO_OFFSET for bit in _bitmap(node.get("selectedCols")))
+        elif name == "TABLEFUNC":
+            raise UnsafeSQL("XMLTABLE and JSON_TABLE are not allowed")
+
+
+def _check_typmod(node: _Node) -> None:
+    kind = node.get("consttype") or node.get("resulttype")
+    typmod = node.get("consttypmod") or node.get("resulttypmod") or "-1"
+    if kind in _LENGTH_TYPES and int(typmod) > sqlpolicy.MAX_TYPMOD + 4:
+        raise UnsafeSQL(f"a length of {int(typmod) - 4} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+
+
+def check(conn: psycopg.Connection, query: str) -> None:
+    """Raise UnsafeSQL unless everything ``query`` (one SELECT, VALUES or TABLE) resolves to is allowed.
+
+    ``conn`` must be inside a read-write transaction with the search_path the query will run with; the
+    check leaves the transaction as it found it (its savepoint is always rolled back)."""
+    conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        try:
+            # A newline on each side: a trailing line comment in the query cannot swallow the parenthesis.
+            conn.execute(f"CREATE TEMPORARY VIEW {_VIEW} AS SELECT 1 FROM (\n{query}\n) AS _q")
+        except psycopg.Error as exc:
+            # PostgreSQL's own refusal (no such column, a lock it waited for too long): nothing ran.
+            raise QueryFailed(f"PostgreSQL refused the query: {_reason(exc)}") from None
+        tree = conn.execute(
+            "SELECT ev_action FROM pg_catalog.pg_rewrite WHERE ev_class = %s::regclass",
+            (f"pg_temp.{_VIEW}",),
+        ).fetchone()[0]
+        found = _Found()
+        try:
+            _collect(parse_node_tree(tree), found)
+        except (ValueError, IndexError):
+            # Fail closed: a tree this reader does not understand (a future PostgreSQL) is not allowed.
+            raise UnsafeSQL("the server's analysis of the query could not be read; refusing it") from None
+        view = conn.execute("SELECT %s::regclass::oid", (f"pg_temp.{_VIEW}",)).fetchone()[0]
+        _check_relations(conn, found, seen={view})
+        _check_functions(conn, found)
+        _check_operators(conn, found)
+        _check_types(conn, found)
+    finally:
+        conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+
+
+def _reason(exc: psycopg.Error) -> str:
+    message = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+    return f"{message} (SQLSTATE {exc.diag.sqlstate})" if exc.diag.sqlstate else message
+
+
+def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) -> None:
+    """Check every relation read, then what the user views and row-level security policies among them
+    read and call, level by level (``seen`` starts with the check's own view)."""
+    pending = {oid: cols for oid, cols in found.relations.items() if oid not in seen}
+    depth = 0
+    while pending:
+        depth += 1
+        if depth > _MAX_VIEW_DEPTH:
+            raise UnsafeSQL(f"views nest more than {_MAX_VIEW_DEPTH} levels deep")
+        rows = conn.execute(
+            "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relrowsecurity"
+            "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.oid = ANY(%s::oid[])",
+            (list(pending),),
+        ).fetchall()
+        nested = _Found()
+        for oid, schema, name, kind, row_security in rows:
+            seen.add(oid)
+            shown = f"{schema}.{name}"
+            if oid < sqlpolicy.BUILTIN_OID_LIMIT:
+                _check_builtin_relation(conn, oid, name, shown, pending[oid])
+                continue
+            if kind == "f":
+                raise UnsafeSQL(f"{shown} is a foreign table: reading it runs a query on another server")
+            trees = []
+            if kind == "v":
+                trees += conn.execute(
+                    "SELECT ev_action FROM pg_catalog.pg_rewrite"
+                    " WHERE ev_class = %s AND rulename = '_RETURN'",
+                    (oid,),
+                ).fetchall()
+            if row_security:
+                trees += conn.execute(
+                    "SELECT polqual FROM pg_catalog.pg_policy WHERE polrelid = %s AND polcmd IN ('r', '*')"
+                    " AND polqual IS NOT NULL",
+                    (oid,),
+                ).fetchall()
+            for (tree,) in trees:
+                _collect(parse_node_tree(tree), nested)
+        for oid, nodes in nested.functions.items():
+            found.functions.setdefault(oid, []).extend(nodes)
+        for oid, nodes in nested.operators.items():
+            found.operators.setdefault(oid, []).extend(nodes)
+        found.types |= nested.types
+        found.domains |= nested.domains
+        pending = {oid: cols for oid, cols in nested.relations.items() if oid not in seen}
+
+
+def _check_builtin_relation(
+    conn: psycopg.Connection, oid: int, name: str, shown: str, selected: set[int]
+) -> None:
+    if name in sqlpolicy.DENIED_RELATIONS:
+        raise UnsafeSQL(f"reading {shown} is not allowed: it holds {sqlpolicy.DENIED_RELATIONS[name]}")
+    denied = sqlpolicy.DENIED_COLUMNS.get(name)
+    if not denied:
+        return
+    columns = {
+        column
+        for (column,) in conn.execute(
+            "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s AND attnum = ANY(%s::int2[])",
+            (oid, sorted(selected)),
+        )
+    }
+    if 0 in selected:
+        raise UnsafeSQL(
+            f"{shown} has columns that are not shown ({', '.join(sorted(denied))}): name the columns "
+            "you need instead of * or a whole-row reference"
+        )
+    hit = sorted(columns & denied)
+    if hit:
+        raise UnsafeSQL(f"column {shown}.{hit[0]} is not shown: it may hold source code, settings or secrets")
+
+
+def _check_functions(conn: psycopg.Connection, found: _Found) -> None:
+    if not found.functions:
+        return
+    rows = conn.execute(
+        "SELECT p.oid, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid),"
+        "       EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castfunc = p.oid AND c.oid < %s)"
+        "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE p.oid = ANY(%s::oid[])",
+        (sqlpolicy.BUILTIN_OID_LIMIT, list(found.functions)),
+    ).fetchall()
+    for oid, schema, name, arguments, is_cast in rows:
+        nodes = found.functions[oid]
+        shown = f"{schema}.{name}({arguments})"
+        if oid >= sqlpolicy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
+            raise UnsafeSQL(
+                f"the query calls {shown}, which is not a built-in PostgreSQL function: the sql action only "
+                "calls allow-listed functions from pg_catalog"
+            )
+        cast_only = all(n.name == "FUNCEXPR" and n.get("funcformat") in ("1", "2") for n in nodes)
+        if name in sqlpolicy.ALLOWED_FUNCTIONS or (cast_only and is_cast):
+            for node in nodes:
+                _check_arguments(name, node)
+            continue
+        reason = sqlpolicy.REFUSED_FUNCTIONS.get(name, "it is not on the allow-list of read-only functions")
+        raise UnsafeSQL(f"the query calls {shown}: {reason}")
+
+
+def _check_arguments(name: str, node: _Node) -> None:
+    args = node.get("args") or []
+    if name == "current_setting":
+        sqlpolicy.check_setting_name(_const_text(args[0]) if args else None)
+    elif name == "generate_series":
+        sqlpolicy.check_series_bounds([_const_int(arg) for arg in args])
+    elif node.name == "FUNCEXPR" and node.get("funcresulttype") in _LENGTH_TYPES:
+        typmod = _const_int(args[1]) if len(args) > 1 else None
+        if typmod is not None and typmod > sqlpolicy.MAX_TYPMOD + 4:
+            raise UnsafeSQL(f"a length of {typmod - 4} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+
+
+def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
+    if not found.operators:
+        return
+    rows = conn.execute(
+        "SELECT o.oid, n.nspname, o.oprname, pg_catalog.format_type(o.oprleft, NULL),"
+        "       pg_catalog.format_type(o.oprright, NULL), o.oprcode::oid, p.proname"
+        "  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace"
+        "  JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode"
+        " WHERE o.oid = ANY(%s::oid[])",
+        (list(found.operators),),
+    ).fetchall()
+    for oid, schema, name, left, right, function, function_name in rows:
+        shown = f"operator {schema}.{name} ({left}, {right})"
+        if (
+            oid >= sqlpolicy.BUILTIN_OID_LIMIT
+            or function >= sqlpolicy.BUILTIN_OID_LIMIT
+            or schema != "pg_catalog"
+        ):
+            raise UnsafeSQL(f"the query uses {shown}, which is not a built-in PostgreSQL operator")
+        if function_name in sqlpolicy.DENIED_OPERATOR_FUNCTIONS:
+            raise UnsafeSQL(
+                f"the query uses {sqlpolicy.DENIED_OPERATOR_FUNCTIONS[function_name]}, whose nested loops "
+                "cannot be cancelled by the statement timeout; compare with = ANY (...) or unnest() instead"
+            )
+        if function_name in sqlpolicy.LIKE_FUNCTIONS:
+            for node in found.operators[oid]:
+                _check_like_pattern(node)
+
+
+def _check_like_pattern(node: _Node) -> None:
+    args = node.get("args") or []
+    pattern = args[1] if len(args) == 2 else None
+    patterns = (
+        pattern.get("elements") if isinstance(pattern, _Node) and pattern.name == "ARRAYEXPR" else [pattern]
+    )
+    for item in patterns or [None]:
+        sqlpolicy.check_like_pattern(_const_text(item))
+
+
+def _check_types(conn: psycopg.Connection, found: _Found) -> None:
+    if not found.types and not found.domains:
+        return
+    rows = conn.execute(
+        "SELECT t.oid, pg_catalog.format_type(t.oid, NULL),"
+        "       GREATEST(t.typinput::oid, t.typoutput::oid, t.typreceive::oid, t.typsend::oid,"
+        "                t.typsubscript::oid, COALESCE(r.rngcanonical::oid, 0))"
+        "  FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid"
+        " WHERE t.oid = ANY(%s::oid[])",
+        (sorted(found.types | found.domains),),
+    ).fetchall()
+    for oid, shown, newest_function in rows:
+        if newest_function >= sqlpolicy.BUILTIN_OID_LIMIT:
+            raise UnsafeSQL(f"type {shown} reads or writes its values with functions that are not built-in")
+        if oid in found.domains and oid >= sqlpolicy.BUILTIN_OID_LIMIT:
+            raise UnsafeSQL(
+                f"the query converts a value to domain {shown}, whose checks run code that is not built-in; "
+                "compare with its base type instead"
+            )
