@@ -8,7 +8,8 @@ questions:
 * the region: the shell's agrees with the tfvars, and the tfvars' availability zones are in it;
 * the hosted zone for ``zone_name`` exists and is public;
 * the state bucket exists, is versioned and is encrypted (and sits in the backend's region);
-* the Lambda concurrency quota leaves room for the migrator's reserved concurrency (10 must stay unreserved);
+* the Lambda concurrency quota leaves room for the migrator's reserved concurrency (Lambda keeps 100, or the
+  whole quota when it is smaller, unreserved);
 * the migrator's runtime is supported today;
 * each enabled colour's image exists, where that can be checked (ECR DescribeImages; other registries SKIP);
 * private-subnet egress is configured (NAT, or VPC endpoints with every image in this region's ECR);
@@ -45,7 +46,9 @@ RUNTIME_SUPPORT = {
     "python3.13": (datetime.date(2029, 6, 30), datetime.date(2029, 8, 31)),
     "python3.14": (datetime.date(2030, 6, 30), datetime.date(2030, 8, 31)),
 }
-MIN_UNRESERVED = 10  # Lambda keeps at least this much of the account's concurrency unreserved
+# Lambda keeps 100 of the account's concurrency unreserved (docs: "configuring reserved concurrency"), and
+# all of it on a new account whose quota is below that (quota 10: any reservation fails).
+MIN_UNRESERVED = 100
 _TFVARS_VARIABLES = ("region", "zone_name", "blue", "green", "network", "database", "migrator")
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)"
@@ -242,13 +245,14 @@ def check_concurrency(session, tfvars: dict[str, Any]) -> Check:
         return Check(
             "lambda concurrency", PASS, f"the migrator reserves none (quota {total}, {unreserved} unreserved)"
         )
-    if unreserved - int(reserved) < MIN_UNRESERVED:
+    keep = min(MIN_UNRESERVED, total)
+    if unreserved - int(reserved) < keep:
         return Check(
             "lambda concurrency",
             FAIL,
             f"migrator.reserved_concurrency = {reserved} would leave {unreserved - int(reserved)} "
             "unreserved, "
-            f"but Lambda keeps at least {MIN_UNRESERVED} (quota {total}): remove reserved_concurrency (the "
+            f"but Lambda keeps at least {keep} (quota {total}): remove reserved_concurrency (the "
             "database lock serialises runs anyway) or ask for a higher quota in Service Quotas",
         )
     return Check(

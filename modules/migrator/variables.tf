@@ -168,13 +168,13 @@ variable "package_path" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions of the function, or null to reserve none. Reserving takes from the account's pool, which must keep at least 10 unreserved: on a new account whose quota is 10, any reservation fails. Runs are serialised by a database advisory lock either way."
+  description = "Reserved concurrent executions of the function, or null to reserve none. Reserving takes from the account's pool, of which Lambda keeps 100 unreserved (the whole quota when it is smaller): on a new account whose quota is 10, any reservation fails. Runs are serialised by a database advisory lock either way."
   type        = number
   default     = null
 
   validation {
     condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
-    error_message = "reserved_concurrency must be null (no reservation) or a whole number of 1 or more; the account must keep 10 unreserved, so check the quota first (make preflight)."
+    error_message = "reserved_concurrency must be null (no reservation) or a whole number of 1 or more; Lambda keeps 100 of the account's concurrency unreserved, so check the quota first (make preflight)."
   }
 }
 

@@ -156,6 +156,23 @@ def test_a_reservation_a_quota_of_10_cannot_give_is_refused(account, monkeypatch
     assert "would leave 9 unreserved, but Lambda keeps at least 10 (quota 10)" in check.detail
 
 
+@pytest.mark.parametrize(
+    ("total", "unreserved", "status"), [(1000, 1000, PASS), (1000, 100, FAIL), (200, 101, PASS)]
+)
+def test_the_reservation_must_leave_100_unreserved(account, monkeypatch, total, unreserved, status):
+    session, env_dir = account
+    tfvars = env_dir / "preflight.tfvars"
+    text = tfvars.read_text().replace(
+        'architecture = "x86_64"', 'architecture = "x86_64"\n  reserved_concurrency = 1'
+    )
+    tfvars.write_text(text)
+    _stub_quota(monkeypatch, session, total=total, unreserved=unreserved)
+    assert (
+        _by_name(preflight.preflight("preflight", session, today=TODAY))["lambda concurrency"].status
+        == status
+    )
+
+
 def test_region_zones_egress_and_password_mistakes(account, monkeypatch):
     session, env_dir = account
     _stub_quota(monkeypatch, session, total=1000, unreserved=1000)
