@@ -230,6 +230,17 @@ def _ensure_server_certificate(data: Path) -> None:
             shutil.chown(path, "postgres", "postgres")
 
 
+def _serves_tls(raw: dict) -> bool:
+    import psycopg  # imported late: `env` and `down` must work before the venv has it
+
+    admin = State(**raw).admin_url
+    try:
+        with psycopg.connect(admin, connect_timeout=5) as conn:
+            return conn.execute("SHOW ssl").fetchone()[0] == "on"
+    except psycopg.Error:
+        return True  # not reachable as expected: leave it to the normal start logic
+
+
 def local_ca_file() -> Path:
     """The local test CA that signs the local PostgreSQL's certificate."""
     return LOCAL_DIR / "tls" / "ca.pem"
@@ -380,6 +391,14 @@ def _up() -> State:
     )
     if not (_alive(raw["moto_pid"]) and _port_open(raw["moto_port"])):
         _start_moto(raw)
+    if raw["pg_data"] and _postgres_running(raw["pg_data"]) and not _serves_tls(raw):
+        # Started before the local default served TLS: restart it with its certificate.
+        _say("restarting PostgreSQL to serve TLS")
+        subprocess.run(
+            _as_postgres(["pg_ctl", "-D", raw["pg_data"], "-m", "fast", "-w", "stop"]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     if not (raw["pg_data"] and _postgres_running(raw["pg_data"])):
         _start_postgres(raw)
     state = State(**raw)
