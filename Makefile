@@ -90,7 +90,7 @@ bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql f
 # ------------------------------------------------------------------------------------- release
 
 .PHONY: plan apply verify demo preflight
-preflight: venv ## Before the first apply on an account: credentials, region, zone, state bucket, quota, runtime, images, egress, password [ENV=..]
+preflight: build ## Before the first apply on an account: credentials, region, zone, state bucket, quota, runtime, images, egress, password [ENV=..]
 	@$(PY) -m scripts.preflight
 
 plan: venv ## Save a plan for COLOR=blue|green [ENV=local] and print its Markdown review summary

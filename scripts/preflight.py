@@ -10,7 +10,7 @@ questions:
 * the state bucket exists, is versioned and is encrypted (and sits in the backend's region);
 * the Lambda concurrency quota leaves room for the migrator's reserved concurrency (Lambda keeps 100, or the
   whole quota when it is smaller, unreserved);
-* the migrator's runtime is supported today;
+* the migrator's runtime is supported today, and the built package's wheels match its architecture;
 * each enabled colour's image exists, where that can be checked (ECR DescribeImages; other registries SKIP);
 * private-subnet egress is configured (NAT, or VPC endpoints with every image in this region's ECR);
 * TF_VAR_database_password is set (and, for an RDS instance, uses only characters RDS accepts).
@@ -276,6 +276,34 @@ def check_runtime(runtime: str, today: datetime.date) -> Check:
     return Check("runtime", PASS, f"{runtime}, supported until {deprecated}")
 
 
+def check_package(tfvars: dict[str, Any], package: Path) -> Check:
+    """The package's compiled wheels are for the function's architecture (an arm64 function cannot load
+    x86_64 shared objects, and the failure would only show at the first invoke)."""
+    arch = (tfvars.get("migrator") or {}).get("architecture") or "x86_64"
+    if not package.exists():
+        return Check("package", FAIL, f"{package.name} is not built: run `make build ARCH={arch}`")
+    import zipfile
+
+    with zipfile.ZipFile(package) as archive:
+        machines = {
+            machine
+            for name in archive.namelist()
+            if name.endswith(".so") or ".so." in name
+            for machine in ("x86_64", "aarch64")
+            if f"-{machine}-linux-gnu" in name
+        }
+    wanted = {"x86_64": "x86_64", "arm64": "aarch64"}[arch]
+    if machines and machines != {wanted}:
+        return Check(
+            "package",
+            FAIL,
+            f"{package.name} carries {', '.join(sorted(machines))} wheels but migrator.architecture is "
+            f"{arch}: "
+            f"run `make build ARCH={arch}`",
+        )
+    return Check("package", PASS, f"{package.name} is built for {arch}")
+
+
 def check_image(session, color: str, image: str) -> Check:
     name = f"{color} image"
     match = _ECR_IMAGE.match(image)
@@ -354,7 +382,9 @@ def check_database_password(tfvars: dict[str, Any]) -> Check:
 # ------------------------------------------------------------------------------------------ the run
 
 
-def preflight(env: str, session, *, today: datetime.date | None = None) -> list[Check]:
+def preflight(
+    env: str, session, *, today: datetime.date | None = None, package: Path | None = None
+) -> list[Check]:
     """Every check for ENV, in order. Only read-only AWS calls are made."""
     tfvars_path, backend_path = ENV_DIR / f"{env}.tfvars", ENV_DIR / f"{env}.s3.tfbackend"
     for path in (tfvars_path, backend_path):
@@ -373,6 +403,7 @@ def preflight(env: str, session, *, today: datetime.date | None = None) -> list[
         lambda: check_state_bucket(session, read_backend(backend_path)),
         lambda: check_concurrency(session, tfvars),
         lambda: check_runtime(migrator_runtime(), today or datetime.date.today()),
+        lambda: check_package(tfvars, package or REPO / "dist" / "migrator.zip"),
         *(
             (lambda color=color: check_image(session, color, tfvars[color]["image"]))
             for color in ("blue", "green")

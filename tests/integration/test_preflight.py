@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -47,6 +48,7 @@ def test_make_preflight_passes_on_the_local_default(local_default):
         "state bucket encryption": PASS,
         "lambda concurrency": SKIP,  # moto has no GetAccountSettings; it says so
         "runtime": PASS,
+        "package": PASS,
         "blue image": SKIP,  # a public image: DescribeImages cannot see it
         "green image": SKIP,
         "egress": PASS,
@@ -237,3 +239,29 @@ def test_a_missing_environment_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(preflight, "ENV_DIR", tmp_path)
     with pytest.raises(preflight.PreflightError, match="does not exist: copy terraform/env/production"):
         preflight.preflight("staging", boto3.session.Session(region_name="eu-west-1"))
+
+
+def _zip(path: Path, names: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in names:
+            archive.writestr(name, b"")
+    return path
+
+
+def test_the_package_must_be_built_for_the_functions_architecture(tmp_path: Path):
+    x86 = _zip(tmp_path / "x86.zip", ["pglast/parser.cpython-313-x86_64-linux-gnu.so", "migrator/handler.py"])
+    arm = _zip(tmp_path / "arm.zip", ["pglast/parser.cpython-313-aarch64-linux-gnu.so"])
+    arm64 = {"migrator": {"architecture": "arm64"}}
+    assert preflight.check_package({}, x86).status == PASS
+    assert preflight.check_package(arm64, arm).status == PASS
+    wrong = preflight.check_package(arm64, x86)
+    assert wrong.status == FAIL
+    assert (
+        "carries x86_64 wheels but migrator.architecture is arm64: run `make build ARCH=arm64`"
+        in wrong.detail
+    )
+    missing = preflight.check_package({}, tmp_path / "migrator.zip")
+    assert (missing.status, missing.detail) == (
+        FAIL,
+        "migrator.zip is not built: run `make build ARCH=x86_64`",
+    )
