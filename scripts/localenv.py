@@ -261,10 +261,11 @@ def _ensure_app_database(state: State) -> None:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_USER,)).fetchone():
             conn.execute(f"CREATE ROLE {APP_USER} LOGIN CREATEDB")
         # What the RDS master user has: CREATEROLE, so the migrator can create the sql action's (and the
-        # application's) least-privileged roles. temp_file_limit is superuser-only; on RDS it belongs in the
-        # parameter group, here the migrator may set it per role so the local default exercises the limit.
+        # application's) least-privileged roles. temp_file_limit and track_activities are superuser-only; on
+        # RDS they belong in the parameter group, here the migrator may set them per role so the local
+        # default exercises them.
         conn.execute(f"ALTER ROLE {APP_USER} CREATEROLE")
-        conn.execute(f"GRANT SET ON PARAMETER temp_file_limit TO {APP_USER}")
+        conn.execute(f"GRANT SET ON PARAMETER temp_file_limit, track_activities TO {APP_USER}")
         # Re-applied every start: the recorded password is the one source of truth.
         conn.execute(
             psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pglast import ast, parse_sql
-from pglast.enums import SetOperation, SubLinkType
+from pglast.enums import A_Expr_Kind, SetOperation, SubLinkType
 from pglast.parser import ParseError, scan
 
 from migrator import sqlpolicy
@@ -150,6 +150,35 @@ _COMMAND_NAMES: dict[type, str] = {
 
 _LIKE_OPERATORS = frozenset({"~~", "~~*", "!~~", "!~~*"})
 _LENGTH_TYPES = frozenset({"bpchar", "char", "character", "varchar", "bit", "varbit"})
+
+# Casts may name only built-in types. A literal is converted to its type while PostgreSQL analyses the
+# query (before the server-side check can look): '{7}'::some_domain[] runs the domain's CHECK right there.
+# So this allow-list is the one layer that stops a planted type's code at that point. Compare an enum or a
+# domain column with a plain literal ('paid'), which takes the column's type without naming it.
+_BUILTIN_TYPES = frozenset(
+    {
+        "bit", "bool", "boolean", "box", "bpchar", "bytea", "char", "character", "cidr", "circle", "date",
+        "datemultirange", "daterange", "decimal", "float4", "float8", "inet", "int", "int2", "int4",
+        "int4multirange", "int4range", "int8", "int8multirange", "int8range", "integer", "interval", "json",
+        "jsonb", "jsonpath", "line", "lseg", "macaddr", "macaddr8", "money", "name", "numeric",
+        "nummultirange", "numrange", "oid", "path", "pg_lsn", "point", "polygon", "regclass",
+        "regcollation", "regconfig", "regdictionary", "regnamespace", "regoper", "regoperator", "regproc",
+        "regprocedure", "regrole", "regtype", "smallint", "bigint", "real", "text", "tid", "time",
+        "timestamp", "timestamptz", "timetz", "tsmultirange", "tsquery", "tsrange", "tstzmultirange",
+        "tstzrange", "tsvector", "uuid", "varbit", "varchar", "xid", "xid8",
+    }
+)  # fmt: skip
+
+# Attribute notation: field names that look like functions of these families are refused by the guard
+# (the server-side check sees every call by OID, whatever its name).
+_DANGEROUS_PREFIXES = (
+    "pg_", "lo_", "dblink", "ts_", "query_to_", "table_to_", "cursor_to_", "schema_to_", "database_to_",
+    "xpath", "set_config", "current_setting", "nextval", "currval", "setval", "lastval", "txid_",
+)  # fmt: skip
+
+_MAX_NUMERIC_DIGITS = sqlpolicy.MAX_NUMERIC_DIGITS
+_COMPARISONS = frozenset({"=", "<>", "!=", "<", ">", "<=", ">=", "~", "~*", "!~", "!~*", "~~", "~~*", "!~~",
+                          "!~~*", "@@", "&&", "@>", "<@", "?", "?|", "?&", "<<", ">>", "-|-"})  # fmt: skip
 _MAX_DEPTH = 100
 
 
@@ -241,7 +270,13 @@ def _explained_query(text: str) -> str:
     """The query part of an EXPLAIN statement's text: after EXPLAIN and its options."""
     tokens = list(scan(text))
     index = 1
-    if index < len(tokens) and text[tokens[index].start] == "(":
+    # EXPLAIN (VERBOSE) SELECT ... has options in parentheses; EXPLAIN (SELECT 1) UNION ... does not.
+    opens_options = (
+        index + 1 < len(tokens)
+        and text[tokens[index].start] == "("
+        and tokens[index + 1].name not in ("SELECT", "VALUES", "WITH", "TABLE", "ASCII_40")
+    )
+    if opens_options:
         depth = 0
         for index in range(1, len(tokens)):
             char = text[tokens[index].start : tokens[index].end + 1]
@@ -359,6 +394,13 @@ class _Scan:
             _check_relation(node)
             self.relations.add(node.relname)
             self.aliases[node.alias.aliasname if node.alias else node.relname] = node.relname
+            if node.alias and node.alias.colnames and node.relname in sqlpolicy.DENIED_COLUMNS:
+                raise UnsafeSQL(
+                    f"{node.relname} has columns that are not shown; a column list on its alias would rename "
+                    "them: name the columns you need instead"
+                )
+        elif isinstance(node, ast.A_Const) and isinstance(node.val, ast.Float):
+            _check_numeric_literal(node.val.fval)
         elif isinstance(node, ast.ColumnRef):
             self._column(node)
         elif isinstance(node, ast.A_Indirection):
@@ -374,10 +416,15 @@ class _Scan:
             )
         elif isinstance(node, ast.TypeName):
             _check_type(node)
+        elif isinstance(node, ast.TypeCast) and _is_numeric_text(node):
+            _check_numeric_literal(node.arg.val.sval.strip() or "0")
         elif isinstance(node, ast.SortBy) and node.useOp:
             _check_operator_name([part.sval for part in node.useOp], "ORDER BY ... USING")
         if isinstance(node, ast.SubLink) and node.operName:
-            _check_operator_name([part.sval for part in node.operName], "op ANY/ALL (subquery)")
+            names = [part.sval for part in node.operName]
+            _check_operator_name(names, "op ANY/ALL (subquery)")
+            if names[-1] in _LIKE_OPERATORS:
+                sqlpolicy.check_like_pattern(None)  # the patterns come from a subquery
 
     def _column(self, ref: ast.ColumnRef) -> None:
         names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
@@ -409,7 +456,7 @@ class _Scan:
 
 
 def _check_attribute(name: str) -> None:
-    if name in _DANGEROUS_NAMES:
+    if name in _DANGEROUS_NAMES or name.startswith(_DANGEROUS_PREFIXES):
         raise UnsafeSQL(
             f"'.{name}' is attribute notation for the function call {name}(...), which is not allowed "
             "(x.f and (x).f call f(x) when x has no column f)"
@@ -434,6 +481,11 @@ def _check_function(call: ast.FuncCall) -> None:
             "see migrator.sqlpolicy)"
         )
     args = list(call.args or ())
+    regexp = name in ("regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like")
+    if name == "power":
+        _check_exponent(args[1] if len(args) == 2 else None)
+    elif regexp and (len(args) < 2 or _string_literal(args[1]) is None):
+        raise UnsafeSQL(f"{name}() takes a literal pattern")
     if name == "current_setting":
         sqlpolicy.check_setting_name(_string_literal(args[0]) if args else None)
     elif name == "generate_series":
@@ -451,6 +503,8 @@ def _check_operator_name(names: list[str], where: str = "an expression") -> None
 def _check_operator(expr: ast.A_Expr) -> None:
     names = [part.sval for part in expr.name or () if isinstance(part, ast.String)]
     _check_operator_name(names)
+    if names and names[-1] == "^":
+        _check_exponent(expr.rexpr)
     if names and names[-1] in _LIKE_OPERATORS:
         right = expr.rexpr
         patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
@@ -476,12 +530,42 @@ def _check_type(type_name: ast.TypeName) -> None:
             "its functions and checks; only built-in types may be named with a schema"
         )
     name = names[-1] if names else ""
+    if name not in _BUILTIN_TYPES:
+        raise UnsafeSQL(
+            f"type {name} is not a built-in type: casting a literal to a user-defined type or domain runs "
+            "its code while the query is analysed; compare with a plain literal instead (status = 'paid')"
+        )
     if name not in _LENGTH_TYPES:
         return
     for modifier in type_name.typmods or ():
         length = _integer_literal(modifier)
         if length is not None and length > sqlpolicy.MAX_TYPMOD:
             raise UnsafeSQL(f"a length of {length} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+
+
+def _check_numeric_literal(text: str) -> None:
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = sum(char.isdigit() for char in mantissa)
+    if digits > _MAX_NUMERIC_DIGITS or (exponent and abs(int(exponent)) > _MAX_NUMERIC_DIGITS):
+        raise UnsafeSQL(
+            f"numeric literal {text[:20]}... has more than {_MAX_NUMERIC_DIGITS} digits: arithmetic on such "
+            "numbers cannot be cancelled"
+        )
+
+
+def _is_numeric_text(cast: ast.TypeCast) -> bool:
+    literal = cast.arg
+    is_text = isinstance(literal, ast.A_Const) and isinstance(literal.val, ast.String)
+    return is_text and cast.typeName.names[-1].sval in ("numeric", "decimal")
+
+
+def _check_exponent(node: object) -> None:
+    value = _integer_literal(node)
+    if value is None or abs(value) > _MAX_NUMERIC_DIGITS:
+        raise UnsafeSQL(
+            f"the exponent of ^ or power() must be a literal integer of at most {_MAX_NUMERIC_DIGITS} "
+            "(a huge numeric power cannot be cancelled)"
+        )
 
 
 def _string_literal(node: object) -> str | None:
@@ -654,7 +738,12 @@ class _Sizer:
             args = [self.expr(arg, scope, depth) for arg in node.args or ()]
             for extra in (node.agg_order, node.agg_filter, node.over):
                 self.expr(extra, scope, depth)
-            growth = sqlpolicy.FUNCTION_GROWTH.get(node.funcname[-1].sval, sqlpolicy.Growth.SUM)
+            name = node.funcname[-1].sval
+            if name in ("regexp_match", "regexp_matches"):
+                # each capture group can hold the whole input
+                pattern = _string_literal(node.args[1]) if len(node.args or ()) > 1 else None
+                return (1 + (pattern or "(").count("(")) * max(args[0] if args else 0, 1)
+            growth = sqlpolicy.FUNCTION_GROWTH.get(name, sqlpolicy.Growth.SUM)
             if growth is sqlpolicy.Growth.CONSTANT:
                 return 0
             if growth is sqlpolicy.Growth.MAX:
@@ -666,7 +755,10 @@ class _Sizer:
             left = self.expr(node.lexpr, scope, depth)
             right = self.expr(node.rexpr, scope, depth)
             names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
-            return left + right if names and names[-1] == "||" else max(left, right)
+            if node.kind != A_Expr_Kind.AEXPR_OP or (names and names[-1] in _COMPARISONS):
+                return max(left, right) if node.kind == A_Expr_Kind.AEXPR_NULLIF else 0
+            # || concatenates, and so do + on paths and other operators: count the sum
+            return left + right
         if isinstance(node, (ast.BoolExpr, ast.NullTest, ast.BooleanTest)):
             self.expr(getattr(node, "args", None) or getattr(node, "arg", None), scope, depth)
             return 0
@@ -683,7 +775,10 @@ class _Sizer:
             return sum(self.expr(arg, scope, depth) for arg in node.args or ())
         if isinstance(node, ast.A_ArrayExpr):
             return sum(self.expr(item, scope, depth) for item in node.elements or ())
-        if isinstance(node, (ast.TypeCast, ast.CollateClause, ast.NamedArgExpr)):
+        if isinstance(node, ast.TypeCast):
+            # an array or a row cast to text doubles its quotes and backslashes
+            return 2 * max(self.expr(node.arg, scope, depth), 1)
+        if isinstance(node, (ast.CollateClause, ast.NamedArgExpr)):
             return self.expr(node.arg, scope, depth)
         if isinstance(node, ast.A_Indirection):
             for item in node.indirection or ():

@@ -49,6 +49,10 @@ _CAST_FORMATS = {1, 2}
 _ATTNO_OFFSET = 7
 # char(n), varchar(n), bit(n), varbit(n): the typmod is the length (+ 4 for the character types).
 _LENGTH_TYPES = frozenset({"1042", "1043", "1560", "1562"})
+_NUMERIC = "1700"
+# regproc, regprocedure, regoper, regoperator, regclass, regtype: a constant that names an object (PostgreSQL
+# records a dependency on it) without calling or reading it.
+_OBJECT_NAME_TYPES = frozenset({"24", "2202", "2203", "2204", "2205", "2206"})
 
 
 # ------------------------------------------------------------------------------ pg_node_tree reader
@@ -62,7 +66,10 @@ class _Node(dict):
         self.name = name
 
 
-_TOKEN = re.compile(r'\s*((?:[^\s(){}\\"]|\\.)+|"(?:[^"\\]|\\.)*"|[(){}])', re.DOTALL)
+# As PostgreSQL's pg_strtok reads it: a token runs to whitespace or a bracket, a backslash protects the next
+# character, and a double quote is an ordinary character (outToken escapes only a leading one, so an
+# identifier such as a" prints as "a"" and must not pair up with the next quote).
+_TOKEN = re.compile(r"\s*((?:[^\s(){}\\]|\\.)+|[(){}])", re.DOTALL)
 
 
 def _tokens(text: str) -> Iterator[str]:
@@ -165,10 +172,12 @@ def _const_text(node: Any) -> str | None:
 
 def _const_int(node: Any) -> int | None:
     raw = _const_bytes(node)
-    if raw is None or node.get("consttype") not in ("20", "21", "23"):
-        return None
-    size = int(node.get("constlen", "8"))
-    return int.from_bytes(raw[:size], "little", signed=True)
+    kind = node.get("consttype") if raw is not None else None
+    if kind in ("20", "21", "23"):
+        return int.from_bytes(raw[: int(node.get("constlen", "8"))], "little", signed=True)
+    if kind in _OBJECT_NAME_TYPES:  # an OID: four unsigned bytes
+        return int.from_bytes(raw[:4], "little", signed=False)
+    return None
 
 
 # -------------------------------------------------------------------------------------- the check
@@ -178,9 +187,10 @@ def _const_int(node: Any) -> int | None:
 class _Found:
     functions: dict[int, list[_Node]] = field(default_factory=dict)  # FuncExpr, Aggref, WindowFunc
     operators: dict[int, list[_Node]] = field(default_factory=dict)
-    types: set[int] = field(default_factory=set)
-    domains: set[int] = field(default_factory=set)  # coerced to
+    types: set[int] = field(default_factory=set)  # every type a value of the query has
+    constructed: set[int] = field(default_factory=set)  # types the query makes values of (input, casts)
     relations: dict[int, set[int]] = field(default_factory=dict)  # relid -> selected column numbers
+    named: set[int] = field(default_factory=set)  # objects only named by a constant ('users'::regclass)
 
     def add_function(self, oid: int, node: _Node) -> None:
         self.functions.setdefault(oid, []).append(node)
@@ -203,8 +213,15 @@ def _collect(tree: Any, found: _Found) -> None:
         for key in _TYPE_FIELDS:
             if key in node:
                 found.types.update(_oids(node[key]))
-        if name in ("CONST", "RELABELTYPE", "COERCEVIAIO", "ARRAYCOERCEEXPR"):
+        if name == "CONST":
+            _check_numeric_size(node)
+            if node.get("consttype") in _OBJECT_NAME_TYPES:
+                found.named.add(_const_int(node) or 0)
+        if name in ("CONST", "RELABELTYPE", "COERCEVIAIO", "ARRAYCOERCEEXPR", "COERCETODOMAIN"):
             _check_typmod(node)
+            found.constructed.update(_oids(node.get("consttype") or node.get("resulttype")))
+        if name == "FUNCEXPR" and node.get("funcformat") in ("1", "2"):
+            found.constructed.update(_oids(node.get("funcresulttype")))
         if name in ("FUNCEXPR", "AGGREF", "WINDOWFUNC"):
             key = {"FUNCEXPR": "funcid", "AGGREF": "aggfnoid", "WINDOWFUNC": "winfnoid"}[name]
             for oid in _oids(node.get(key)):
@@ -223,8 +240,6 @@ def _collect(tree: Any, found: _Found) -> None:
             for key in ("startInRangeFunc", "endInRangeFunc"):
                 for oid in _oids(node.get(key)):
                     found.add_function(oid, node)
-        elif name == "COERCETODOMAIN":
-            found.domains.update(_oids(node.get("resulttype")))
         elif name == "SUBLINK" and node.get("subLinkType") == str(_ARRAY_SUBLINK):
             raise UnsafeSQL(
                 "ARRAY(subquery) folds any number of rows into one value of unbounded size; "
@@ -237,6 +252,16 @@ def _collect(tree: Any, found: _Found) -> None:
                 columns.update(bit - _ATTNO_OFFSET for bit in _bitmap(node.get("selectedCols")))
         elif name == "TABLEFUNC":
             raise UnsafeSQL("XMLTABLE and JSON_TABLE are not allowed")
+
+
+def _check_numeric_size(node: _Node) -> None:
+    raw = _const_bytes(node)
+    # numeric stores four decimal digits in two bytes
+    if node.get("consttype") == _NUMERIC and raw and len(raw) > sqlpolicy.MAX_NUMERIC_DIGITS // 2 + 16:
+        raise UnsafeSQL(
+            f"a numeric literal has more than {sqlpolicy.MAX_NUMERIC_DIGITS} digits: arithmetic on such "
+            "numbers cannot be cancelled"
+        )
 
 
 def _check_typmod(node: _Node) -> None:
@@ -270,6 +295,7 @@ def check(conn: psycopg.Connection, query: str) -> None:
             # Fail closed: a tree this reader does not understand (a future PostgreSQL) is not allowed.
             raise UnsafeSQL("the server's analysis of the query could not be read; refusing it") from None
         view = conn.execute("SELECT %s::regclass::oid", (f"pg_temp.{_VIEW}",)).fetchone()[0]
+        _check_recorded_dependencies(conn, view, found)
         _check_relations(conn, found, seen={view})
         _check_functions(conn, found)
         _check_operators(conn, found)
@@ -308,6 +334,7 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
                 continue
             if kind == "f":
                 raise UnsafeSQL(f"{shown} is a foreign table: reading it runs a query on another server")
+            _check_indexes(conn, oid, shown)
             trees = []
             if kind == "v":
                 trees += conn.execute(
@@ -328,7 +355,7 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
         for oid, nodes in nested.operators.items():
             found.operators.setdefault(oid, []).extend(nodes)
         found.types |= nested.types
-        found.domains |= nested.domains
+        found.constructed |= nested.constructed
         pending = {oid: cols for oid, cols in nested.relations.items() if oid not in seen}
 
 
@@ -386,6 +413,8 @@ def _check_functions(conn: psycopg.Connection, found: _Found) -> None:
 
 def _check_arguments(name: str, node: _Node) -> None:
     args = node.get("args") or []
+    if name == "power" and node.get("funcresulttype") == _NUMERIC:
+        _check_exponent(args)
     if name == "current_setting":
         sqlpolicy.check_setting_name(_const_text(args[0]) if args else None)
     elif name == "generate_series":
@@ -420,9 +449,25 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
                 f"the query uses {sqlpolicy.DENIED_OPERATOR_FUNCTIONS[function_name]}, whose nested loops "
                 "cannot be cancelled by the statement timeout; compare with = ANY (...) or unnest() instead"
             )
+        if function_name == "numeric_power":
+            for node in found.operators[oid]:
+                _check_exponent(node.get("args") or [])
         if function_name in sqlpolicy.LIKE_FUNCTIONS:
             for node in found.operators[oid]:
                 _check_like_pattern(node)
+
+
+def _check_exponent(args: list[Any]) -> None:
+    """numeric ^ y: y must be a small literal integer (huge numeric arithmetic cannot be cancelled)."""
+    exponent = args[1] if len(args) == 2 else None
+    if isinstance(exponent, _Node) and exponent.name == "FUNCEXPR" and len(exponent.get("args") or []) == 1:
+        exponent = exponent["args"][0]  # the cast of an integer literal to numeric
+    value = _const_int(exponent)
+    if value is None or abs(value) > sqlpolicy.MAX_NUMERIC_DIGITS:
+        raise UnsafeSQL(
+            f"the exponent of a numeric ^ or power() must be a literal integer of at most "
+            f"{sqlpolicy.MAX_NUMERIC_DIGITS}"
+        )
 
 
 def _check_like_pattern(node: _Node) -> None:
@@ -435,22 +480,115 @@ def _check_like_pattern(node: _Node) -> None:
         sqlpolicy.check_like_pattern(_const_text(item))
 
 
+# A function is trusted when PostgreSQL built it in (initdb) or an extension installed it (a superuser's act
+# of trust). Reading a citext column, or using a pg_trgm index, needs the extension's functions.
+_TRUSTED_FUNCTION = (
+    "({f} < {limit} OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_proc'::regclass"
+    " AND d.objid = {f} AND d.deptype = 'e'))"
+)
+
+
+def _trusted(column: str) -> str:
+    return _TRUSTED_FUNCTION.format(f=column, limit=sqlpolicy.BUILTIN_OID_LIMIT)
+
+
+def _check_indexes(conn: psycopg.Connection, relation: int, shown: str) -> None:
+    """An index whose operator class runs untrusted code runs it on every key comparison of a scan."""
+    row = conn.execute(
+        "SELECT i.indexrelid::regclass::text FROM pg_catalog.pg_index i"
+        " CROSS JOIN LATERAL unnest(i.indclass::oid[]) AS c(opclass)"
+        " JOIN pg_catalog.pg_opclass oc ON oc.oid = c.opclass"
+        " WHERE i.indrelid = %s AND ("
+        "   EXISTS (SELECT 1 FROM pg_catalog.pg_amproc p WHERE p.amprocfamily = oc.opcfamily"
+        f"          AND NOT {_trusted('p.amproc')})"
+        "   OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop o"
+        "              JOIN pg_catalog.pg_operator op ON op.oid = o.amopopr"
+        f"             WHERE o.amopfamily = oc.opcfamily AND NOT {_trusted('op.oprcode::oid')}))"
+        " LIMIT 1",
+        (relation,),
+    ).fetchone()
+    if row:
+        raise UnsafeSQL(
+            f"{shown} has an index ({row[0]}) whose operator class runs functions that are not built-in; "
+            "a scan would call them"
+        )
+
+
+def _check_recorded_dependencies(conn: psycopg.Connection, view: int, found: _Found) -> None:
+    """PostgreSQL records every dependency of the view on an object that is not pinned (that is, on anything
+    but initdb's own objects). Each one must also be in what the tree walk found: a disagreement means
+    this module misread the tree, and the query is refused rather than trusted."""
+    rows = conn.execute(
+        "SELECT d.refclassid::regclass::text, d.refobjid, d.refobjsubid FROM pg_catalog.pg_depend d"
+        " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass"
+        " WHERE r.ev_class = %s AND d.refobjid <> %s",
+        (view, view),
+    ).fetchall()
+    missed = []
+    for catalog, oid, column in rows:
+        if oid in found.named:
+            continue
+        if catalog == "pg_proc" and oid not in found.functions:
+            missed.append(f"function {oid}")
+        elif catalog == "pg_operator" and oid not in found.operators:
+            missed.append(f"operator {oid}")
+        elif catalog == "pg_class" and oid not in found.relations:
+            missed.append(f"relation {oid}")
+        elif catalog == "pg_type":
+            found.types.add(oid)
+        elif catalog == "pg_class" and column > 0:
+            found.relations[oid].add(column)
+    if missed:
+        raise UnsafeSQL(
+            "the server-side check's reading of the query misses what PostgreSQL recorded "
+            f"({', '.join(missed)}); refusing it"
+        )
+
+
 def _check_types(conn: psycopg.Connection, found: _Found) -> None:
-    if not found.types and not found.domains:
+    """Every type a value has is output with its functions; every type the query makes a value of is input
+    (a domain's CHECK, a range's canonical function). Follow arrays, domains, composite attributes and
+    range subtypes down to the bottom: each untrusted type on the way must do nothing but store values."""
+    if not found.types and not found.constructed:
         return
     rows = conn.execute(
-        "SELECT t.oid, pg_catalog.format_type(t.oid, NULL),"
-        "       GREATEST(t.typinput::oid, t.typoutput::oid, t.typreceive::oid, t.typsend::oid,"
-        "                t.typsubscript::oid, COALESCE(r.rngcanonical::oid, 0))"
-        "  FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid"
-        " WHERE t.oid = ANY(%s::oid[])",
-        (sorted(found.types | found.domains),),
+        "WITH RECURSIVE closure(oid, constructed) AS ("
+        "  SELECT t, t = ANY(%(constructed)s::oid[]) FROM unnest(%(all)s::oid[]) AS u(t)"
+        "  UNION"
+        "  SELECT x.child, c.constructed FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
+        "  CROSS JOIN LATERAL ("
+        "    SELECT t.typelem WHERE t.typelem <> 0"
+        "    UNION ALL SELECT t.typbasetype WHERE t.typtype = 'd'"
+        "    UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a"
+        "     WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped"
+        "    UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid"
+        "    UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid"
+        "  ) AS x(child))"
+        " SELECT t.oid, pg_catalog.format_type(t.oid, NULL), t.typtype, bool_or(c.constructed),"
+        f"  {_trusted('t.typinput::oid')} AND {_trusted('t.typoutput::oid')}"
+        f"  AND {_trusted('t.typreceive::oid')} AND {_trusted('t.typsend::oid')}"
+        f"  AND {_trusted('t.typsubscript::oid')},"
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid),"
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_range r"
+        "           LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc"
+        "           LEFT JOIN pg_catalog.pg_amproc p ON p.amprocfamily = oc.opcfamily"
+        "          WHERE r.rngtypid = t.oid AND ("
+        f"            NOT {_trusted('r.rngcanonical::oid')} OR NOT {_trusted('r.rngsubdiff::oid')}"
+        f"            OR (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')})))"
+        " FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
+        f" WHERE t.oid >= {sqlpolicy.BUILTIN_OID_LIMIT}"
+        " GROUP BY t.oid",
+        {"all": sorted(found.types | found.constructed), "constructed": sorted(found.constructed)},
     ).fetchall()
-    for oid, shown, newest_function in rows:
-        if newest_function >= sqlpolicy.BUILTIN_OID_LIMIT:
+    for _oid, shown, kind, constructed, io_trusted, constrained, untrusted_range in rows:
+        if not io_trusted:
             raise UnsafeSQL(f"type {shown} reads or writes its values with functions that are not built-in")
-        if oid in found.domains and oid >= sqlpolicy.BUILTIN_OID_LIMIT:
+        if constructed and kind == "d" and constrained:
             raise UnsafeSQL(
-                f"the query converts a value to domain {shown}, whose checks run code that is not built-in; "
+                f"the query makes a value of domain {shown}, whose checks run code that is not built-in; "
                 "compare with its base type instead"
+            )
+        if constructed and untrusted_range:
+            raise UnsafeSQL(
+                f"the query makes a value of range type {shown}, whose functions are not built-in"
             )

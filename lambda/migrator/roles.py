@@ -51,7 +51,9 @@ READER_SETTINGS: dict[str, str] = {
 }
 # Superuser-only settings: set where the migrator may (a superuser, or GRANT SET ON PARAMETER), reported
 # as not set otherwise (RDS: set them in the DB parameter group).
-_PRIVILEGED_SETTINGS: dict[str, str] = {"temp_file_limit": "64MB"}
+# track_activities off: every caller shares this role, so one caller could otherwise read another's query
+# text in pg_stat_activity (the two checks refuse that column; this keeps it empty for the role too).
+_PRIVILEGED_SETTINGS: dict[str, str] = {"temp_file_limit": "64MB", "track_activities": "off"}
 
 
 def reader_password(migrator_password: str, role: str) -> str:

@@ -27,14 +27,18 @@ from typing import Any
 
 import psycopg
 import pytest
+from migrator import commands, readonly, resolver, roles
 from migrator import handler as handler_module
-from migrator import readonly, resolver
 from migrator.errors import UnsafeSQL
 from migrator.readonly import run_readonly
 
 from scripts import localenv
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex[:8]
+
+
+def _columns(count: int) -> str:
+    return ", ".join(f"c{number}" for number in range(1, count + 1))
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,58 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("subconninfo-masking", "SELECT replace(subconninfo, 'password=', 'pw ') FROM pg_subscription",
            "replace", "subconninfo", "denied"),
     Attack("unreadable-table", "SELECT * FROM secret_table", None, None, "denied"),
+    # 6. found by the red team against the first version of the two checks
+    Attack("quote-in-alias-hides-a-call",
+           'SELECT "a""" FROM (SELECT (0.1::float8).pg_sleep AS x) AS s("a""")', "pg_sleep", "pg_sleep",
+           "hidden"),
+    Attack("quote-in-alias-hides-an-overload",
+           'SELECT "a""" FROM (SELECT lower(email) FROM users) AS s("a""")',
+           None, "public.lower", "not run: planted code"),
+    Attack("quote-in-alias-custom-setting",
+           'SELECT "a""" FROM (SELECT ($$app.secret$$::text).current_setting) AS s("a""")',
+           "current_setting", "custom setting", "not run: every role reads database-level settings"),
+    Attack("alias-list-renames-prosrc", f"SELECT c26 FROM pg_proc AS p({_columns(26)}) WHERE c2 = 'evil'",
+           "column list", "prosrc", "not run: pg_proc is readable by every role"),
+    Attack("alias-list-renames-query-text",
+           f"SELECT c21 FROM pg_stat_activity AS a({_columns(21)})"
+           " WHERE c3 <> pg_backend_pid()",
+           "column list", "query", "hidden"),
+    Attack("attr-function-sqlbody", "SELECT (oid).pg_get_function_sqlbody FROM pg_proc LIMIT 1",
+           "pg_get_function_sqlbody", "pg_get_function_sqlbody", "hidden"),
+    Attack("attr-backend-activity",
+           "SELECT (s).pg_stat_get_backend_activity FROM pg_stat_get_backend_idset() s",
+           "pg_stat_get_backend", "pg_stat_get_backend", "hidden"),
+    Attack("like-any-subquery", "SELECT 1 WHERE 'a' LIKE ANY (SELECT email FROM users)", "literal pattern",
+           "literal pattern", "not run: LIKE backtracking is uncancellable"),
+    Attack("domain-array-literal", "SELECT '{7}'::checked_int[] AS x", "not a built-in type", None,
+           "not run: the domain's CHECK runs while the query is analysed"),
+    Attack("composite-with-domain-literal", "SELECT '(7)'::wrap AS x", "not a built-in type", None,
+           "not run: the domain's CHECK runs while the query is analysed"),
+    Attack("range-with-planted-opclass", "SELECT '[1,5)'::erange AS x", "not a built-in type", None,
+           "not run: the opclass runs while the query is analysed"),
+    Attack("domain-array-at-run-time", "SELECT '{7}'::text::checked_int[] AS x", "not a built-in type",
+           "domain", "not run: planted code"),
+    Attack("planted-index-opclass", "SELECT note FROM orders WHERE id = 42", None, "has an index",
+           "not run: planted code"),
+    Attack("row-cast-doubling",
+           "SELECT length(s) FROM (SELECT ROW(s)::text AS s FROM (SELECT ROW(s)::text AS s FROM"
+           " (SELECT ROW(s)::text AS s FROM (SELECT ROW(s)::text AS s FROM (SELECT ROW(s)::text AS s FROM"
+           " (SELECT ROW(s)::text AS s FROM"
+           " (SELECT ROW(s)::text AS s FROM (SELECT $$\\$$ AS s) t0) t1) t2) t3) t4) t5) t6) t7",
+           "copies of its inputs", None, "not run: PostgreSQL has no per-query memory limit"),
+    Attack("regexp-capture-groups",
+           "SELECT length(regexp_match(regexp_match(regexp_match('ab', '((((((((.*))))))))')::text,"
+           " '((((((((.*))))))))')::text, '((((((((.*))))))))')::text)",
+           "copies of its inputs", None, "not run: PostgreSQL has no per-query memory limit"),
+    Attack("path-addition-concatenates",
+           "SELECT s + s FROM (SELECT s + s AS s FROM (SELECT s + s AS s FROM (SELECT s + s AS s FROM"
+           " (SELECT s + s AS s FROM (SELECT s + s AS s FROM (SELECT s + s AS s FROM"
+           " (SELECT '[(0,0),(1,1)]'::path AS s) a) b) c) d) e) f) g",
+           "copies of its inputs", None, "not run: PostgreSQL has no per-query memory limit"),
+    Attack("numeric-power", "SELECT octet_length((x * x)::text) FROM (SELECT 10::numeric ^ 60000 - 1 AS x) s",
+           "exponent", "exponent", "not run: numeric multiplication is uncancellable"),
+    Attack("numeric-literal", "SELECT octet_length(((1e60000 - 1) * (1e60000 - 1))::text)",
+           "numeric literal", None, "not run: numeric multiplication is uncancellable"),
 )  # fmt: skip
 
 
@@ -168,14 +224,14 @@ def test_attack_ids_are_unique_and_every_attack_has_two_layers_or_says_why() -> 
 
 # ----------------------------------------------------------------------------------------- fixtures
 
-PLANT = f"""
+PLANT = """
 CREATE EXTENSION dblink;
 CREATE EXTENSION postgres_fdw;
 CREATE TABLE audit (note text);
 CREATE SCHEMA util;
 -- the attacker's payload: a write through dblink, which survives a READ ONLY transaction
 CREATE FUNCTION util.evil() RETURNS boolean LANGUAGE sql SECURITY DEFINER
-  AS $$ SELECT dblink_exec('dbname=' || current_database(), 'INSERT INTO audit VALUES (''pwned'')') = 'x' $$;
+  AS $$ SELECT dblink_exec('{dblink}', 'INSERT INTO audit VALUES (''pwned'')') = 'x' $$;
 CREATE FUNCTION public.lower(varchar) RETURNS text LANGUAGE sql IMMUTABLE SECURITY DEFINER
   AS $$ SELECT CASE WHEN util.evil() THEN 'a' ELSE 'b' END $$;
 CREATE FUNCTION util.same(int, int) RETURNS boolean LANGUAGE sql SECURITY DEFINER
@@ -199,13 +255,20 @@ CREATE FUNCTION util.int_to_money2(int) RETURNS util.money2 LANGUAGE sql SECURIT
   AS $$ SELECT ROW(CASE WHEN util.evil() THEN 1 ELSE $1 END)::util.money2 $$;
 CREATE CAST (int AS util.money2) WITH FUNCTION util.int_to_money2(int);
 CREATE VIEW v_evil AS SELECT id, util.evil() FROM users;
-CREATE VIEW v_secret AS SELECT id FROM users WHERE email = '{SECRET}';
-CREATE FUNCTION evil() RETURNS text LANGUAGE sql AS $$ SELECT '{SECRET}' $$;
+CREATE VIEW v_secret AS SELECT id FROM users WHERE email = '{secret}';
+CREATE FUNCTION evil() RETURNS text LANGUAGE sql AS $$ SELECT '{secret}' $$;
 CREATE TABLE secret_table (note text);
-INSERT INTO secret_table VALUES ('{SECRET}');
-SELECT lo_from_bytea(0, '{SECRET}'::bytea);
+INSERT INTO secret_table VALUES ('{secret}');
+SELECT lo_from_bytea(0, '{secret}'::bytea);
+CREATE TYPE public.wrap AS (v public.checked_int);
+CREATE FUNCTION util.evil_cmp(int, int) RETURNS int LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT CASE WHEN util.evil() THEN btint4cmp($1, $2) ELSE btint4cmp($1, $2) END $$;
+CREATE OPERATOR CLASS util.evil_int_ops FOR TYPE int USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 util.evil_cmp(int, int);
+CREATE TYPE public.erange AS RANGE (subtype = int, subtype_opclass = util.evil_int_ops);
+
 CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost');
-CREATE USER MAPPING FOR PUBLIC SERVER elsewhere OPTIONS (user 'x', password '{SECRET}');
+CREATE USER MAPPING FOR PUBLIC SERVER elsewhere OPTIONS (user 'x', password '{secret}');
 """
 
 
@@ -224,10 +287,20 @@ def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
             "INSERT INTO users VALUES (1, 'ada@example.com', '{1,2}', '{\"a\": 1}'),"
             " (2, 'grace@example.com', '{3}', '{}');"
             "CREATE TABLE sentinel (note text NOT NULL); INSERT INTO sentinel VALUES ('untouched');"
+            "CREATE TABLE orders (id int, note text);"
+            "INSERT INTO orders SELECT g, 'n' FROM generate_series(1, 500) g;"
         )
+    # the payload connects over TCP as the superuser, so that it really writes when it runs
+    parts = psycopg.conninfo.conninfo_to_dict(superuser)
+    dblink = " ".join(f"{key}={parts[key]}" for key in ("host", "port", "dbname", "user", "password"))
     with psycopg.connect(superuser, autocommit=True) as conn:
-        conn.execute(PLANT)
+        conn.execute(PLANT.replace("{dblink}", dblink).replace("{secret}", SECRET))
+        # building the index runs the planted comparison (and writes): clear the audit afterwards
+        conn.execute("CREATE INDEX orders_evil ON orders (id util.evil_int_ops)")
+        conn.execute("ANALYZE orders")
+        conn.execute("DELETE FROM audit")
         conn.execute(f"ALTER DATABASE \"{name}\" SET app.secret = '{SECRET}'")
+    commands.sql(migrator, "SELECT 1")  # the reader role is set up here, before any snapshot
     try:
         yield {"superuser": superuser, "migrator": migrator, "name": name}
     finally:
@@ -417,3 +490,27 @@ def test_queries_through_the_handler_are_refused_before_they_connect(env, lambda
     # WHEN the guard refuses THEN the refusal comes first: no connection was attempted
     result = invoke("SELECT (pid).pg_terminate_backend FROM pg_stat_activity", lambda_context)
     assert result["error"]["type"] == "UnsafeSQL"
+
+
+def test_the_planted_payload_really_writes_when_nothing_stops_it(env) -> None:
+    # Without this, "audit unchanged" in the snapshots would prove nothing.
+    with psycopg.connect(env["superuser"], autocommit=True) as conn:
+        before = conn.execute("SELECT count(*) FROM audit").fetchone()[0]
+        conn.execute("SELECT util.evil()")
+        assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == before + 1
+        conn.execute("DELETE FROM audit")
+
+
+def test_callers_sharing_the_reader_role_cannot_read_each_others_query_text(env) -> None:
+    # GIVEN one caller's session as the reader role, idle after a query that names a secret
+    reader = psycopg.conninfo.conninfo_to_dict(env["migrator"])
+    password = roles.reader_password(reader["password"], "migrator_sql_reader")
+    url = psycopg.conninfo.make_conninfo(**{**reader, "user": "migrator_sql_reader", "password": password})
+    with psycopg.connect(url, autocommit=True) as first, psycopg.connect(url, autocommit=True) as second:
+        first.execute(f"SELECT '{SECRET}' AS another_caller")
+        # WHEN another caller (same role, no checks at all) reads pg_stat_activity
+        seen = second.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid = %s", (first.info.backend_pid,)
+        ).fetchall()
+    # THEN track_activities = off on the role kept the text out of it
+    assert SECRET not in str(seen)
