@@ -95,6 +95,7 @@ class Settings:
         if not match:
             return 0
         return int(match.group(1)) * _UNIT_MS[match.group(2) or ""]
+
     app_secret_id: str | None = None
 
     @property
