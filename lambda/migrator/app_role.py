@@ -18,10 +18,6 @@ of every log line and result.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,14 +28,14 @@ from psycopg import sql
 from migrator import logs
 from migrator.credentials import read_secret
 from migrator.errors import MigratorError, SecretMalformed
+from migrator.scram import scram_sha256_verifier
 
-__all__ = ["AppRole", "AppRoleFailed", "ensure", "ensure_configured", "from_secret", "scram_sha256_verifier"]
+__all__ = ["AppRole", "AppRoleFailed", "ensure", "ensure_configured", "from_secret"]
 
 SCHEMA = "public"
 HISTORY_TABLE = "release_kit_migrations"
 DML = "SELECT, INSERT, UPDATE, DELETE"
 SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
-SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]{8,}$")
 
@@ -54,27 +50,6 @@ class AppRole:
 
     name: str
     password: str = field(repr=False)
-
-
-def scram_sha256_verifier(
-    password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS
-) -> str:
-    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802 / RFC 7677), in its format
-    ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``.
-
-    PostgreSQL normalises a password with SASLprep first; for printable ASCII (which :func:`from_secret`
-    insists on) SASLprep changes nothing, so this equals what the server would compute.
-    """
-    salt = salt if salt is not None else os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode()
-
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 def from_secret(secret_id: str, client: Any = None) -> AppRole:

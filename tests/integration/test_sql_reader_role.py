@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from migrator import commands, roles
+from migrator import commands, roles, scram
 from migrator.errors import ConfigurationError
 from migrator.settings import Settings
 
@@ -113,7 +113,7 @@ def test_rotating_the_migrator_password_rotates_the_reader(cluster) -> None:
 
 def test_scram_verifier_is_what_postgresql_accepts(cluster) -> None:
     salt = b"0123456789abcdef"
-    verifier = roles.scram_verifier("pencil", salt)
+    verifier = scram.scram_sha256_verifier("pencil", salt=salt)
     assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$")
     # the migrator never sends the plain password: it is not in the statement PostgreSQL logs
     with psycopg.connect(cluster["url"], autocommit=True) as conn:
