@@ -128,7 +128,8 @@ _DISTINCT_DENIED_COLUMNS = frozenset(
         "polqual", "polwithcheck", "subconninfo", "srvoptions", "ftoptions", "fdwoptions", "umoptions",
         "routine_definition", "view_definition", "proargdefaults", "typdefaultbin", "adbin", "conbin",
         "indexprs", "indpred", "tgargs", "tgqual", "partexprs", "stxexprs", "histogram_bounds",
-        "most_common_vals", "most_common_elems",
+        "most_common_vals", "most_common_elems", "indexdef", "relpartbound", "rowfilter", "prqual",
+        "domain_default", "column_default", "generation_expression", "attribute_default",
     }
 )  # fmt: skip
 

@@ -92,11 +92,11 @@ def run_readonly(
         )
     try:
         _begin(conn, statement_timeout_ms, read_write_first=resolve)
-        row_security = resolve and resolver.check(conn, checked.query)
-        if row_security and checked.kind == "explain":
+        hides_definitions = resolve and resolver.check(conn, checked.query)
+        if hides_definitions and checked.kind == "explain":
             raise UnsafeSQL(
-                "EXPLAIN of a table with row-level security prints its policies' expressions, which may hold "
-                "secrets; run the SELECT itself"
+                "EXPLAIN of a user view or a table with row-level security prints their definitions (a "
+                "view's WHERE clause, a policy's expression), which may hold secrets; run the SELECT itself"
             )
         # From here on nothing can write, and PostgreSQL refuses to switch back.
         conn.execute("SET TRANSACTION READ ONLY")

@@ -192,6 +192,7 @@ class _Found:
     relations: dict[int, set[int]] = field(default_factory=dict)  # relid -> selected column numbers
     named: set[int] = field(default_factory=set)  # objects only named by a constant ('users'::regclass)
     row_security: bool = False  # a relation read has row-level security (EXPLAIN would print its policy)
+    user_views: bool = False  # a user view is read (EXPLAIN would print its WHERE clause)
 
     def add_function(self, oid: int, node: _Node) -> None:
         self.functions.setdefault(oid, []).append(node)
@@ -315,8 +316,9 @@ def check(conn: psycopg.Connection, query: str) -> bool:
     """Raise UnsafeSQL unless everything ``query`` (one SELECT, VALUES or TABLE) resolves to is allowed.
 
     ``conn`` must be inside a read-write transaction with the search_path the query will run with; the
-    check leaves the transaction as it found it (its savepoint is always rolled back). Returns whether a
-    relation read has row-level security (EXPLAIN would print its policies)."""
+    check leaves the transaction as it found it (its savepoint is always rolled back). Returns whether the
+    query reads a relation whose plan would print what its definition hides (a row-level security policy,
+    a user view's WHERE clause): EXPLAIN of it is refused."""
     _refuse_untrusted_event_triggers(conn)
     _check_named_relations(conn, query)
     conn.execute(f"SAVEPOINT {_SAVEPOINT}")
@@ -343,7 +345,7 @@ def check(conn: psycopg.Connection, query: str) -> bool:
         _check_functions(conn, found)
         _check_operators(conn, found)
         _check_types(conn, found)
-        return found.row_security
+        return found.row_security or found.user_views
     finally:
         conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
@@ -447,6 +449,7 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
                     nested.relations.setdefault(child, set())
             trees = []
             if kind == "v":
+                found.user_views = True
                 trees += conn.execute(
                     "SELECT ev_action FROM pg_catalog.pg_rewrite"
                     " WHERE ev_class = %s AND rulename = '_RETURN'",
@@ -724,15 +727,32 @@ def _check_types(conn: psycopg.Connection, found: _Found) -> None:
         "           LEFT JOIN pg_catalog.pg_amproc p ON p.amprocfamily = oc.opcfamily"
         "          WHERE (r.rngtypid = t.oid OR r.rngmultitypid = t.oid) AND ("
         f"            NOT {_trusted('r.rngcanonical::oid')} OR NOT {_trusted('r.rngsubdiff::oid')}"
-        f"            OR (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')})))"
+        f"            OR (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')}))),"
+        # array_eq, record_cmp, hashing, GREATEST... look up the type's default operator classes at run
+        # time, and row_to_json (which builds every result row) calls a cast to json
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_opclass oc"
+        "           LEFT JOIN pg_catalog.pg_amproc p ON p.amprocfamily = oc.opcfamily"
+        "           LEFT JOIN pg_catalog.pg_amop o ON o.amopfamily = oc.opcfamily"
+        "           LEFT JOIN pg_catalog.pg_operator op ON op.oid = o.amopopr"
+        "          WHERE oc.opcintype = t.oid AND ("
+        f"            (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')})"
+        f"            OR (op.oprcode IS NOT NULL AND NOT {_trusted('op.oprcode::oid')})))"
+        "  OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast k WHERE k.castsource = t.oid"
+        "              AND k.casttarget IN ('json'::regtype, 'jsonb'::regtype)"
+        f"             AND k.castfunc <> 0 AND NOT {_trusted('k.castfunc::oid')})"
         " FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
         f" WHERE t.oid >= {sqlpolicy.BUILTIN_OID_LIMIT}"
         " GROUP BY t.oid",
         {"all": sorted(found.types | found.constructed), "constructed": sorted(found.constructed)},
     ).fetchall()
-    for _oid, shown, kind, constructed, io_trusted, constrained, untrusted_range in rows:
+    for _oid, shown, kind, constructed, io_trusted, constrained, untrusted_range, untrusted_support in rows:
         if not io_trusted:
             raise UnsafeSQL(f"type {shown} reads or writes its values with functions that are not built-in")
+        if untrusted_support:
+            raise UnsafeSQL(
+                f"type {shown} has an operator class or a cast to json whose functions are not built-in: "
+                "comparing, hashing or returning its values would run them"
+            )
         if constructed and kind == "d" and constrained:
             raise UnsafeSQL(
                 f"the query makes a value of domain {shown}, whose checks run code that is not built-in; "

@@ -86,8 +86,16 @@ def ensure_reader(
     not_set: list[str] = []
     try:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            # Any login may take an advisory lock: one held by someone else must not stop the action. With
+            # the role in place, a setup already under way elsewhere is as good as this one.
+            locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]
+            if not locked and exists:
+                return {"role": role, "created": False, "schemas": [], "settings": {}, "not_set": [],
+                        "skipped": "another session holds the setup lock"}  # fmt: skip
+            if not locked:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))  # bounded by lock_timeout
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             _refuse_if_privileged(conn, role, exists is not None)
             # SUPERUSER, REPLICATION and BYPASSRLS are off by default and only a superuser may name them:
             # an existing role that has one is refused above.

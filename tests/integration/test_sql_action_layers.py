@@ -241,6 +241,21 @@ ATTACKS: tuple[Attack, ...] = (
            "not run: pg_rules is readable by every role"),
     Attack("trigger-arguments", "SELECT encode(tgargs, 'escape') FROM pg_trigger", "tgargs", "tgargs",
            "not run: pg_trigger is readable by every role"),
+    # 8. found by the red team's third round
+    Attack("default-opclass-through-array-equality", "SELECT ARRAY[m] = ARRAY[m] FROM t_enum", None,
+           "operator class", "not run: planted code"),
+    Attack("default-opclass-through-greatest", "SELECT greatest(m, 'ok') = 'ok' FROM t_enum", None,
+           "operator class", "not run: planted code"),
+    Attack("default-opclass-through-record-equality", "SELECT t = t FROM t_enum t", None, "operator class",
+           "not run: planted code"),
+    Attack("cast-to-json-run-by-the-row-wrapper", "SELECT l FROM t_level", None, "cast to json",
+           "not run: the migrator's own cast"),
+    Attack("index-definitions-through-a-view", "SELECT indexdef FROM pg_indexes", "indexdef", "indexdef",
+           "not run: pg_indexes is readable by every role"),
+    Attack("domain-defaults", "SELECT domain_default FROM information_schema.domains", "domain_default",
+           "domain_default", "not run: information_schema shows them"),
+    Attack("explain-prints-a-view", "EXPLAIN SELECT * FROM v_filtered", None, "user view",
+           "not run: EXPLAIN prints the view's definition"),
     Attack("numeric-literal", "SELECT octet_length(((1e60000 - 1) * (1e60000 - 1))::text)",
            "numeric literal", None, "not run: numeric multiplication is uncancellable"),
 )  # fmt: skip
@@ -312,6 +327,33 @@ CREATE USER MAPPING FOR PUBLIC SERVER elsewhere OPTIONS (user 'x', password '{se
 """
 
 
+# Objects of the migrator's own types, given default operator classes by a superuser, and a cast to json
+# that the migrator (a type's owner may) created: both run at execution time, outside the query's tree.
+PLANT_TYPE_SUPPORT = """
+SET ROLE migrator;
+CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE t_enum (id int, m mood);
+INSERT INTO t_enum VALUES (1, 'sad'), (2, 'happy');
+CREATE TYPE public.level AS ENUM ('low', 'high');
+CREATE TABLE t_level (id int, l level);
+INSERT INTO t_level VALUES (1, 'low');
+CREATE FUNCTION public.level_to_json(level) RETURNS json LANGUAGE plpgsql SECURITY DEFINER
+  AS $$ BEGIN PERFORM util.evil(); RETURN '"x"'; END $$;
+CREATE CAST (level AS json) WITH FUNCTION public.level_to_json(level);
+RESET ROLE;
+CREATE FUNCTION util.evil_mood_cmp(mood, mood) RETURNS int LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT CASE WHEN util.evil() THEN 0 ELSE 0 END
+              + (CASE WHEN $1 < $2 THEN -1 WHEN $1 > $2 THEN 1 ELSE 0 END) $$;
+CREATE FUNCTION util.evil_mood_eq(mood, mood) RETURNS boolean LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT util.evil() OR $1::text = $2::text $$;
+CREATE FUNCTION util.evil_mood_lt(mood, mood) RETURNS boolean LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT util.evil() OR $1 < $2 $$;
+CREATE OPERATOR util.= (LEFTARG = mood, RIGHTARG = mood, FUNCTION = util.evil_mood_eq);
+CREATE OPERATOR util.< (LEFTARG = mood, RIGHTARG = mood, FUNCTION = util.evil_mood_lt);
+CREATE OPERATOR CLASS util.mood_ops DEFAULT FOR TYPE mood USING btree AS
+  OPERATOR 1 util.<, OPERATOR 3 util.=, FUNCTION 1 util.evil_mood_cmp(mood, mood);
+"""
+
 PLANT_ATTACHED = """
 CREATE TABLE t_idx (id int);
 CREATE INDEX t_idx_expr ON t_idx ((id + util.imm()));
@@ -342,6 +384,7 @@ def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
             "CREATE TABLE orders (id int, note text);"
             f"CREATE TABLE t_rls (note text); ALTER TABLE t_rls ENABLE ROW LEVEL SECURITY;"
             f"CREATE POLICY hide ON t_rls USING (note <> '{SECRET}');"
+            f"CREATE VIEW v_filtered AS SELECT id FROM users WHERE email <> '{SECRET}';"
             "INSERT INTO orders SELECT g, 'n' FROM generate_series(1, 500) g;"
         )
     # the payload connects over TCP as the superuser, so that it really writes when it runs
@@ -352,6 +395,7 @@ def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
         # building the index runs the planted comparison (and writes): clear the audit afterwards
         # code stored with tables, created once the audit table is committed (creating it runs it)
         conn.execute(PLANT_ATTACHED)
+        conn.execute(PLANT_TYPE_SUPPORT)
         conn.execute("CREATE INDEX orders_evil ON orders (id util.evil_int_ops)")
         conn.execute("CREATE INDEX t_child_evil ON t_child (id util.evil_int_ops)")
         conn.execute("ANALYZE orders")
