@@ -197,6 +197,7 @@ class CheckedSQL:
     statement: str
     query: str
     params: int = 0  # how many $n a generic plan has
+    param_query: str = ""  # the SELECT with its $n, to learn their types
 
 
 def check_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> str:
@@ -237,7 +238,7 @@ def plan_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH, check: bool = Tr
     if isinstance(stmt, ast.ExplainStmt):
         inner = _explained_query(text)
         params = max((int(t.value[1:]) for t in _param_tokens(inner)), default=0)
-        return CheckedSQL("explain", text, _params_to_null(inner), params)
+        return CheckedSQL("explain", text, params_to_null(inner), params, inner)
     return CheckedSQL("select", text, text)
 
 
@@ -308,11 +309,14 @@ def _param_tokens(query: str) -> list[_Param]:
     ]
 
 
-def _params_to_null(query: str) -> str:
-    """For the server-side check of a generic plan: $1 ... $n become NULL (a view cannot hold parameters)."""
+def params_to_null(query: str, types: list[str] | None = None) -> str:
+    """For the server-side check of a generic plan: $n becomes NULL (a view cannot hold parameters), cast to
+    the type the server gives $n when it is known, so that functions resolve as they will when it runs."""
     pieces, last = [], 0
     for token in _param_tokens(query):
-        pieces += [query[last : token.start], "NULL"]
+        index = int(token.value[1:]) - 1
+        typed = f"NULL::{types[index]}" if types and index < len(types) else "NULL"
+        pieces += [query[last : token.start], f"({typed})"]
         last = token.end + 1
     return "".join(pieces) + query[last:]
 

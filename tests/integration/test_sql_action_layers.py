@@ -256,6 +256,10 @@ ATTACKS: tuple[Attack, ...] = (
            "domain_default", "not run: information_schema shows them"),
     Attack("explain-prints-a-view", "EXPLAIN SELECT * FROM v_filtered", None, "user view",
            "not run: EXPLAIN prints the view's definition"),
+    Attack("generic-plan-parameter-typed-by-context",
+           "EXPLAIN (GENERIC_PLAN) SELECT lower($1) FROM users u"
+           " JOIN users v ON COALESCE($1, v.email) IS NOT NULL",
+           None, "public.lower(character varying)", "not run: planted code"),
     Attack("numeric-literal", "SELECT octet_length(((1e60000 - 1) * (1e60000 - 1))::text)",
            "numeric literal", None, "not run: numeric multiplication is uncancellable"),
 )  # fmt: skip
