@@ -26,7 +26,7 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
 RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT
@@ -78,7 +78,7 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 # ----------------------------------------------------------------------------------- migrator
 
 .PHONY: build migrate lint-migrations bench-migrations
-build: venv ## Build the Lambda package dist/migrator.zip (reproducible, prints its size)
+build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
 	@$(PY) -m scripts.build_lambda
 
 migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1]
@@ -92,7 +92,10 @@ bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql f
 
 # ------------------------------------------------------------------------------------- release
 
-.PHONY: plan apply verify demo release rollback status history
+.PHONY: plan apply verify demo preflight release rollback status history
+preflight: build ## Before the first apply on an account: credentials, region, zone, state bucket, quota, runtime, images, egress, password [ENV=..]
+	@$(PY) -m scripts.preflight
+
 plan: venv ## Save a plan [COLOR=blue|green: written into the env tfvars] [ENV=local] and print its review
 	@$(PY) -m scripts.release.switch plan
 
@@ -126,7 +129,7 @@ lint: venv $(CHECKOV) lint-migrations ## ruff, terraform fmt/validate, checkov, 
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@echo "==> terraform fmt, validate, checkov"
-	@CHECKOV=$(CHECKOV) scripts/tf_lint.sh
+	@CHECKOV=$(CHECKOV) PYTHON=$(PY) scripts/tf_lint.sh
 	@echo "==> actionlint"
 	@$(VENV)/bin/actionlint .github/workflows/*.yml
 

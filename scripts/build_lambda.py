@@ -1,15 +1,17 @@
 """Build the migration Lambda's package, ``dist/migrator.zip``, reproducibly.
 
-    python -m scripts.build_lambda [--source-root DIR] [--output FILE] [--wheel-cache DIR]
+    python -m scripts.build_lambda [--source-root DIR] [--output FILE] [--wheel-cache DIR] [--arch ARCH]
 
 The zip holds, at its root:
 
-* ``migrator/``: every ``lambda/migrator/**/*.py`` (no requirements.txt, no ``__pycache__``);
+* ``migrator/``: every ``lambda/migrator/**/*.py`` (no requirements.txt, no ``__pycache__``), and any
+  CA bundle ``lambda/migrator/certs/*.pem`` (e.g. the RDS global bundle, for TLS verify-full);
 * ``migrations/``: ``__init__.py``, ``manifest.py``, every module named in ``migrations.manifest.MODULES``
   and the ``__init__.py`` of each subpackage on the way, and every SQL file named in
   ``migrations.manifest.FILES``; nothing else from that folder;
-* the runtime dependencies of ``lambda/migrator/requirements.txt`` as CPython 3.11 manylinux x86_64 wheels,
-  unpacked (``*.dist-info`` kept whole: it is small and keeps the licences and METADATA).
+* the runtime dependencies of ``lambda/migrator/requirements.txt`` as CPython 3.13 manylinux wheels for the
+  function's architecture (x86_64 by default, or arm64; ``ARCH`` in the Makefile), unpacked (``*.dist-info``
+  kept whole: it is small and keeps the licences and METADATA).
 
 Wheels are cached in ``.local/wheels``: once they are there, a build needs no network. Two builds from the
 same tree are byte-identical: entries sorted, timestamps 1980-01-01, permissions 0644 (0755 for executables
@@ -36,19 +38,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 6
-PLATFORM_ARGS = (
-    "--only-binary=:all:",
-    "--platform", "manylinux2014_x86_64",
-    "--platform", "manylinux_2_17_x86_64",
-    "--platform", "manylinux_2_28_x86_64",
-    "--python-version", "3.11",
-    "--implementation", "cp",
-    "--abi", "cp311",
-)  # fmt: skip
+# The function's runtime (modules/migrator): the wheels must be for this CPython.
+RUNTIME = "python3.13"
+PYTHON_VERSION = RUNTIME.removeprefix("python")
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}  # Lambda's name -> the wheel platform suffix
 
-# The python3.11 Lambda runtime runs on Amazon Linux 2, whose glibc is 2.26: a wheel that only claims
-# manylinux_2_28 (which pip may pick, as the platform list allows it) would fail to import there.
-LAMBDA_GLIBC = (2, 26)
+
+def platform_args(arch: str = "x86_64") -> tuple[str, ...]:
+    machine = ARCHITECTURES[arch]
+    return (
+        "--only-binary=:all:",
+        "--platform", f"manylinux2014_{machine}",
+        "--platform", f"manylinux_2_17_{machine}",
+        "--platform", f"manylinux_2_28_{machine}",
+        "--python-version", PYTHON_VERSION,
+        "--implementation", "cp",
+        "--abi", f"cp{PYTHON_VERSION.replace('.', '')}",
+    )  # fmt: skip
+
+
+PLATFORM_ARGS = platform_args()
+
+# The python3.13 Lambda runtime runs on Amazon Linux 2023, whose glibc is 2.34: a wheel that needs a newer
+# one (manylinux_2_35 and later, which pip could pick if the platform list allowed it) would fail to import.
+LAMBDA_OS = "Amazon Linux 2023"
+LAMBDA_GLIBC = (2, 34)
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 # Run in a child interpreter so the manifest (which imports every migration) loads from the tree being
@@ -104,6 +118,9 @@ def migrator_entries(root: Path) -> dict[str, Entry]:
         if "__pycache__" in relative.parts:
             continue
         entries[f"migrator/{relative.as_posix()}"] = Entry(path.read_bytes(), 0o644, str(path))
+    # CA bundles the operator put there (the RDS global bundle): MIGRATOR_SSLROOTCERT names one of them.
+    for path in sorted((package / "certs").glob("*.pem")):
+        entries[f"migrator/certs/{path.name}"] = Entry(path.read_bytes(), 0o644, str(path))
     return entries
 
 
@@ -186,33 +203,33 @@ def migrations_entries(root: Path, modules: list[str], files: list[str] = ()) ->
 
 
 def _pip_download(
-    requirements: Path, dest: Path, find_links: Path, *, offline: bool
+    requirements: Path, dest: Path, find_links: Path, *, offline: bool, arch: str = "x86_64"
 ) -> subprocess.CompletedProcess:
     cmd = [
         sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-        *PLATFORM_ARGS, "--find-links", str(find_links), "-r", str(requirements), "-d", str(dest),
+        *platform_args(arch), "--find-links", str(find_links), "-r", str(requirements), "-d", str(dest),
     ]  # fmt: skip
     if offline:
         cmd.insert(4, "--no-index")
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
-def resolve_wheels(requirements: Path, cache: Path, workdir: Path) -> list[Path]:
+def resolve_wheels(requirements: Path, cache: Path, workdir: Path, arch: str = "x86_64") -> list[Path]:
     """The wheels that satisfy ``requirements``, downloading into ``cache`` only what is missing there."""
     if not requirements.is_file():
         raise BuildError(f"{requirements} not found")
     cache.mkdir(parents=True, exist_ok=True)
     chosen = workdir / "wheels"
     chosen.mkdir()
-    if _pip_download(requirements, chosen, cache, offline=True).returncode != 0:
-        online = _pip_download(requirements, cache, cache, offline=False)
+    if _pip_download(requirements, chosen, cache, offline=True, arch=arch).returncode != 0:
+        online = _pip_download(requirements, cache, cache, offline=False, arch=arch)
         if online.returncode != 0:
             tail = "\n".join(online.stderr.strip().splitlines()[-5:])
             raise BuildError(
-                f"pip could not download the Lambda dependencies of {requirements} for manylinux x86_64 "
-                f"CPython 3.11 (check the network or the pins):\n{tail}"
+                f"pip could not download the Lambda dependencies of {requirements} for manylinux "
+                f"{ARCHITECTURES[arch]} CPython {PYTHON_VERSION} (check the network or the pins):\n{tail}"
             )
-        offline = _pip_download(requirements, chosen, cache, offline=True)
+        offline = _pip_download(requirements, chosen, cache, offline=True, arch=arch)
         if offline.returncode != 0:
             raise BuildError(
                 f"pip downloaded the wheels but cannot resolve them offline: {offline.stderr[-500:]}"
@@ -224,34 +241,35 @@ def resolve_wheels(requirements: Path, cache: Path, workdir: Path) -> list[Path]
     return wheels
 
 
-def oldest_glibc(wheel_name: str) -> tuple[int, int] | None:
+def oldest_glibc(wheel_name: str, arch: str = "x86_64") -> tuple[int, int] | None:
     """The oldest glibc any of the wheel's platform tags runs on; None for a pure-Python wheel."""
     platforms = wheel_name.removesuffix(".whl").split("-")[-1].split(".")
     if platforms == ["any"]:
         return None
+    machine = ARCHITECTURES[arch]
     versions = []
     for platform in platforms:
-        if not platform.endswith("_x86_64"):
+        if not platform.endswith(f"_{machine}"):
             continue
-        tag = platform.removesuffix("_x86_64")
+        tag = platform.removesuffix(f"_{machine}")
         if tag in _LEGACY_MANYLINUX:
             versions.append(_LEGACY_MANYLINUX[tag])
         elif tag.startswith("manylinux_"):
             major, minor = tag.removeprefix("manylinux_").split("_")
             versions.append((int(major), int(minor)))
     if not versions:
-        raise BuildError(f"{wheel_name} is not a manylinux x86_64 wheel")
+        raise BuildError(f"{wheel_name} is not a manylinux {machine} wheel")
     return min(versions)
 
 
-def check_runs_on_lambda(wheels: list[Path]) -> None:
+def check_runs_on_lambda(wheels: list[Path], arch: str = "x86_64") -> None:
     for wheel in wheels:
-        glibc = oldest_glibc(wheel.name)
+        glibc = oldest_glibc(wheel.name, arch)
         if glibc is not None and glibc > LAMBDA_GLIBC:
             raise BuildError(
-                f"{wheel.name} needs glibc {glibc[0]}.{glibc[1]}, but the python3.11 Lambda runtime "
-                f"(Amazon Linux 2) has {LAMBDA_GLIBC[0]}.{LAMBDA_GLIBC[1]}: pin a version that ships a "
-                "manylinux2014 wheel"
+                f"{wheel.name} needs glibc {glibc[0]}.{glibc[1]}, but the {RUNTIME} Lambda runtime "
+                f"({LAMBDA_OS}) has {LAMBDA_GLIBC[0]}.{LAMBDA_GLIBC[1]}: pin a version that ships a "
+                f"manylinux wheel for glibc {LAMBDA_GLIBC[0]}.{LAMBDA_GLIBC[1]} or older"
             )
 
 
@@ -303,8 +321,12 @@ def write_zip(entries: dict[str, Entry], output: Path) -> None:
         raise
 
 
-def build(root: Path = REPO, output: Path | None = None, wheel_cache: Path | None = None) -> BuildResult:
-    """Build the package from the tree at ``root`` and return what was written."""
+def build(
+    root: Path = REPO, output: Path | None = None, wheel_cache: Path | None = None, arch: str = "x86_64"
+) -> BuildResult:
+    """Build the package from the tree at ``root`` for the function's ``arch`` and return what was written."""
+    if arch not in ARCHITECTURES:
+        raise BuildError(f"architecture {arch!r} is not one Lambda runs: use x86_64 or arm64")
     root = root.resolve()
     output = (output or root / "dist" / "migrator.zip").resolve()
     wheel_cache = (wheel_cache or root / ".local" / "wheels").resolve()
@@ -313,8 +335,10 @@ def build(root: Path = REPO, output: Path | None = None, wheel_cache: Path | Non
     _merge(entries, migrator_entries(root))
     _merge(entries, migrations_entries(root, *read_manifest(root)))
     with tempfile.TemporaryDirectory(prefix="build-lambda-") as workdir:
-        wheels = resolve_wheels(root / "lambda" / "migrator" / "requirements.txt", wheel_cache, Path(workdir))
-        check_runs_on_lambda(wheels)
+        wheels = resolve_wheels(
+            root / "lambda" / "migrator" / "requirements.txt", wheel_cache, Path(workdir), arch
+        )
+        check_runs_on_lambda(wheels, arch)
         for wheel in wheels:
             _merge(entries, wheel_entries(wheel))
     for name in entries:
@@ -337,9 +361,15 @@ def main(argv: list[str] | None = None) -> int:
         "--output", type=Path, help="the zip to write (default: <source-root>/dist/migrator.zip)"
     )
     parser.add_argument("--wheel-cache", type=Path, help="wheel cache (default: <source-root>/.local/wheels)")
+    parser.add_argument(
+        "--arch",
+        choices=sorted(ARCHITECTURES),
+        default=os.environ.get("KIT_ARCH") or "x86_64",
+        help="the function's architecture (migrator.architecture in the tfvars); default x86_64",
+    )
     args = parser.parse_args(argv)
     try:
-        result = build(args.source_root, args.output, args.wheel_cache)
+        result = build(args.source_root, args.output, args.wheel_cache, args.arch)
     except BuildError as exc:
         print(f"build_lambda: error: {exc}", file=sys.stderr)
         return 1

@@ -18,12 +18,12 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.request
 import uuid
-import venv
 import zipfile
 from pathlib import Path
 
@@ -80,25 +80,59 @@ def invoke(function_name: str, event: dict, *, local: bool | None = None) -> dic
 # --------------------------------------------------------------------------------------- local runtime
 
 
-def _runtime_python(runtime: str) -> Path:
-    """A Python that stands in for the Lambda runtime: same minor version, stdlib + boto3 only."""
-    expected = runtime.removeprefix("python")
-    actual = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if expected != actual:
-        raise InvokeError(
-            f"the function's runtime is {runtime} but this machine runs Python {actual}: the "
-            "package's compiled wheels would not load, so it cannot be run locally"
+def _reports_version(python: str, version: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
-    python = RUNTIME_DIR / "bin" / "python"
-    marker = RUNTIME_DIR / ".installed"
-    if not marker.exists() or marker.read_text() != RUNTIME_BOTO3:
-        print(f"[invoke] preparing the local Lambda runtime in {RUNTIME_DIR} (once)", file=sys.stderr)
-        venv.EnvBuilder(clear=True, with_pip=True).create(RUNTIME_DIR)
+    except OSError:
+        return False
+    return proc.returncode == 0 and proc.stdout.strip() == version
+
+
+def find_python(version: str) -> Path | None:
+    """A real interpreter of ``version`` (e.g. "3.13") on this machine, or None. A pyenv shim on PATH may
+    refuse to run outside its configured versions, so pyenv's own installations are tried as well."""
+    candidates = [shutil.which(f"python{version}")]
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        candidates.insert(0, sys.executable)
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"))]
+    for candidate in candidates:
+        if candidate and _reports_version(candidate, version):
+            return Path(candidate)
+    return None
+
+
+def _runtime_python(runtime: str) -> Path:
+    """A Python that stands in for the Lambda runtime: the same minor version, stdlib + boto3 only. It is
+    never another version: the package's compiled wheels are built for the runtime's version."""
+    version = runtime.removeprefix("python")
+    base = find_python(version)
+    if base is None:
+        raise InvokeError(
+            f"the function's runtime is {runtime}, and no Python {version} was found on this machine "
+            f"(python{version} on PATH, or pyenv's versions): the package's compiled wheels are built for "
+            f"{version}, so it is not run on another version. Install Python {version} "
+            f"(e.g. `pyenv install {version}`) and invoke again"
+        )
+    runtime_dir = RUNTIME_DIR.with_name(f"{RUNTIME_DIR.name}-{version}")
+    python = runtime_dir / "bin" / "python"
+    marker = runtime_dir / ".installed"
+    wanted = f"{base}\n{RUNTIME_BOTO3}"
+    if not marker.exists() or marker.read_text() != wanted:
+        print(f"[invoke] preparing the local {runtime} runtime in {runtime_dir} (once)", file=sys.stderr)
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        subprocess.run([str(base), "-m", "venv", str(runtime_dir)], check=True)
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", RUNTIME_BOTO3],
             check=True,
         )
-        marker.write_text(RUNTIME_BOTO3)
+        marker.write_text(wanted)
     return python
 
 

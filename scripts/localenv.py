@@ -9,7 +9,9 @@ every other tool (Makefile, tests, the demo) finds the same services.
     python -m scripts.localenv env      # shell export lines: eval "$(python -m scripts.localenv env)"
     python -m scripts.localenv status   # JSON: what runs, where
 
-The PostgreSQL server refuses to run as root, so as root it runs as the ``postgres`` user.
+The PostgreSQL server refuses to run as root, so as root it runs as the ``postgres`` user. It serves TLS
+with a certificate for ``localhost`` signed by a local test CA (``.local/tls/ca.pem``), because the migrator
+requires TLS wherever it reads its credentials from Secrets Manager, as on AWS.
 """
 
 from __future__ import annotations
@@ -193,9 +195,11 @@ def _start_postgres(state: dict) -> None:
         pwfile.unlink()
     if not state.get("pg_port") or _port_open(state["pg_port"]):
         state["pg_port"] = _free_port()
+    _ensure_server_certificate(data)
     _say(f"starting PostgreSQL on 127.0.0.1:{state['pg_port']}")
     options = (
         f"-p {state['pg_port']} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+        " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
     )
     subprocess.run(
         _as_postgres(
@@ -204,6 +208,42 @@ def _start_postgres(state: dict) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def _ensure_server_certificate(data: Path) -> None:
+    """A test CA (``.local/tls/ca.pem``) and, in the data directory, a server certificate it signs for the
+    name ``localhost`` only (so a client checking the host name must connect to ``localhost``)."""
+    from scripts.testca import LocalCA
+
+    tls_dir = LOCAL_DIR / "tls"
+    if (data / "server.crt").exists() and (tls_dir / "ca.pem").exists():
+        return
+    ca = LocalCA.create("release-kit local test CA")
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    (tls_dir / "ca.pem").write_bytes(ca.certificate_pem)
+    cert, key = ca.issue("localhost")
+    for name, body, mode in (("server.crt", cert, 0o644), ("server.key", key, 0o600)):
+        path = data / name
+        path.write_bytes(body)
+        path.chmod(mode)
+        if os.geteuid() == 0:
+            shutil.chown(path, "postgres", "postgres")
+
+
+def _serves_tls(raw: dict) -> bool:
+    import psycopg  # imported late: `env` and `down` must work before the venv has it
+
+    admin = State(**raw).admin_url
+    try:
+        with psycopg.connect(admin, connect_timeout=5) as conn:
+            return conn.execute("SHOW ssl").fetchone()[0] == "on"
+    except psycopg.Error:
+        return True  # not reachable as expected: leave it to the normal start logic
+
+
+def local_ca_file() -> Path:
+    """The local test CA that signs the local PostgreSQL's certificate."""
+    return LOCAL_DIR / "tls" / "ca.pem"
 
 
 def _postgres_running(data: str) -> bool:
@@ -301,7 +341,14 @@ def _ensure_aws_fixtures(state: State) -> None:
     s3 = session.client("s3", endpoint_url=state.endpoint)
     if STATE_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=STATE_BUCKET)
-        s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    # Versioned and encrypted, as the README asks of a real account's state bucket (preflight checks both)
+    s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=STATE_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
     route53 = session.client("route53", endpoint_url=state.endpoint)
     zone = local_zone_name().rstrip(".") + "."
     if zone not in {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}:
@@ -345,6 +392,14 @@ def _up() -> State:
     )
     if not (_alive(raw["moto_pid"]) and _port_open(raw["moto_port"])):
         _start_moto(raw)
+    if raw["pg_data"] and _postgres_running(raw["pg_data"]) and not _serves_tls(raw):
+        # Started before the local default served TLS: restart it with its certificate.
+        _say("restarting PostgreSQL to serve TLS")
+        subprocess.run(
+            _as_postgres(["pg_ctl", "-D", raw["pg_data"], "-m", "fast", "-w", "stop"]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     if not (raw["pg_data"] and _postgres_running(raw["pg_data"])):
         _start_postgres(raw)
     state = State(**raw)
@@ -410,12 +465,28 @@ def scratch_database(admin_url: str, prefix: str = "scratch") -> Iterator[str]:
 
 
 def shell_exports(state: State) -> str:
-    env = {**state.aws_env(), **state.terraform_env()}
+    # TF_DATA_DIR is the local environment's own data directory (the one `make plan/apply` use), so plain
+    # `terraform -chdir=terraform state list|output|show` sees the local state.
+    env = {**state.aws_env(), **state.terraform_env(), "TF_DATA_DIR": str(LOCAL_DIR / "terraform" / "local")}
     if os.environ.get("TF_CLI_CONFIG_FILE"):
         env["TF_CLI_CONFIG_FILE"] = os.environ["TF_CLI_CONFIG_FILE"]
     lines = [f"export {key}={_shell_quote(value)}" for key, value in env.items()]
     lines.append(f"# admin: psql {_shell_quote(state.admin_url)}")
     return "\n".join(lines)
+
+
+def _init_local_terraform() -> None:
+    """Initialise the local environment's terraform data directory (backend and providers) if it is not,
+    so that plain terraform commands work after `eval "$(make -s env)"`. Its output goes to stderr."""
+    from scripts.tf import TerraformError, Workspace
+
+    state = load_state()
+    if state is None:
+        return
+    try:
+        Workspace("local", extra_env={**state.aws_env(), **state.terraform_env()}).init()
+    except TerraformError as exc:
+        _say(f"terraform init of the local environment failed: {exc}")
 
 
 def _shell_quote(value: str) -> str:
@@ -454,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             state = load_state()
             if state is None:
                 raise LocalEnvError("the local default is not started: run `make up`")
+            _init_local_terraform()
             print(shell_exports(state))
         else:
             print(json.dumps(status(), indent=2))

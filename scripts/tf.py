@@ -41,6 +41,8 @@ class Workspace:
     env: str
     extra_env: Mapping[str, str] = field(default_factory=dict)
     extra_var_files: tuple[Path, ...] = ()
+    # The root outputs last read from the state; their region is where this environment lives.
+    last_outputs: dict | None = field(default=None, init=False, repr=False)
 
     @property
     def tfvars(self) -> Path:
@@ -69,8 +71,19 @@ class Workspace:
         return env
 
     def export_aws_env(self) -> None:
-        """Point this process's own AWS clients (boto3) where terraform's go: the local endpoint, if any."""
+        """Point this process's own AWS clients (boto3) where terraform's go: the local endpoint, if any, and
+        the region the deployment lives in (the ``region`` output, once :meth:`outputs` has read it), so
+        that verify and migrate never act on whatever region the shell happens to have."""
         os.environ.update({k: v for k, v in self.extra_env.items() if k.startswith("AWS_")})
+        region = (self.last_outputs or {}).get("region")
+        if region:
+            shell = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            if shell and shell != region:
+                print(
+                    f"[{self.env}] using region {region} from the Terraform outputs (the shell says {shell})",
+                    file=sys.stderr,
+                )
+            os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
 
     def var_args(self) -> list[str]:
         return [f"-var-file={self.tfvars}", *(f"-var-file={p}" for p in self.extra_var_files)]
@@ -121,7 +134,8 @@ class Workspace:
     def outputs(self) -> dict:
         """The root outputs from the current state, as plain values ({} when nothing is deployed)."""
         raw = json.loads(self.run("output", "-json").stdout or "{}")
-        return {name: item["value"] for name, item in raw.items()}
+        self.last_outputs = {name: item["value"] for name, item in raw.items()}
+        return dict(self.last_outputs)
 
     def apply(self, plan_file: Path, on_event: Callable[[dict], None]) -> None:
         """Apply a saved plan, streaming terraform's machine-readable events to ``on_event``."""

@@ -5,7 +5,8 @@
 #   CHECKOV=.tools/checkov/bin/checkov scripts/tf_lint.sh
 #
 # Every checkov finding is either fixed or skipped inline with a reason
-# (#checkov:skip=CKV_AWS_xxx:why). Runs every step, then exits non-zero if any failed.
+# (#checkov:skip=CKV_AWS_xxx:why), and every skip must suppress a finding that exists
+# (scripts/checkov_skips.py). Runs every step, then exits non-zero if any failed.
 # Provider plugins come from the usual places (TF_CLI_CONFIG_FILE may point at a mirror).
 set -uo pipefail
 
@@ -50,6 +51,11 @@ for dir in modules terraform; do
     failed+=("checkov $dir")
   fi
 done
+
+step "checkov skips: each one suppresses a real finding"
+if ! "${PYTHON:-python3}" -m scripts.checkov_skips --checkov "$CHECKOV"; then
+  failed+=("checkov skips (remove the ones that suppress nothing)")
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf '\nFAILED: %s\n' "${failed[@]}" >&2

@@ -136,5 +136,7 @@ def verify(color: str, outputs: dict[str, Any], session, smoke_url: str | None =
             Check("target health", status, f"{healthy} of {len(states)} targets healthy ({states})")
         )
 
-    checks.append(http_smoke(smoke_url or f"https://{stack['hostname']}/health"))
+    # The path the target group probes, so verify asks what the load balancer asks.
+    path = stack.get("health_check_path") or "/health"
+    checks.append(http_smoke(smoke_url or f"https://{stack['hostname']}{path}"))
     return Verdict(color, tuple(checks))

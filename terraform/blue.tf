@@ -11,6 +11,7 @@ module "blue" {
   memory            = var.blue.memory
   container_port    = var.blue.container_port
   health_check_path = var.blue.health_check_path
+  task_role_arn     = var.blue.task_role_arn
 
   vpc_id             = module.network.vpc_id
   public_subnet_ids  = module.network.public_subnet_ids
@@ -20,6 +21,10 @@ module "blue" {
   domain_name        = var.domain_name
   live_hostname      = local.live_hostname
   log_retention_days = var.log_retention_days
+
+  database    = local.app_database
+  kms_key_arn = var.kms_key_arn
+  waf_acl_arn = var.waf_acl_arn
 
   alarms = merge(
     { for k, v in var.alarms : k => v if k != "sns_topic" },

@@ -1,4 +1,4 @@
-# The PostgreSQL both colours share, and the migrator's credentials secret.
+# The PostgreSQL both colours share, the migrator's credentials secret, and the application role's secret.
 module "database" {
   source = "../modules/database"
 
@@ -12,14 +12,22 @@ module "database" {
   username                    = var.database.username
   password                    = var.database_password
   password_version            = var.database_password_version
+  app_username                = var.database.app_username
+  app_password_version        = var.database.app_password_version
   instance_class              = var.database.instance_class
   allocated_storage           = var.database.allocated_storage
   engine_version              = var.database.engine_version
   multi_az                    = var.database.multi_az
   deletion_protection         = var.database.deletion_protection
   secret_recovery_window_days = var.database.secret_recovery_window_days
+  kms_key_arn                 = var.kms_key_arn
 
-  vpc_id              = module.network.vpc_id
-  subnet_ids          = module.network.private_subnet_ids
-  allowed_cidr_blocks = [var.network.cidr]
+  vpc_id     = module.network.vpc_id
+  subnet_ids = module.network.private_subnet_ids
+  # Only the migrator and the enabled colours' tasks, by security group: never the whole VPC.
+  allowed_security_group_ids = merge(
+    { migrator = module.migrator.security_group_id },
+    var.blue.enabled ? { blue = module.blue.task_security_group_id } : {},
+    var.green.enabled ? { green = module.green.task_security_group_id } : {},
+  )
 }

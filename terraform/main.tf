@@ -5,6 +5,18 @@ locals {
   # ACM gives both colours' certificates the same record for the live name; take blue's while blue exists,
   # so a switch never touches it (the traffic module owns it, so tearing a colour down cannot delete it).
   live_validation_record = var.blue.enabled ? module.blue.live_hostname_validation_record : module.green.live_hostname_validation_record
+  # A created database is reached by its security group; an existing one by CIDR (default: the VPC).
+  database_security_group_ids = var.database.create ? [module.database.security_group_id] : []
+  database_cidr_blocks        = var.database.create ? [] : coalescelist(var.database.existing_cidr_blocks, [var.network.cidr])
+  # What each colour's containers get: where the database is, and the application role's secret.
+  app_database = {
+    host               = module.database.host
+    port               = module.database.port
+    name               = module.database.db_name
+    secret_arn         = module.database.app_secret_arn
+    security_group_ids = local.database_security_group_ids
+    cidr_blocks        = local.database_cidr_blocks
+  }
 }
 
 # The hosted zone pre-exists (it is delegated once per account, outside this configuration).

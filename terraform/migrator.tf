@@ -1,4 +1,4 @@
-# The schema migrator Lambda. It reaches only the database port and HTTPS, and reads only the one secret.
+# The schema migrator Lambda. It reaches only the database port and HTTPS, and reads only its two secrets.
 module "migrator" {
   source = "../modules/migrator"
 
@@ -9,11 +9,21 @@ module "migrator" {
   vpc_id     = module.network.vpc_id
   subnet_ids = module.network.private_subnet_ids
 
-  secret_arn    = module.database.secret_arn
-  database_port = module.database.port
-  # A created database is reached by its security group; an existing one by CIDR (default: the VPC).
-  database_security_group_ids = var.database.create ? [module.database.security_group_id] : []
-  database_cidr_blocks        = var.database.create ? [] : coalescelist(var.database.existing_cidr_blocks, [var.network.cidr])
+  secret_arn                  = module.database.secret_arn
+  app_role_enabled            = true
+  app_secret_arn              = module.database.app_secret_arn
+  database_port               = module.database.port
+  database_security_group_ids = local.database_security_group_ids
+  database_cidr_blocks        = local.database_cidr_blocks
+  database_ca_bundle          = var.migrator.database_ca_bundle
+  database_sslmode            = var.migrator.database_sslmode
+
+  architecture              = var.migrator.architecture
+  reserved_concurrency      = var.migrator.reserved_concurrency
+  timeout                   = var.migrator.timeout
+  statement_timeout_seconds = var.migrator.statement_timeout_seconds
+  code_signing_config_arn   = var.migrator.code_signing_config_arn
+  kms_key_arn               = var.kms_key_arn
 
   log_retention_days = var.log_retention_days
 }

@@ -16,6 +16,11 @@ output "canary_percent" {
   value       = var.canary_percent
 }
 
+output "database_app_secret_arn" {
+  description = "ARN of the application role's secret (what the colours' containers log in with)."
+  value       = module.database.app_secret_arn
+}
+
 output "hostnames" {
   description = "Names to reach the service: live (weighted), and each colour directly (null when that colour is disabled)."
   value = {
@@ -40,6 +45,11 @@ output "migrator_secret_arn" {
   value       = module.database.secret_arn
 }
 
+output "region" {
+  description = "The AWS region everything is deployed in: verify, migrate and preflight talk to this region, whatever the shell's AWS_REGION says."
+  value       = var.region
+}
+
 output "stacks" {
   description = "The enabled colours and what runs in them."
   value = {
@@ -47,6 +57,8 @@ output "stacks" {
       enabled                  = stack.enabled
       alb_dns_name             = stack.alb_dns_name
       cluster_name             = stack.cluster_name
+      container_secret_names   = stack.container_secret_names
+      health_check_path        = stack.health_check_path
       hostname                 = stack.hostname
       image                    = stack.image
       service_name             = stack.service_name

@@ -9,6 +9,9 @@ module "traffic" {
   live_color       = var.live_color
   canary_percent   = var.canary_percent
 
+  # Off by default: a weight-0 colour never serves, even when the live one is unhealthy.
+  idle_failover_enabled = var.idle_failover_enabled
+
   targets = {
     for color, stack in { blue = module.blue, green = module.green } : color => {
       alb_dns_name             = stack.alb_dns_name

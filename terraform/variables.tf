@@ -1,5 +1,5 @@
 variable "alarms" {
-  description = "The release alarms of each colour (see modules/stack): thresholds, periods, and sns_topic = true to create an SNS topic they notify (subscribe to it yourself)."
+  description = "The release alarms of each colour (see modules/stack): thresholds, periods, and sns_topic = true to create an SNS topic they notify (subscribe to it yourself; with kms_key_arn set it is encrypted with that key, whose policy must then let cloudwatch.amazonaws.com call kms:Decrypt and kms:GenerateDataKey*)."
   type = object({
     error_rate_percent  = optional(number, 5)
     p99_seconds         = optional(number, 2)
@@ -14,7 +14,7 @@ variable "alarms" {
 }
 
 variable "blue" {
-  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary)."
+  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional)."
   type = object({
     enabled           = bool
     image             = string
@@ -23,6 +23,7 @@ variable "blue" {
     memory            = optional(number, 512)
     container_port    = optional(number, 8080)
     health_check_path = optional(string, "/health")
+    task_role_arn     = optional(string)
   })
   nullable = false
 }
@@ -53,6 +54,8 @@ variable "database" {
     existing_cidr_blocks        = optional(list(string), [])
     name                        = optional(string, "app")
     username                    = optional(string, "migrator")
+    app_username                = optional(string, "app")
+    app_password_version        = optional(number, 1)
     instance_class              = optional(string, "db.t4g.micro")
     allocated_storage           = optional(number, 20)
     engine_version              = optional(string, "16")
@@ -107,7 +110,7 @@ variable "environment" {
 }
 
 variable "green" {
-  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary)."
+  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional)."
   type = object({
     enabled           = bool
     image             = string
@@ -116,8 +119,27 @@ variable "green" {
     memory            = optional(number, 512)
     container_port    = optional(number, 8080)
     health_check_path = optional(string, "/health")
+    task_role_arn     = optional(string)
   })
   nullable = false
+}
+
+variable "idle_failover_enabled" {
+  description = "Opt-in: when the live colour's ALB is unhealthy, let Route 53 send everyone to the idle (weight-0) colour. Off by default, because the idle colour may be unverified, or incompatible with the schema after a contract step."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the database secrets, the RDS storage and the migrator's environment, or null for AWS-managed keys. The key policy must let the migrator's and the tasks' execution roles decrypt."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN, e.g. \"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-...\", or null."
+  }
 }
 
 variable "live_color" {
@@ -150,6 +172,21 @@ variable "log_retention_days" {
   nullable    = false
 }
 
+variable "migrator" {
+  description = "The migrator Lambda: architecture (x86_64 or arm64; build the package with make build ARCH=...), reserved_concurrency (null: none; any reservation fails on an account whose concurrency quota is 10), timeout in seconds, statement_timeout_seconds (null: derived to end before the function), database_ca_bundle (a PEM path inside the package: TLS verify-full), database_sslmode (null: verify-full with a bundle, require without), code_signing_config_arn."
+  type = object({
+    architecture              = optional(string, "x86_64")
+    reserved_concurrency      = optional(number)
+    timeout                   = optional(number, 900)
+    statement_timeout_seconds = optional(number)
+    database_ca_bundle        = optional(string)
+    database_sslmode          = optional(string)
+    code_signing_config_arn   = optional(string)
+  })
+  default  = {}
+  nullable = false
+}
+
 variable "migrator_package_path" {
   description = "Path of the migrator deployment zip, relative to the directory terraform runs in (this one)."
   type        = string
@@ -170,13 +207,27 @@ variable "name" {
 }
 
 variable "network" {
-  description = "The VPC: its CIDR, two availability zones, and whether private subnets get a NAT gateway (needed to pull public images without VPC endpoints)."
+  description = "The VPC: its CIDR, two availability zones, and how the private subnets reach what tasks and the migrator need. egress = \"nat\" (a NAT gateway, one per AZ with nat_gateway_per_az: any registry) or \"endpoints\" (VPC endpoints for ECR, CloudWatch Logs, Secrets Manager and S3: images must be in this region's ECR)."
   type = object({
-    cidr                = optional(string, "10.40.0.0/16")
-    azs                 = list(string)
-    nat_gateway_enabled = optional(bool, false)
+    cidr               = optional(string, "10.40.0.0/16")
+    azs                = list(string)
+    egress             = optional(string, "nat")
+    nat_gateway_per_az = optional(bool, false)
   })
   nullable = false
+
+  validation {
+    condition     = contains(["nat", "endpoints"], var.network.egress)
+    error_message = "network.egress must be \"nat\" or \"endpoints\" (got \"${var.network.egress}\"): private subnets need one of them, or Fargate cannot pull images or ship logs and the migrator cannot reach Secrets Manager."
+  }
+
+  # VPC endpoints reach AWS services only: an image outside this region's private ECR could never be pulled.
+  validation {
+    condition = var.network.egress != "endpoints" || alltrue([
+      for stack in [var.blue, var.green] : endswith(split("/", stack.image)[0], ".dkr.ecr.${var.region}.amazonaws.com") if stack.enabled
+    ])
+    error_message = "network.egress is \"endpoints\", but an enabled colour's image is not in Amazon ECR in ${var.region} (blue.image: ${var.blue.image}; green.image: ${var.green.image}): VPC endpoints reach only AWS services, so the tasks could not pull it. Set network.egress = \"nat\", or push the image to ECR in ${var.region}."
+  }
 }
 
 variable "region" {
@@ -191,6 +242,12 @@ variable "tags" {
   type        = map(string)
   default     = {}
   nullable    = false
+}
+
+variable "waf_acl_arn" {
+  description = "ARN of a regional WAFv2 web ACL to attach to both colours' ALBs, or null for none."
+  type        = string
+  default     = null
 }
 
 variable "zone_name" {

@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from migrator import logs, store
+from migrator import app_role, logs, store
 from migrator.credentials import Credentials, from_url
 from migrator.deadline import Deadline, DeadlineConnection, clamp_sql
 from migrator.errors import (
@@ -430,7 +430,9 @@ def migrate(
                 except MigrationFailed as exc:
                     exc.details["applied"] = applied
                     raise
-            return {"dry_run": False, "applied": applied}
+            # The containers' role, and grants on what was just created (still under the lock).
+            role = app_role.ensure_configured(conn, settings.app_secret_id, details={"applied": applied})
+            return {"dry_run": False, "applied": applied, "app_role": role}
 
 
 def _migrate_plan(

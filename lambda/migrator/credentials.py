@@ -4,6 +4,14 @@ In Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) they are the RDS-shaped JSON sec
 ``DB_SECRET_ID`` in Secrets Manager, fetched once per container and reused while it stays warm (boto3 honours
 ``AWS_ENDPOINT_URL``, which is how the local default points it at moto). Anywhere else they are
 ``DATABASE_URL``.
+
+TLS: from Secrets Manager the connection always requires TLS. libpq's default (``prefer``) would encrypt
+without checking who answers, and fall back to plain text. ``MIGRATOR_SSLMODE`` is ``require`` (encrypt),
+``verify-ca`` or ``verify-full`` (also check the certificate against ``MIGRATOR_SSLROOTCERT``, and with
+verify-full the host name too); with ``MIGRATOR_SSLROOTCERT`` set the default is ``verify-full``. The bundle
+is a PEM file inside the package (e.g. ``migrator/certs/global-bundle.pem``, the RDS global bundle copied to
+``lambda/migrator/certs/`` before the build), found relative to ``LAMBDA_TASK_ROOT``. A ``DATABASE_URL``
+gets these settings only when they are set (it may carry its own ``sslmode``).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from migrator import logs
@@ -23,10 +32,70 @@ from migrator.errors import (
     SecretNotFound,
 )
 
-__all__ = ["REQUIRED_SECRET_KEYS", "Credentials", "forget_cached", "from_secret", "from_url", "resolve"]
+__all__ = [
+    "REQUIRED_SECRET_KEYS",
+    "SSLMODES",
+    "Credentials",
+    "Tls",
+    "forget_cached",
+    "from_secret",
+    "from_url",
+    "read_secret",
+    "resolve",
+    "tls_from_env",
+]
 
 REQUIRED_SECRET_KEYS = ("username", "password", "host", "port", "dbname")
-_cache: dict[str, Credentials] = {}
+SSLMODES = ("require", "verify-ca", "verify-full")
+_cache: dict[tuple[str, Tls], Credentials] = {}
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How the connection is protected: a libpq sslmode and, for the verify modes, the CA bundle's path."""
+
+    sslmode: str = "require"
+    rootcert: str | None = None
+
+    def conninfo_params(self) -> dict[str, str]:
+        params = {"sslmode": self.sslmode}
+        if self.rootcert:
+            params["sslrootcert"] = self.rootcert
+        return params
+
+    def describe(self) -> str:
+        return f"TLS {self.sslmode}" + (f" with CA {Path(self.rootcert).name}" if self.rootcert else "")
+
+
+def tls_from_env(environ: Mapping[str, str], *, required: bool) -> Tls | None:
+    """The TLS settings of MIGRATOR_SSLMODE / MIGRATOR_SSLROOTCERT; ``require`` when nothing is set and
+    ``required`` (Secrets Manager), None when nothing is set otherwise (a DATABASE_URL keeps its own)."""
+    mode = environ.get("MIGRATOR_SSLMODE", "").strip()
+    rootcert = environ.get("MIGRATOR_SSLROOTCERT", "").strip()
+    if not mode and not rootcert and not required:
+        return None
+    mode = mode or ("verify-full" if rootcert else "require")
+    if mode not in SSLMODES:
+        raise ConfigurationError(
+            f"MIGRATOR_SSLMODE={mode[:30]!r} is not allowed: use require, verify-ca or verify-full "
+            "(modes that may skip encryption or skip checking the server are refused)"
+        )
+    if mode.startswith("verify") and not rootcert:
+        raise ConfigurationError(
+            f"MIGRATOR_SSLMODE={mode} needs MIGRATOR_SSLROOTCERT: the PEM bundle of the CA that signs the "
+            "database's certificate (for RDS, the global bundle), packaged under lambda/migrator/certs/"
+        )
+    if rootcert:
+        path = Path(rootcert)
+        if not path.is_absolute():
+            path = Path(environ.get("LAMBDA_TASK_ROOT") or ".") / path
+        if not path.is_file():
+            raise ConfigurationError(
+                f"MIGRATOR_SSLROOTCERT names {rootcert!r}, which is not in the package: copy the CA bundle "
+                "to lambda/migrator/certs/, run `make build` and apply again"
+            )
+        rootcert = str(path)
+    return Tls(sslmode=mode, rootcert=rootcert or None)
 
 
 @dataclass(frozen=True)
@@ -42,9 +111,10 @@ class Credentials:
         logs.register_secret(self.password)
 
 
-def from_url(url: str) -> Credentials:
-    """Credentials from a ``postgresql://`` URL or a ``key=value`` connection string."""
-    from psycopg.conninfo import conninfo_to_dict
+def from_url(url: str, tls: Tls | None = None) -> Credentials:
+    """Credentials from a ``postgresql://`` URL or a ``key=value`` connection string (``tls`` overrides its
+    own sslmode when given)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     logs.register_secret(url)
     try:
@@ -56,23 +126,23 @@ def from_url(url: str) -> Credentials:
         ) from None
     password = parts.get("password")
     creds = Credentials(
-        conninfo=url,
+        conninfo=make_conninfo(url, **tls.conninfo_params()) if tls else url,
         password=str(password) if password else None,
-        description=_describe(parts),
+        description=_describe(parts, tls),
     )
     creds.register_secrets()
     return creds
 
 
-def _describe(parts: Mapping[str, Any]) -> str:
+def _describe(parts: Mapping[str, Any], tls: Tls | None = None) -> str:
     where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
-    return f"database {parts.get('dbname', '?')} on {where} as {parts.get('user', '?')}"
+    how = f" ({tls.describe()})" if tls else ""
+    return f"database {parts.get('dbname', '?')} on {where} as {parts.get('user', '?')}{how}"
 
 
-def from_secret(secret_id: str, client: Any = None) -> Credentials:
-    """Credentials from an RDS-shaped Secrets Manager secret (cached per secret id while warm)."""
-    if secret_id in _cache:
-        return _cache[secret_id]
+def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET_ID") -> dict[str, Any]:
+    """The RDS-shaped JSON object of a Secrets Manager secret, checked; every value is registered as secret
+    text first, so no log line can show it."""
     if client is None:
         import boto3
 
@@ -85,7 +155,7 @@ def from_secret(secret_id: str, client: Any = None) -> Credentials:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
             raise SecretNotFound(
-                f"Secrets Manager has no secret {secret_id!r}: check DB_SECRET_ID and the region"
+                f"Secrets Manager has no secret {secret_id!r}: check {setting} and the region"
             ) from None
         if code in ("AccessDeniedException", "AccessDenied", "KMSAccessDeniedException", "DecryptionFailure"):
             raise SecretAccessDenied(
@@ -124,9 +194,21 @@ def from_secret(secret_id: str, client: Any = None) -> Credentials:
             f"secret {secret_id!r} is for engine {str(engine)[:30]!r}; the migrator needs postgres"
         )
     try:
-        port = int(data["port"])
+        int(data["port"])
     except (TypeError, ValueError):
         raise SecretMalformed(f"secret {secret_id!r} has a port that is not a number") from None
+    logs.register_secret(str(data["password"]))
+    return data
+
+
+def from_secret(secret_id: str, client: Any = None, tls: Tls | None = None) -> Credentials:
+    """Credentials from an RDS-shaped Secrets Manager secret (cached per secret id while warm). The
+    connection requires TLS: ``tls`` (default ``require``) says how strictly the server is checked."""
+    tls = tls or Tls()
+    if (secret_id, tls) in _cache:
+        return _cache[secret_id, tls]
+    data = read_secret(secret_id, client)
+    port = int(data["port"])
 
     from psycopg.conninfo import make_conninfo
 
@@ -138,10 +220,12 @@ def from_secret(secret_id: str, client: Any = None) -> Credentials:
         "password": str(data["password"]),
     }
     creds = Credentials(
-        conninfo=make_conninfo(**parts), password=parts["password"], description=_describe(parts)
+        conninfo=make_conninfo(**parts, **tls.conninfo_params()),
+        password=parts["password"],
+        description=_describe(parts, tls),
     )
     creds.register_secrets()
-    _cache[secret_id] = creds
+    _cache[secret_id, tls] = creds
     return creds
 
 
@@ -158,11 +242,11 @@ def resolve(environ: Mapping[str, str]) -> Credentials:
             raise SecretNotConfigured(
                 "DB_SECRET_ID is not set: configure the function with the id or ARN of the database secret"
             )
-        return from_secret(secret_id)
+        return from_secret(secret_id, tls=tls_from_env(environ, required=True))
     url = environ.get("DATABASE_URL", "").strip()
     if not url:
         raise ConfigurationError(
             'DATABASE_URL is not set: export it (e.g. `eval "$(make -s env)"`) '
             "or run inside Lambda with DB_SECRET_ID"
         )
-    return from_url(url)
+    return from_url(url, tls_from_env(environ, required=False))

@@ -126,7 +126,10 @@ _DISTINCT_DENIED_COLUMNS = frozenset(
     {
         "prosrc", "probin", "prosqlbody", "proconfig", "rolconfig", "useconfig", "ev_action", "ev_qual",
         "polqual", "polwithcheck", "subconninfo", "srvoptions", "ftoptions", "fdwoptions", "umoptions",
-        "routine_definition", "view_definition",
+        "routine_definition", "view_definition", "proargdefaults", "typdefaultbin", "adbin", "conbin",
+        "indexprs", "indpred", "tgargs", "tgqual", "partexprs", "stxexprs", "histogram_bounds",
+        "most_common_vals", "most_common_elems", "indexdef", "relpartbound", "rowfilter", "prqual",
+        "domain_default", "column_default", "generation_expression", "attribute_default",
     }
 )  # fmt: skip
 
@@ -194,6 +197,7 @@ class CheckedSQL:
     statement: str
     query: str
     params: int = 0  # how many $n a generic plan has
+    param_query: str = ""  # the SELECT with its $n, to learn their types
 
 
 def check_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> str:
@@ -234,7 +238,7 @@ def plan_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH, check: bool = Tr
     if isinstance(stmt, ast.ExplainStmt):
         inner = _explained_query(text)
         params = max((int(t.value[1:]) for t in _param_tokens(inner)), default=0)
-        return CheckedSQL("explain", text, _params_to_null(inner), params)
+        return CheckedSQL("explain", text, params_to_null(inner), params, inner)
     return CheckedSQL("select", text, text)
 
 
@@ -305,11 +309,14 @@ def _param_tokens(query: str) -> list[_Param]:
     ]
 
 
-def _params_to_null(query: str) -> str:
-    """For the server-side check of a generic plan: $1 ... $n become NULL (a view cannot hold parameters)."""
+def params_to_null(query: str, types: list[str] | None = None) -> str:
+    """For the server-side check of a generic plan: $n becomes NULL (a view cannot hold parameters), cast to
+    the type the server gives $n when it is known, so that functions resolve as they will when it runs."""
     pieces, last = [], 0
     for token in _param_tokens(query):
-        pieces += [query[last : token.start], "NULL"]
+        index = int(token.value[1:]) - 1
+        typed = f"NULL::{types[index]}" if types and index < len(types) else "NULL"
+        pieces += [query[last : token.start], f"({typed})"]
         last = token.end + 1
     return "".join(pieces) + query[last:]
 
@@ -416,8 +423,14 @@ class _Scan:
             )
         elif isinstance(node, ast.TypeName):
             _check_type(node)
-        elif isinstance(node, ast.TypeCast) and _is_numeric_text(node):
-            _check_numeric_literal(node.arg.val.sval.strip() or "0")
+        elif isinstance(node, ast.TypeCast):
+            if _is_numeric_text(node):
+                _check_numeric_literal(node.arg.val.sval.strip() or "0")
+            _check_numeric_cast(node)
+            if node.typeName.names[-1].sval in ("regtype", "regtypemod") and "(" in (
+                _string_literal(node.arg) or ""
+            ):
+                raise UnsafeSQL("a type name with a modifier runs the type's typmod_in function")
         elif isinstance(node, ast.SortBy) and node.useOp:
             _check_operator_name([part.sval for part in node.useOp], "ORDER BY ... USING")
         if isinstance(node, ast.SubLink) and node.operName:
@@ -488,6 +501,13 @@ def _check_function(call: ast.FuncCall) -> None:
         raise UnsafeSQL(f"{name}() takes a literal pattern")
     if name == "current_setting":
         sqlpolicy.check_setting_name(_string_literal(args[0]) if args else None)
+    elif name == "to_regtype":
+        sqlpolicy.check_type_name_argument(_string_literal(args[0]) if args else None)
+    elif name == "format_type" and not (len(args) == 2 and _is_null_literal(args[1])):
+        raise UnsafeSQL(
+            "format_type() takes NULL as its modifier, e.g. format_type(atttypid, NULL): a modifier runs "
+            "the type's typmod_out function"
+        )
     elif name == "generate_series":
         sqlpolicy.check_series_bounds([_integer_literal(arg) for arg in args])
 
@@ -551,6 +571,56 @@ def _check_numeric_literal(text: str) -> None:
             f"numeric literal {text[:20]}... has more than {_MAX_NUMERIC_DIGITS} digits: arithmetic on such "
             "numbers cannot be cancelled"
         )
+
+
+def _is_null_literal(node: object) -> bool:
+    return isinstance(node, ast.A_Const) and node.isnull
+
+
+_STRING_BUILDERS = frozenset(
+    {"concat", "concat_ws", "overlay", "left", "right", "substr", "substring", "lower", "upper", "btrim",
+     "ltrim", "rtrim", "reverse", "chr", "to_char", "md5", "encode", "quote_literal", "quote_ident",
+     "quote_nullable", "regexp_match", "regexp_matches", "normalize", "initcap"}
+)  # fmt: skip
+_JSON_OPERATORS = frozenset({"->", "->>", "#>", "#>>", "||"})
+_BIG_EXPONENT = re.compile(r"[eE][+]?0*\d{4,}")
+
+
+def _check_numeric_cast(cast: ast.TypeCast) -> None:
+    """'1e60000' is 8 characters and 60,001 digits: a numeric made from text built out of literals (not read
+    from a column) is refused, and so is a json literal holding such a number."""
+    target = cast.typeName.names[-1].sval
+    literal = _string_literal(cast.arg)
+    if target in ("json", "jsonb") and literal is not None and _BIG_EXPONENT.search(literal):
+        raise UnsafeSQL(f"a json number with an exponent over {_MAX_NUMERIC_DIGITS} is not allowed")
+    if target not in ("numeric", "decimal") or isinstance(cast.arg, ast.A_Const):
+        return
+    nodes = list(_nodes(cast.arg))
+    if any(isinstance(node, ast.ColumnRef) for node in nodes):
+        return  # the data's own size
+    builds_text = any(
+        (isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _STRING_BUILDERS)
+        or (isinstance(node, ast.A_Expr) and node.name and node.name[-1].sval in _JSON_OPERATORS)
+        or (isinstance(node, ast.TypeCast) and _string_literal(node) is not None)
+        for node in nodes
+    )
+    if builds_text:
+        raise UnsafeSQL(
+            "a numeric computed from text or json literals can have 131,072 digits, and arithmetic on it "
+            "cannot be cancelled; write the number itself"
+        )
+
+
+def _nodes(root: object) -> list[ast.Node]:
+    found, pending = [], [root]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, ast.Node):
+            found.append(item)
+            pending.extend(getattr(item, name, None) for name in item.__slots__)
+    return found
 
 
 def _is_numeric_text(cast: ast.TypeCast) -> bool:

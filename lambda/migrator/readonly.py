@@ -38,8 +38,8 @@ import psycopg
 from psycopg import pq
 
 from migrator import resolver
-from migrator.errors import InvalidEvent, QueryFailed
-from migrator.guard import DEFAULT_MAX_LENGTH, CheckedSQL, plan_sql
+from migrator.errors import InvalidEvent, QueryFailed, UnsafeSQL
+from migrator.guard import DEFAULT_MAX_LENGTH, CheckedSQL, params_to_null, plan_sql
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_LIMIT", "run_readonly"]
 
@@ -92,8 +92,13 @@ def run_readonly(
         )
     try:
         _begin(conn, statement_timeout_ms, read_write_first=resolve)
-        if resolve:
-            resolver.check(conn, checked.query)
+        query = _with_typed_params(conn, checked) if resolve and checked.params else checked.query
+        hides_definitions = resolve and resolver.check(conn, query)
+        if hides_definitions and checked.kind == "explain":
+            raise UnsafeSQL(
+                "EXPLAIN of a user view or a table with row-level security prints their definitions (a "
+                "view's WHERE clause, a policy's expression), which may hold secrets; run the SELECT itself"
+            )
         # From here on nothing can write, and PostgreSQL refuses to switch back.
         conn.execute("SET TRANSACTION READ ONLY")
         if checked.kind == "explain":
@@ -103,6 +108,20 @@ def run_readonly(
         raise QueryFailed(_describe(exc)) from None
     finally:
         _rollback(conn)
+
+
+def _with_typed_params(conn: psycopg.Connection, checked: CheckedSQL) -> str:
+    """The generic plan's query with each $n replaced by a NULL of the type PostgreSQL infers for it (a bare
+    NULL could resolve an overload differently from the $n that runs)."""
+    conn.execute(f"PREPARE migrator_generic_plan AS {checked.param_query}")
+    try:
+        types = conn.execute(
+            "SELECT array(SELECT pg_catalog.format_type(t, NULL) FROM unnest(parameter_types::oid[]) t)"
+            " FROM pg_catalog.pg_prepared_statements WHERE name = 'migrator_generic_plan'"
+        ).fetchone()[0]
+    finally:
+        conn.execute("DEALLOCATE migrator_generic_plan")
+    return params_to_null(checked.param_query, types)
 
 
 def _begin(conn: psycopg.Connection, statement_timeout_ms: int, *, read_write_first: bool) -> None:

@@ -191,6 +191,8 @@ class _Found:
     constructed: set[int] = field(default_factory=set)  # types the query makes values of (input, casts)
     relations: dict[int, set[int]] = field(default_factory=dict)  # relid -> selected column numbers
     named: set[int] = field(default_factory=set)  # objects only named by a constant ('users'::regclass)
+    row_security: bool = False  # a relation read has row-level security (EXPLAIN would print its policy)
+    user_views: bool = False  # a user view is read (EXPLAIN would print its WHERE clause)
 
     def add_function(self, oid: int, node: _Node) -> None:
         self.functions.setdefault(oid, []).append(node)
@@ -213,6 +215,8 @@ def _collect(tree: Any, found: _Found) -> None:
         for key in _TYPE_FIELDS:
             if key in node:
                 found.types.update(_oids(node[key]))
+        if name == "COERCEVIAIO" and node.get("resulttype") == _NUMERIC:
+            _check_numeric_source(node.get("arg"))
         if name == "CONST":
             _check_numeric_size(node)
             if node.get("consttype") in _OBJECT_NAME_TYPES:
@@ -254,10 +258,47 @@ def _collect(tree: Any, found: _Found) -> None:
             raise UnsafeSQL("XMLTABLE and JSON_TABLE are not allowed")
 
 
+_FORMAT_TYPE_RULE = (
+    "format_type() takes NULL as its modifier, e.g. format_type(atttypid, NULL): a modifier runs the "
+    "type's typmod_out function"
+)
+
+
+def _is_null(node: Any) -> bool:
+    return isinstance(node, _Node) and node.name == "CONST" and node.get("constisnull") == "true"
+
+
+def _has_column(node: Any) -> bool:
+    return any(item.name == "VAR" for item in _walk(node))
+
+
+def _check_numeric_source(arg: Any) -> None:
+    """Text (or json) made into numeric: '1e60000' is 8 characters and 60,001 digits. A value read from a
+    column is the data's own size; one computed from literals is refused unless it is the literal itself."""
+    is_literal = isinstance(arg, _Node) and arg.name == "CONST"
+    if not is_literal and not _has_column(arg):
+        raise UnsafeSQL(
+            "a numeric computed from text or json literals can have 131,072 digits, and arithmetic on it "
+            "cannot be cancelled; write the number itself"
+        )
+
+
+def _numeric_weight(raw: bytes) -> int:
+    """The weight (base-10000 digits before the point) of a numeric datum (varlena, 4-byte header)."""
+    header = int.from_bytes(raw[4:6], "little")
+    if header & 0xC000 == 0x8000:  # short format: the weight is 7 signed bits of the header
+        weight = header & 0x3F
+        return weight - 64 if header & 0x40 else weight
+    return int.from_bytes(raw[6:8], "little", signed=True) if len(raw) >= 8 else 0
+
+
 def _check_numeric_size(node: _Node) -> None:
     raw = _const_bytes(node)
-    # numeric stores four decimal digits in two bytes
-    if node.get("consttype") == _NUMERIC and raw and len(raw) > sqlpolicy.MAX_NUMERIC_DIGITS // 2 + 16:
+    if node.get("consttype") != _NUMERIC or not raw or raw[0] & 0x01:
+        return
+    # numeric stores four decimal digits in two bytes; the weight says how many digits precede the point
+    too_long = len(raw) > sqlpolicy.MAX_NUMERIC_DIGITS // 2 + 16
+    if too_long or abs(_numeric_weight(raw)) * 4 > sqlpolicy.MAX_NUMERIC_DIGITS:
         raise UnsafeSQL(
             f"a numeric literal has more than {sqlpolicy.MAX_NUMERIC_DIGITS} digits: arithmetic on such "
             "numbers cannot be cancelled"
@@ -271,11 +312,15 @@ def _check_typmod(node: _Node) -> None:
         raise UnsafeSQL(f"a length of {int(typmod) - 4} is over the limit of {sqlpolicy.MAX_TYPMOD}")
 
 
-def check(conn: psycopg.Connection, query: str) -> None:
+def check(conn: psycopg.Connection, query: str) -> bool:
     """Raise UnsafeSQL unless everything ``query`` (one SELECT, VALUES or TABLE) resolves to is allowed.
 
     ``conn`` must be inside a read-write transaction with the search_path the query will run with; the
-    check leaves the transaction as it found it (its savepoint is always rolled back)."""
+    check leaves the transaction as it found it (its savepoint is always rolled back). Returns whether the
+    query reads a relation whose plan would print what its definition hides (a row-level security policy,
+    a user view's WHERE clause): EXPLAIN of it is refused."""
+    _refuse_untrusted_event_triggers(conn)
+    _check_named_relations(conn, query)
     conn.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
         try:
@@ -300,9 +345,67 @@ def check(conn: psycopg.Connection, query: str) -> None:
         _check_functions(conn, found)
         _check_operators(conn, found)
         _check_types(conn, found)
+        return found.row_security or found.user_views
     finally:
         conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+
+
+def _refuse_untrusted_event_triggers(conn: psycopg.Connection) -> None:
+    """The check creates a temporary view: an event trigger on DDL would run its function right there."""
+    row = conn.execute(
+        "SELECT evtname FROM pg_catalog.pg_event_trigger"
+        f" WHERE evtenabled <> 'D' AND NOT {_trusted('evtfoid::oid')} LIMIT 1"
+    ).fetchone()
+    if row:
+        raise UnsafeSQL(
+            f"event trigger {row[0]} would run on the check's temporary view, and its function is not a "
+            "built-in or extension function; the sql action is unavailable while it is enabled"
+        )
+
+
+def _check_named_relations(conn: psycopg.Connection, query: str) -> None:
+    """Before PostgreSQL analyses the query: a literal compared with a column takes the column's type while
+    the query is analysed ('(7)' = a composite of a domain runs the domain's CHECK). So the column types of
+    every relation the text names are checked first, as if the query made values of them."""
+    try:
+        from pglast import ast, parse_sql
+
+        names = {
+            (node.schemaname, node.relname)
+            for statement in parse_sql(query)
+            for node in _pglast_nodes(statement.stmt)
+            if isinstance(node, ast.RangeVar)
+        }
+    except Exception:
+        return
+    if not names:
+        return
+    qualified = [f"{schema}.{name}" if schema else name for schema, name in names]
+    types = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT a.atttypid FROM unnest(%s::text[]) AS n(name)"
+            " JOIN pg_catalog.pg_attribute a ON a.attrelid = pg_catalog.to_regclass(n.name)"
+            " WHERE a.attnum > 0 AND NOT a.attisdropped",
+            (qualified,),
+        )
+    }
+    if types:
+        _check_types(conn, _Found(types=set(types), constructed=set(types)))
+
+
+def _pglast_nodes(root: Any) -> Iterator[Any]:
+    from pglast import ast
+
+    pending = [root]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, ast.Node):
+            yield item
+            pending.extend(getattr(item, name, None) for name in item.__slots__)
 
 
 def _reason(exc: psycopg.Error) -> str:
@@ -334,9 +437,19 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
                 continue
             if kind == "f":
                 raise UnsafeSQL(f"{shown} is a foreign table: reading it runs a query on another server")
+            if row_security:
+                found.row_security = True
             _check_indexes(conn, oid, shown)
+            _check_attached_code(conn, oid, shown)
+            # Inheritance children and partitions are scanned too, with their own indexes and constraints.
+            for (child,) in conn.execute(
+                "SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = %s", (oid,)
+            ):
+                if child not in seen:
+                    nested.relations.setdefault(child, set())
             trees = []
             if kind == "v":
+                found.user_views = True
                 trees += conn.execute(
                     "SELECT ev_action FROM pg_catalog.pg_rewrite"
                     " WHERE ev_class = %s AND rulename = '_RETURN'",
@@ -405,16 +518,22 @@ def _check_functions(conn: psycopg.Connection, found: _Found) -> None:
         cast_only = all(n.name == "FUNCEXPR" and n.get("funcformat") in ("1", "2") for n in nodes)
         if name in sqlpolicy.ALLOWED_FUNCTIONS or (cast_only and is_cast):
             for node in nodes:
-                _check_arguments(name, node)
+                _check_arguments(name, node, arguments)
             continue
         reason = sqlpolicy.REFUSED_FUNCTIONS.get(name, "it is not on the allow-list of read-only functions")
         raise UnsafeSQL(f"the query calls {shown}: {reason}")
 
 
-def _check_arguments(name: str, node: _Node) -> None:
+def _check_arguments(name: str, node: _Node, arguments: str) -> None:
     args = node.get("args") or []
     if name == "power" and node.get("funcresulttype") == _NUMERIC:
         _check_exponent(args)
+    if name == "numeric" and arguments in ("jsonb", "json") and args:
+        _check_numeric_source(args[0])
+    if name == "to_regtype":
+        sqlpolicy.check_type_name_argument(_const_text(args[0]) if args else None)
+    if name == "format_type" and not (len(args) == 2 and _is_null(args[1])):
+        raise UnsafeSQL(_FORMAT_TYPE_RULE)
     if name == "current_setting":
         sqlpolicy.check_setting_name(_const_text(args[0]) if args else None)
     elif name == "generate_series":
@@ -492,20 +611,49 @@ def _trusted(column: str) -> str:
     return _TRUSTED_FUNCTION.format(f=column, limit=sqlpolicy.BUILTIN_OID_LIMIT)
 
 
-def _check_indexes(conn: psycopg.Connection, relation: int, shown: str) -> None:
-    """An index whose operator class runs untrusted code runs it on every key comparison of a scan."""
+def _check_attached_code(conn: psycopg.Connection, relation: int, shown: str) -> None:
+    """Code stored with a table runs when it is read: the planner folds index expressions and partial-index
+    predicates, partition keys, extended-statistics expressions and the CHECK constraints it uses to skip
+    partitions. PostgreSQL records the functions each of them calls (built-ins are pinned, so any recorded
+    function is not a built-in); each must be an extension's. Triggers and defaults do not run on a read."""
     row = conn.execute(
-        "SELECT i.indexrelid::regclass::text FROM pg_catalog.pg_index i"
-        " CROSS JOIN LATERAL unnest(i.indclass::oid[]) AS c(opclass)"
+        "SELECT f.oid::regprocedure::text FROM ("
+        "  SELECT d.refobjid FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass"
+        "     AND d.objid = %(relation)s AND d.refclassid = 'pg_proc'::regclass"
+        "  UNION"
+        "  SELECT d2.refobjid FROM pg_catalog.pg_depend d1 JOIN pg_catalog.pg_depend d2"
+        "      ON d2.classid = d1.classid AND d2.objid = d1.objid AND d2.refclassid = 'pg_proc'::regclass"
+        "   WHERE d1.refclassid = 'pg_class'::regclass AND d1.refobjid = %(relation)s AND d1.classid IN"
+        "     ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_statistic_ext'::regclass)"
+        f") AS f(oid) WHERE NOT {_trusted('f.oid')} LIMIT 1",
+        {"relation": relation},
+    ).fetchone()
+    if row:
+        raise UnsafeSQL(
+            f"{shown} has an index, partition key, statistics or constraint that calls {row[0]}, which is "
+            "not a built-in or extension function: reading the table would run it"
+        )
+
+
+def _check_indexes(conn: psycopg.Connection, relation: int, shown: str) -> None:
+    """An index (or partition key) whose operator class runs untrusted code runs it on every comparison."""
+    row = conn.execute(
+        "SELECT i.relname FROM ("
+        "  SELECT x.indexrelid::regclass::text, x.indclass::oid[] FROM pg_catalog.pg_index x"
+        "   WHERE x.indrelid = %(relation)s"
+        "  UNION ALL SELECT 'the partition key', p.partclass::oid[] FROM pg_catalog.pg_partitioned_table p"
+        "   WHERE p.partrelid = %(relation)s"
+        " ) AS i(relname, classes)"
+        " CROSS JOIN LATERAL unnest(i.classes) AS c(opclass)"
         " JOIN pg_catalog.pg_opclass oc ON oc.oid = c.opclass"
-        " WHERE i.indrelid = %s AND ("
+        " WHERE ("
         "   EXISTS (SELECT 1 FROM pg_catalog.pg_amproc p WHERE p.amprocfamily = oc.opcfamily"
         f"          AND NOT {_trusted('p.amproc')})"
         "   OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop o"
         "              JOIN pg_catalog.pg_operator op ON op.oid = o.amopopr"
         f"             WHERE o.amopfamily = oc.opcfamily AND NOT {_trusted('op.oprcode::oid')}))"
         " LIMIT 1",
-        (relation,),
+        {"relation": relation},
     ).fetchone()
     if row:
         raise UnsafeSQL(
@@ -567,28 +715,49 @@ def _check_types(conn: psycopg.Connection, found: _Found) -> None:
         " SELECT t.oid, pg_catalog.format_type(t.oid, NULL), t.typtype, bool_or(c.constructed),"
         f"  {_trusted('t.typinput::oid')} AND {_trusted('t.typoutput::oid')}"
         f"  AND {_trusted('t.typreceive::oid')} AND {_trusted('t.typsend::oid')}"
-        f"  AND {_trusted('t.typsubscript::oid')},"
-        "  EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid),"
+        f"  AND {_trusted('t.typsubscript::oid')} AND {_trusted('t.typmodin::oid')}"
+        f"  AND {_trusted('t.typmodout::oid')} AND {_trusted('t.typanalyze::oid')},"
+        # a domain's CHECK that calls only built-ins records no function dependency
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_depend d"
+        "          ON d.classid = 'pg_constraint'::regclass AND d.objid = k.oid"
+        "         AND d.refclassid = 'pg_proc'::regclass"
+        f"         WHERE k.contypid = t.oid AND NOT {_trusted('d.refobjid')}),"
         "  EXISTS (SELECT 1 FROM pg_catalog.pg_range r"
         "           LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc"
         "           LEFT JOIN pg_catalog.pg_amproc p ON p.amprocfamily = oc.opcfamily"
-        "          WHERE r.rngtypid = t.oid AND ("
+        "          WHERE (r.rngtypid = t.oid OR r.rngmultitypid = t.oid) AND ("
         f"            NOT {_trusted('r.rngcanonical::oid')} OR NOT {_trusted('r.rngsubdiff::oid')}"
-        f"            OR (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')})))"
+        f"            OR (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')}))),"
+        # array_eq, record_cmp, hashing, GREATEST... look up the type's default operator classes at run
+        # time, and row_to_json (which builds every result row) calls a cast to json
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_opclass oc"
+        "           LEFT JOIN pg_catalog.pg_amproc p ON p.amprocfamily = oc.opcfamily"
+        "           LEFT JOIN pg_catalog.pg_amop o ON o.amopfamily = oc.opcfamily"
+        "           LEFT JOIN pg_catalog.pg_operator op ON op.oid = o.amopopr"
+        "          WHERE oc.opcintype = t.oid AND ("
+        f"            (p.amproc IS NOT NULL AND NOT {_trusted('p.amproc::oid')})"
+        f"            OR (op.oprcode IS NOT NULL AND NOT {_trusted('op.oprcode::oid')})))"
+        "  OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast k WHERE k.castsource = t.oid"
+        "              AND k.casttarget IN ('json'::regtype, 'jsonb'::regtype)"
+        f"             AND k.castfunc <> 0 AND NOT {_trusted('k.castfunc::oid')})"
         " FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
         f" WHERE t.oid >= {sqlpolicy.BUILTIN_OID_LIMIT}"
         " GROUP BY t.oid",
         {"all": sorted(found.types | found.constructed), "constructed": sorted(found.constructed)},
     ).fetchall()
-    for _oid, shown, kind, constructed, io_trusted, constrained, untrusted_range in rows:
+    for _oid, shown, kind, constructed, io_trusted, constrained, untrusted_range, untrusted_support in rows:
         if not io_trusted:
             raise UnsafeSQL(f"type {shown} reads or writes its values with functions that are not built-in")
+        if untrusted_support:
+            raise UnsafeSQL(
+                f"type {shown} has an operator class or a cast to json whose functions are not built-in: "
+                "comparing, hashing or returning its values would run them"
+            )
         if constructed and kind == "d" and constrained:
             raise UnsafeSQL(
                 f"the query makes a value of domain {shown}, whose checks run code that is not built-in; "
                 "compare with its base type instead"
             )
-        if constructed and untrusted_range:
-            raise UnsafeSQL(
-                f"the query makes a value of range type {shown}, whose functions are not built-in"
-            )
+        if untrusted_range:
+            # comparing, sorting or building its values calls the subtype's operator class
+            raise UnsafeSQL(f"range type {shown} compares its values with functions that are not built-in")

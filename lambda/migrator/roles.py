@@ -31,12 +31,12 @@ from psycopg import sql as pgsql
 
 from migrator import logs
 from migrator.errors import ConfigurationError, DatabaseError
+from migrator.scram import scram_sha256_verifier
 
-__all__ = ["READER_SETTINGS", "ensure_reader", "reader_password", "scram_verifier"]
+__all__ = ["READER_SETTINGS", "ensure_reader", "reader_password"]
 
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _LOCK_KEY = int.from_bytes(b"rksqlrol", "big") & 0x7FFF_FFFF_FFFF_FFFF
-_SCRAM_ITERATIONS = 4096
 
 # Set on the role, so they hold for any session it opens, whatever the client does first.
 READER_SETTINGS: dict[str, str] = {
@@ -62,19 +62,6 @@ def reader_password(migrator_password: str, role: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
-def scram_verifier(password: str, salt: bytes, iterations: int = _SCRAM_ITERATIONS) -> str:
-    """A SCRAM-SHA-256 verifier (RFC 7677) in the form PostgreSQL stores, for ALTER ROLE ... PASSWORD."""
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode()
-
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
 def validate_role_name(role: str) -> str:
     if not _ROLE_NAME.match(role or ""):
         raise ConfigurationError(
@@ -95,12 +82,20 @@ def ensure_reader(
     ident = pgsql.Identifier(role)
     # A deterministic salt: the verifier (and so the catalog row) only changes when the password does.
     salt = hmac.new(password.encode(), b"salt", hashlib.sha256).digest()[:16]
-    verifier = pgsql.Literal(scram_verifier(password, salt))
+    verifier = pgsql.Literal(scram_sha256_verifier(password, salt=salt))
     not_set: list[str] = []
     try:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            # Any login may take an advisory lock: one held by someone else must not stop the action. With
+            # the role in place, a setup already under way elsewhere is as good as this one.
+            locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]
+            if not locked and exists:
+                return {"role": role, "created": False, "schemas": [], "settings": {}, "not_set": [],
+                        "skipped": "another session holds the setup lock"}  # fmt: skip
+            if not locked:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))  # bounded by lock_timeout
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             _refuse_if_privileged(conn, role, exists is not None)
             # SUPERUSER, REPLICATION and BYPASSRLS are off by default and only a superuser may name them:
             # an existing role that has one is refused above.

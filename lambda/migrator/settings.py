@@ -15,6 +15,7 @@ MIGRATOR_LOCK_RETRIES        how often a migration that hit lock_timeout is trie
 MIGRATOR_LOCK_RETRY_DELAY    seconds before the first retry, doubled before each next one (at most 30 s
                              apart); default 1
 MIGRATOR_DEADLINE_RESERVE    seconds of the invocation that must remain to start another migration; default 10
+APP_DB_SECRET_ID             secret of the application role that migrate sets up (app_role.py); default none
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class Settings:
             return 0
         return int(match.group(1)) * _UNIT_MS[match.group(2) or ""]
 
+    app_secret_id: str | None = None
+
     @property
     def is_production(self) -> bool:
         return self.environment.strip().lower() in PRODUCTION_NAMES
@@ -115,4 +118,5 @@ class Settings:
             lock_retries=int(_number(environ, "MIGRATOR_LOCK_RETRIES", 3, 0, 20)),
             lock_retry_delay_seconds=_number(environ, "MIGRATOR_LOCK_RETRY_DELAY", 1.0, 0, 60),
             deadline_reserve_seconds=_number(environ, "MIGRATOR_DEADLINE_RESERVE", 10.0, 0, 300),
+            app_secret_id=environ.get("APP_DB_SECRET_ID", "").strip() or None,
         )

@@ -36,6 +36,7 @@ __all__ = [
     "check_like_pattern",
     "check_series_bounds",
     "check_setting_name",
+    "check_type_name_argument",
     "setting_refusal",
 ]
 
@@ -120,7 +121,7 @@ FUNCTION_GROWTH: dict[str, Growth] = {
     "pg_is_in_recovery": _C, "pg_last_xact_replay_timestamp": _C, "pg_last_wal_receive_lsn": _C,
     "pg_last_wal_replay_lsn": _C, "pg_blocking_pids": _C, "pg_database_size": _C,
     "pg_relation_size": _C, "pg_table_size": _C, "pg_indexes_size": _C, "pg_total_relation_size": _C,
-    "pg_size_pretty": _C, "pg_get_indexdef": _C, "pg_get_constraintdef": _C, "pg_get_userbyid": _C,
+    "pg_size_pretty": _C, "pg_get_userbyid": _C,
     "pg_get_serial_sequence": _C, "to_regclass": _C, "to_regtype": _C, "to_regproc": _C,
     "obj_description": _C, "col_description": _C, "has_table_privilege": _C, "has_schema_privilege": _C,
     "has_database_privilege": _C, "has_column_privilege": _C, "pg_table_is_visible": _C,
@@ -148,6 +149,8 @@ REFUSED_FUNCTIONS: dict[str, str] = {
     "pg_get_functiondef": "shows function source", "pg_get_ruledef": "shows view and rule definitions",
     "pg_get_expr": "decodes stored expressions of objects the role may not read",
     "pg_get_triggerdef": "shows trigger definitions",
+    "pg_get_indexdef": "shows index expressions and predicates, also of tables the role may not read",
+    "pg_get_constraintdef": "shows constraint expressions, also of tables the role may not read",
 }  # fmt: skip
 
 # LIKE and ILIKE backtrack over the pattern without checking for cancellation: the pattern must be a
@@ -194,12 +197,31 @@ DENIED_RELATIONS: dict[str, str] = {
     "pg_settings": "every setting, including custom ones that may hold secrets (use SHOW <name>)",
     "pg_db_role_setting": "per-role and per-database settings, which may hold secrets",
     "pg_config": "server build paths", "pg_stat_statements": "other roles' query text",
+    "pg_stats_ext": "sampled values of columns", "pg_stats_ext_exprs": "sampled values of expressions",
+    "pg_statistic_ext_data": "sampled values of columns", "pg_statistic": "sampled values of columns",
 }  # fmt: skip
 
 # Columns of built-in catalogs that hold source code, settings or connection strings. Reading the other
 # columns is fine (``SELECT rolname FROM pg_roles``); ``SELECT *`` or a whole-row reference is refused.
 DENIED_COLUMNS: dict[str, frozenset[str]] = {
-    "pg_proc": frozenset({"prosrc", "probin", "prosqlbody", "proconfig"}),
+    "pg_proc": frozenset({"prosrc", "probin", "prosqlbody", "proconfig", "proargdefaults"}),
+    # sampled values: the statistics of pg_db_role_setting hold its settings
+    "pg_stats": frozenset({"most_common_vals", "most_common_elems", "histogram_bounds"}),
+    "pg_rules": frozenset({"definition"}),
+    "pg_trigger": frozenset({"tgargs", "tgqual"}),
+    "pg_attrdef": frozenset({"adbin"}),
+    "pg_constraint": frozenset({"conbin"}),
+    "pg_index": frozenset({"indexprs", "indpred"}),
+    "pg_type": frozenset({"typdefaultbin", "typdefault"}),
+    "pg_partitioned_table": frozenset({"partexprs"}),
+    "pg_statistic_ext": frozenset({"stxexprs"}),
+    "pg_indexes": frozenset({"indexdef"}),
+    "pg_class": frozenset({"relpartbound"}),
+    "pg_publication_tables": frozenset({"rowfilter"}),
+    "pg_publication_rel": frozenset({"prqual"}),
+    "domains": frozenset({"domain_default"}),
+    "columns": frozenset({"column_default", "generation_expression"}),
+    "attributes": frozenset({"attribute_default"}),
     "pg_roles": frozenset({"rolconfig"}),
     "pg_user": frozenset({"useconfig"}),
     "pg_views": frozenset({"definition"}),
@@ -266,3 +288,9 @@ def check_like_pattern(pattern: str | None) -> None:
             f"LIKE and ILIKE take a literal pattern of at most {LIKE_PATTERN_MAX} characters "
             "(matching cannot be cancelled once it starts)"
         )
+
+
+def check_type_name_argument(name: str | None) -> None:
+    """to_regtype('name'): a literal type name without a modifier (a modifier runs the type's typmod_in)."""
+    if name is None or "(" in name:
+        raise UnsafeSQL("to_regtype() takes a literal type name without a modifier, e.g. to_regtype('uuid')")

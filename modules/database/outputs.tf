@@ -1,3 +1,13 @@
+output "app_secret_arn" {
+  description = "ARN of the application role's credentials secret (what the colours' containers log in with), or null when disabled."
+  value       = one(aws_secretsmanager_secret.app[*].arn)
+}
+
+output "app_username" {
+  description = "Name of the application role (DML on the application's tables, no DDL), or null when disabled."
+  value       = var.enabled ? var.app_username : null
+}
+
 output "db_name" {
   description = "Name of the application database, or null when disabled."
   value       = var.enabled ? var.db_name : null

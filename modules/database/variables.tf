@@ -11,7 +11,7 @@ variable "allocated_storage" {
 }
 
 variable "allowed_cidr_blocks" {
-  description = "CIDR blocks allowed to reach a created instance on its port (e.g. the VPC's private subnets, where the migrator and the stacks run)."
+  description = "CIDR blocks allowed to reach a created instance on its port. Prefer allowed_security_group_ids: a CIDR admits everything in it."
   type        = list(string)
   default     = []
   nullable    = false
@@ -19,6 +19,37 @@ variable "allowed_cidr_blocks" {
   validation {
     condition     = alltrue([for cidr in var.allowed_cidr_blocks : can(cidrnetmask(cidr))])
     error_message = "allowed_cidr_blocks must hold IPv4 CIDR blocks, e.g. [\"10.40.0.0/16\"]."
+  }
+}
+
+variable "allowed_security_group_ids" {
+  description = "Security groups allowed to reach a created instance on its port, by a static name (e.g. { migrator = sg-1, blue = sg-2 }): the names are keys so the rules are known at plan time."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "app_password_version" {
+  description = "Bump (1, 2, 3, ...) to generate a new password for the application role; the next migrate run sets it in the database."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.app_password_version >= 1 && floor(var.app_password_version) == var.app_password_version
+    error_message = "app_password_version must be a whole number of 1 or more; increase it by one to rotate the application role's password."
+  }
+}
+
+variable "app_username" {
+  description = "Name of the application role the colours' containers log in as (it may read and write tables, not change the schema)."
+  type        = string
+  default     = "app"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.app_username))
+    error_message = "app_username must start with a lower-case letter and hold only lower-case letters, digits and underscores, e.g. \"app\"."
   }
 }
 
@@ -67,10 +98,15 @@ variable "enabled" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL major (or major.minor) version of a created instance, e.g. \"16\"."
+  description = "PostgreSQL major (or major.minor) version of a created instance, e.g. \"16\". 15 or later: RDS enforces TLS (rds.force_ssl = 1) by default from 15 on, and public-schema CREATE is no longer granted to everyone."
   type        = string
   default     = "16"
   nullable    = false
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.engine_version)) && try(tonumber(split(".", var.engine_version)[0]) >= 15, false)
+    error_message = "engine_version must be PostgreSQL 15 or later, e.g. \"16\" or \"16.4\" (the kit relies on RDS enforcing TLS, which it does by default from 15 on)."
+  }
 }
 
 variable "existing_host" {
@@ -149,6 +185,13 @@ variable "password" {
   validation {
     condition     = !var.enabled || try(length(var.password) >= 8, false)
     error_message = "password must be at least 8 characters: set TF_VAR_database_password (it is never stored in the plan or state)."
+  }
+
+  # RDS refuses a master password longer than 128 characters or holding "/", "@", a double quote, a space
+  # or anything but printable ASCII; say so at plan time instead of failing half-way through an apply.
+  validation {
+    condition     = !var.enabled || !var.create || try(length(var.password) <= 128 && can(regex("^[!#-.0-?A-~]+$", var.password)), false)
+    error_message = "password is refused by RDS: use 8 to 128 printable ASCII characters without \"/\", \"@\", double quotes or spaces (set TF_VAR_database_password)."
   }
 }
 

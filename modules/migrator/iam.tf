@@ -25,21 +25,7 @@ data "aws_iam_policy_document" "this" {
   #checkov:skip=CKV_AWS_356:EC2 network-interface and X-Ray actions do not support resource-level permissions.
   count = local._count
 
-  statement {
-    sid       = "ReadDatabaseSecret"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = [var.secret_arn]
-  }
 
-  dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
-
-    content {
-      sid       = "DecryptDatabaseSecret"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-    }
-  }
 
   statement {
     sid       = "WriteOwnLogs"
@@ -77,4 +63,44 @@ resource "aws_iam_role_policy" "this" {
   name   = "migrator"
   role   = aws_iam_role.this[0].id
   policy = data.aws_iam_policy_document.this[0].json
+}
+
+# The secrets apart from the rest, so the plan shows exactly which secrets the function may read: its own
+# credentials, and the application role's (it sets that role's password from it).
+data "aws_iam_policy_document" "secrets" {
+  count = local._count
+
+  statement {
+    sid       = "ReadDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [var.secret_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.app_role_enabled ? ["app"] : []
+
+    content {
+      sid       = "ReadAppRoleSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.app_secret_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "DecryptDatabaseSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "secrets" {
+  count = local._count
+
+  name   = "secrets"
+  role   = aws_iam_role.this[0].id
+  policy = data.aws_iam_policy_document.secrets[0].json
 }

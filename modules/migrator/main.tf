@@ -2,6 +2,10 @@ locals {
   _count         = var.enabled ? 1 : 0
   _function_name = "${var.name}-migrator"
   _tags          = merge(var.tags, { Component = "migrator" })
+  # End a statement before Lambda ends the function: a statement killed with the function leaves no result
+  # and no log of why. The margin (10% of the timeout, at least 10 s) lets the runner roll back and report.
+  _statement_timeout_seconds = coalesce(var.statement_timeout_seconds, var.timeout - max(10, floor(var.timeout / 10)))
+  _sslmode                   = coalesce(var.database_sslmode, var.database_ca_bundle == null ? "require" : "verify-full")
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -20,7 +24,7 @@ resource "aws_security_group" "this" {
   #checkov:skip=CKV2_AWS_5:Attached to the function through vpc_config; checkov does not follow the count-indexed reference.
   count = local._count
 
-  name        = local._function_name
+  name_prefix = "${local._function_name}-"
   description = "Schema migrator: egress only to the database port and HTTPS"
   vpc_id      = var.vpc_id
 
@@ -72,9 +76,6 @@ resource "aws_vpc_security_group_egress_rule" "https" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invocations are synchronous from the release tooling, with retries off; a DLQ would only hide failures.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile per account; the package is built and hashed by CI.
-  #checkov:skip=CKV_AWS_50:X-Ray tracing is optional (tracing_enabled).
-  #checkov:skip=CKV_AWS_173:The environment holds only a secret ARN and an environment name; kms_key_arn encrypts it when given.
   count = local._count
 
   function_name    = local._function_name
@@ -83,20 +84,29 @@ resource "aws_lambda_function" "this" {
   filename         = var.package_path
   source_code_hash = filebase64sha256(var.package_path)
   handler          = "migrator.handler.handler"
-  # Must stay python3.11: the package carries CPython 3.11 (cp311) wheels.
-  runtime     = "python3.11"
-  timeout     = var.timeout
-  memory_size = var.memory_size
-  kms_key_arn = var.kms_key_arn
+  # The package carries CPython 3.13 (cp313) wheels for this architecture: build it with the same
+  # (make build ARCH=...), which checks the wheels against this runtime's glibc (Amazon Linux 2023).
+  runtime                 = "python3.13"
+  architectures           = [var.architecture]
+  timeout                 = var.timeout
+  memory_size             = var.memory_size
+  kms_key_arn             = var.kms_key_arn
+  code_signing_config_arn = var.code_signing_config_arn
 
-  # One migration at a time; the migrator also takes a database lock.
-  reserved_concurrent_executions = 1
+  # -1 leaves the function unreserved (the API's own default). The advisory lock serialises runs either way.
+  reserved_concurrent_executions = coalesce(var.reserved_concurrency, -1)
 
   environment {
-    variables = {
-      DB_SECRET_ID         = var.secret_arn
-      MIGRATOR_ENVIRONMENT = var.environment
-    }
+    variables = merge(
+      {
+        DB_SECRET_ID               = var.secret_arn
+        MIGRATOR_ENVIRONMENT       = var.environment
+        MIGRATOR_STATEMENT_TIMEOUT = "${local._statement_timeout_seconds}s"
+        MIGRATOR_SSLMODE           = local._sslmode
+      },
+      var.app_role_enabled ? { APP_DB_SECRET_ID = var.app_secret_arn } : {},
+      var.database_ca_bundle == null ? {} : { MIGRATOR_SSLROOTCERT = var.database_ca_bundle },
+    )
   }
 
   vpc_config {
@@ -113,6 +123,7 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,
+    aws_iam_role_policy.secrets,
   ]
 }
 

@@ -1,3 +1,50 @@
+variable "app_role_enabled" {
+  description = "Set up the application role from app_secret_arn on every migrate run (a flag rather than a null check, because the secret's ARN is unknown until the secret is created)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "app_secret_arn" {
+  description = "ARN of the application role's secret (RDS JSON shape). With app_role_enabled, each migrate run creates that role (DML on the application's tables, no DDL) and sets its password from the secret."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.app_role_enabled || var.app_secret_arn != null
+    error_message = "app_secret_arn is required when app_role_enabled = true: pass the application role's secret (the database module's app_secret_arn output)."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the function: \"x86_64\" or \"arm64\" (Graviton, cheaper per GB-second). Build the package for the same one (make build ARCH=...)."
+  type        = string
+  default     = "x86_64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be \"x86_64\" or \"arm64\"."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration (an AWS Signer profile) that the package must satisfy, or null for none."
+  type        = string
+  default     = null
+}
+
+variable "database_ca_bundle" {
+  description = "Path, inside the package, of the PEM bundle that signs the database's certificate (e.g. \"migrator/certs/global-bundle.pem\", the RDS global bundle copied to lambda/migrator/certs/ before the build), or null. With a bundle the migrator connects with sslmode verify-full."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.database_ca_bundle == null || can(regex("^[A-Za-z0-9_./-]+\\.pem$", var.database_ca_bundle))
+    error_message = "database_ca_bundle must be a path inside the package ending in .pem, e.g. \"migrator/certs/global-bundle.pem\"."
+  }
+}
+
 variable "database_cidr_blocks" {
   description = "CIDR blocks of the database (used when the database is not reachable by security group, e.g. an existing server). The function may reach these only on database_port."
   type        = list(string)
@@ -31,6 +78,22 @@ variable "database_security_group_ids" {
   validation {
     condition     = !var.enabled || length(var.database_security_group_ids) > 0 || length(var.database_cidr_blocks) > 0
     error_message = "Tell the migrator where the database is: set database_security_group_ids (a created database) or database_cidr_blocks (an existing one)."
+  }
+}
+
+variable "database_sslmode" {
+  description = "libpq sslmode of the migrator's connections, or null for the default: \"verify-full\" with database_ca_bundle, \"require\" without. Modes that may skip encryption (disable, allow, prefer) are refused."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.database_sslmode == null || contains(["require", "verify-ca", "verify-full"], coalesce(var.database_sslmode, "require"))
+    error_message = "database_sslmode must be \"require\", \"verify-ca\" or \"verify-full\" (or null); modes that may skip encryption are refused."
+  }
+
+  validation {
+    condition     = !contains(["verify-ca", "verify-full"], coalesce(var.database_sslmode, "require")) || var.database_ca_bundle != null
+    error_message = "database_sslmode ${coalesce(var.database_sslmode, "require")} needs database_ca_bundle (the CA that signs the server's certificate, e.g. the RDS global bundle)."
   }
 }
 
@@ -94,7 +157,7 @@ variable "name" {
 }
 
 variable "package_path" {
-  description = "Path of the deployment zip (built by the project's packaging step, with CPython 3.11 wheels)."
+  description = "Path of the deployment zip (built by the project's packaging step, with CPython 3.13 wheels for architecture)."
   type        = string
   nullable    = false
 
@@ -104,10 +167,32 @@ variable "package_path" {
   }
 }
 
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions of the function, or null to reserve none. Reserving takes from the account's pool, of which Lambda keeps 100 unreserved (the whole quota when it is smaller): on a new account whose quota is 10, any reservation fails. Runs are serialised by a database advisory lock either way."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
+    error_message = "reserved_concurrency must be null (no reservation) or a whole number of 1 or more; Lambda keeps 100 of the account's concurrency unreserved, so check the quota first (make preflight)."
+  }
+}
+
 variable "secret_arn" {
   description = "ARN of the Secrets Manager secret holding the database credentials (RDS JSON shape). The function may read only this secret."
   type        = string
   nullable    = false
+}
+
+variable "statement_timeout_seconds" {
+  description = "PostgreSQL statement_timeout of migrations in seconds, or null to derive it from timeout (10% less, at least 10 s less) so a statement ends before Lambda ends the function."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.statement_timeout_seconds == null || try(var.statement_timeout_seconds >= 1 && var.statement_timeout_seconds <= var.timeout - 10 && floor(var.statement_timeout_seconds) == var.statement_timeout_seconds, false)
+    error_message = "statement_timeout_seconds must be a whole number of seconds at least 10 below timeout (${var.timeout}), so a statement ends before the function does; or null to derive it."
+  }
 }
 
 variable "subnet_ids" {

@@ -80,44 +80,117 @@ resource "aws_route_table_association" "public" {
   route_table_id = aws_route_table.public[0].id
 }
 
+# One private route table per AZ, so that each AZ can have its own NAT gateway (nat_gateway_per_az).
 resource "aws_route_table" "private" {
-  count = var.enabled ? 1 : 0
+  for_each = toset(var.enabled ? var.azs : [])
 
   vpc_id = aws_vpc.this[0].id
 
-  tags = merge(var.tags, { Name = "${var.name}-private" })
+  tags = merge(var.tags, { Name = "${var.name}-private-${each.key}" })
 }
 
 resource "aws_route_table_association" "private" {
-  for_each = toset(local._private_keys)
+  for_each = toset(var.enabled ? var.azs : [])
 
-  subnet_id      = aws_subnet.this[each.key].id
-  route_table_id = aws_route_table.private[0].id
+  subnet_id      = aws_subnet.this["private-${each.key}"].id
+  route_table_id = aws_route_table.private[each.key].id
+}
+
+# ------------------------------------------------------------------------------------- egress: NAT
+# Private subnets have no route out by themselves. Fargate must pull images and ship logs, and the migrator
+# must reach Secrets Manager: either through NAT (anything on the internet, e.g. public registries) or
+# through VPC endpoints (AWS services only: private ECR, Secrets Manager, CloudWatch Logs, S3 for layers).
+
+locals {
+  _nat_azs = var.enabled && var.egress == "nat" ? (var.nat_gateway_per_az ? var.azs : [var.azs[0]]) : []
 }
 
 resource "aws_eip" "nat" {
-  count = var.enabled && var.nat_gateway_enabled ? 1 : 0
+  for_each = toset(local._nat_azs)
 
   domain = "vpc"
 
-  tags = merge(var.tags, { Name = "${var.name}-nat" })
+  tags = merge(var.tags, { Name = "${var.name}-nat-${each.key}" })
 }
 
 resource "aws_nat_gateway" "this" {
-  count = var.enabled && var.nat_gateway_enabled ? 1 : 0
+  for_each = toset(local._nat_azs)
 
-  allocation_id = aws_eip.nat[0].id
-  subnet_id     = aws_subnet.this[local._public_keys[0]].id
+  allocation_id = aws_eip.nat[each.key].id
+  subnet_id     = aws_subnet.this["public-${each.key}"].id
 
-  tags = merge(var.tags, { Name = var.name })
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 
   depends_on = [aws_internet_gateway.this]
 }
 
+# Each AZ's private route table uses its own NAT gateway, or the single one.
 resource "aws_route" "private_nat" {
-  count = var.enabled && var.nat_gateway_enabled ? 1 : 0
+  for_each = toset(var.enabled && var.egress == "nat" ? var.azs : [])
 
-  route_table_id         = aws_route_table.private[0].id
+  route_table_id         = aws_route_table.private[each.key].id
   destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this[0].id
+  nat_gateway_id         = aws_nat_gateway.this[var.nat_gateway_per_az ? each.key : var.azs[0]].id
+}
+
+# -------------------------------------------------------------------------------- egress: endpoints
+
+locals {
+  _interface_endpoints = var.enabled && var.egress == "endpoints" ? toset(["ecr.api", "ecr.dkr", "logs", "secretsmanager"]) : toset([])
+}
+
+data "aws_region" "current" {
+  count = var.enabled && var.egress == "endpoints" ? 1 : 0
+}
+
+resource "aws_security_group" "endpoints" {
+  count = var.enabled && var.egress == "endpoints" ? 1 : 0
+
+  name_prefix = "${var.name}-endpoints-"
+  description = "Interface VPC endpoints: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.this[0].id
+
+  tags = merge(var.tags, { Name = "${var.name}-endpoints" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints" {
+  count = var.enabled && var.egress == "endpoints" ? 1 : 0
+
+  security_group_id = aws_security_group.endpoints[0].id
+  description       = "HTTPS from the VPC"
+  cidr_ipv4         = var.cidr
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+
+  tags = var.tags
+}
+
+resource "aws_vpc_endpoint" "interface" {
+  for_each = local._interface_endpoints
+
+  vpc_id              = aws_vpc.this[0].id
+  service_name        = "com.amazonaws.${data.aws_region.current[0].name}.${each.key}"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = [for key in local._private_keys : aws_subnet.this[key].id]
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
+}
+
+# ECR keeps image layers in S3: image pulls through the ecr endpoints also need this gateway endpoint.
+resource "aws_vpc_endpoint" "s3" {
+  count = var.enabled && var.egress == "endpoints" ? 1 : 0
+
+  vpc_id            = aws_vpc.this[0].id
+  service_name      = "com.amazonaws.${data.aws_region.current[0].name}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [for az in var.azs : aws_route_table.private[az].id]
+
+  tags = merge(var.tags, { Name = "${var.name}-s3" })
 }

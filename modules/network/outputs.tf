@@ -1,6 +1,16 @@
-output "nat_gateway_id" {
-  description = "ID of the NAT gateway, or null when nat_gateway_enabled is false or the module is disabled."
-  value       = one(aws_nat_gateway.this[*].id)
+output "egress" {
+  description = "How private subnets reach the outside: \"nat\" or \"endpoints\" (null when disabled)."
+  value       = var.enabled ? var.egress : null
+}
+
+output "nat_gateway_ids" {
+  description = "IDs of the NAT gateways by AZ (empty unless egress = \"nat\")."
+  value       = { for az, nat in aws_nat_gateway.this : az => nat.id }
+}
+
+output "private_route_table_ids" {
+  description = "IDs of the private route tables by AZ (empty when disabled)."
+  value       = { for az, table in aws_route_table.private : az => table.id }
 }
 
 output "private_subnet_ids" {
@@ -16,6 +26,11 @@ output "public_subnet_ids" {
 output "vpc_cidr_block" {
   description = "CIDR block of the VPC, or null when disabled."
   value       = one(aws_vpc.this[*].cidr_block)
+}
+
+output "vpc_endpoint_ids" {
+  description = "IDs of the VPC endpoints by service (empty unless egress = \"endpoints\")."
+  value       = merge({ for service, endpoint in aws_vpc_endpoint.interface : service => endpoint.id }, { for endpoint in aws_vpc_endpoint.s3 : "s3" => endpoint.id })
 }
 
 output "vpc_id" {

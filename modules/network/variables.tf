@@ -21,6 +21,18 @@ variable "cidr" {
   }
 }
 
+variable "egress" {
+  description = "How the private subnets reach what tasks and the migrator need: \"nat\" (NAT gateway: the internet, e.g. public image registries) or \"endpoints\" (interface endpoints for ecr.api, ecr.dkr, logs and secretsmanager plus an S3 gateway endpoint: AWS services only, so images must be in private ECR)."
+  type        = string
+  default     = "nat"
+  nullable    = false
+
+  validation {
+    condition     = contains(["nat", "endpoints"], var.egress)
+    error_message = "egress must be \"nat\" or \"endpoints\": without either, Fargate cannot pull images or ship logs and the migrator cannot reach Secrets Manager."
+  }
+}
+
 variable "enabled" {
   description = "Set to false to create nothing (the plan is empty)."
   type        = bool
@@ -39,8 +51,8 @@ variable "name" {
   }
 }
 
-variable "nat_gateway_enabled" {
-  description = "Create one NAT gateway (in the first public subnet) so private subnets can reach the internet. Without it, tasks in private subnets need VPC endpoints to pull images."
+variable "nat_gateway_per_az" {
+  description = "With egress = \"nat\": one NAT gateway per AZ (an AZ outage cannot cut the other AZ off) instead of one in the first AZ."
   type        = bool
   default     = false
   nullable    = false

@@ -1,7 +1,7 @@
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:Access logs need an account-level log bucket, which this kit does not own.
   #checkov:skip=CKV_AWS_150:A colour's stack is destroyed when it is disabled; deletion protection would block the release flow.
-  #checkov:skip=CKV2_AWS_28:WAF is attached at the account/edge level, not per colour.
+  #checkov:skip=CKV2_AWS_76:The web ACL is the operator's (waf_acl_arn); its rule groups, the Log4j one among them, are chosen there.
   count = local._count
 
   name                       = local._full_name
@@ -17,7 +17,9 @@ resource "aws_lb" "this" {
 resource "aws_lb_target_group" "this" {
   count = local._count
 
-  name                 = local._full_name
+  # A prefix (at most 6 characters), not a fixed name: a change of port or protocol replaces the target
+  # group, and with create_before_destroy the replacement must exist next to the old one.
+  name_prefix          = substr(var.color, 0, 5)
   target_type          = "ip"
   port                 = var.container_port
   protocol             = "HTTP"
@@ -34,7 +36,11 @@ resource "aws_lb_target_group" "this" {
     timeout             = 5
   }
 
-  tags = local._tags
+  tags = merge(local._tags, { Name = local._full_name })
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_lb_listener" "https" {
@@ -55,8 +61,6 @@ resource "aws_lb_listener" "https" {
 }
 
 resource "aws_lb_listener" "http_redirect" {
-  #checkov:skip=CKV_AWS_2:This listener only redirects HTTP to HTTPS.
-  #checkov:skip=CKV_AWS_103:This listener only redirects HTTP to HTTPS; TLS is set on the HTTPS listener.
   count = local._count
 
   load_balancer_arn = aws_lb.this[0].arn
@@ -74,4 +78,11 @@ resource "aws_lb_listener" "http_redirect" {
   }
 
   tags = local._tags
+}
+
+resource "aws_wafv2_web_acl_association" "this" {
+  count = var.enabled && var.waf_acl_arn != null ? 1 : 0
+
+  resource_arn = aws_lb.this[0].arn
+  web_acl_arn  = var.waf_acl_arn
 }

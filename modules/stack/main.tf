@@ -4,6 +4,13 @@ locals {
   _hostname  = "${var.color}.${var.domain_name}"
   _container = "app"
   _tags      = merge(var.tags, { Color = var.color })
+  # The application role's credentials, read by ECS from Secrets Manager at task start: the whole RDS-shaped
+  # secret, and username and password on their own (the JSON-key form of valueFrom).
+  _secrets = var.database == null ? [] : [
+    { name = "DB_SECRET", valueFrom = var.database.secret_arn },
+    { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
+    { name = "DB_PASSWORD", valueFrom = "${var.database.secret_arn}:password::" },
+  ]
 }
 
 data "aws_region" "current" {
@@ -43,13 +50,14 @@ resource "aws_ecs_task_definition" "this" {
   cpu                      = var.cpu
   memory                   = var.memory
   execution_role_arn       = aws_iam_role.execution[0].arn
+  task_role_arn            = var.task_role_arn
 
   container_definitions = jsonencode([
     {
       name      = local._container
       image     = var.image
       essential = true
-      # Many application images (nginx among them) write to their root filesystem; see the checkov skip below.
+      # Many application images (nginx among them) write to their root filesystem.
       readonlyRootFilesystem = false
       portMappings = [
         {
@@ -58,9 +66,16 @@ resource "aws_ecs_task_definition" "this" {
           protocol      = "tcp"
         }
       ]
-      environment = [
-        { name = "COLOR", value = var.color },
-      ]
+      # Where the shared database is; the credentials (local._secrets) are the application role's: DML, no DDL.
+      environment = concat(
+        [{ name = "COLOR", value = var.color }],
+        var.database == null ? [] : [
+          { name = "DB_HOST", value = var.database.host },
+          { name = "DB_PORT", value = tostring(var.database.port) },
+          { name = "DB_NAME", value = var.database.name },
+        ],
+      )
+      secrets = local._secrets
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -73,8 +88,6 @@ resource "aws_ecs_task_definition" "this" {
   ])
 
   tags = local._tags
-
-  #checkov:skip=CKV_AWS_336:The image is user-supplied and many images need a writable root filesystem.
 }
 
 resource "aws_ecs_service" "this" {

@@ -42,9 +42,19 @@ output "color" {
   value       = var.color
 }
 
+output "container_secret_names" {
+  description = "Names of the environment variables the container gets from Secrets Manager (known at plan time, unlike their ARNs), e.g. [\"DB_SECRET\", \"DB_USERNAME\", \"DB_PASSWORD\"]."
+  value       = var.enabled ? [for secret in local._secrets : secret.name] : []
+}
+
 output "enabled" {
   description = "Whether this stack exists."
   value       = var.enabled
+}
+
+output "health_check_path" {
+  description = "The path the target group probes (verify requests the same one), or null when disabled."
+  value       = var.enabled ? var.health_check_path : null
 }
 
 output "hostname" {

@@ -1,7 +1,8 @@
 resource "aws_security_group" "alb" {
   count = local._count
 
-  name        = "${local._full_name}-alb"
+  # Prefixes, not fixed names: with create_before_destroy the replacement exists next to the old group.
+  name_prefix = "${local._full_name}-alb-"
   description = "Internet-facing ALB of the ${var.color} stack"
   vpc_id      = var.vpc_id
 
@@ -13,7 +14,6 @@ resource "aws_security_group" "alb" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb" {
-  #checkov:skip=CKV_AWS_260:Port 80 is open only so the ALB can redirect HTTP to HTTPS.
   for_each = var.enabled ? { https = 443, http = 80 } : {}
 
   security_group_id = aws_security_group.alb[0].id
@@ -47,7 +47,7 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
 resource "aws_security_group" "tasks" {
   count = local._count
 
-  name        = "${local._full_name}-tasks"
+  name_prefix = "${local._full_name}-tasks-"
   description = "ECS tasks of the ${var.color} stack: reachable only from its ALB"
   vpc_id      = var.vpc_id
 
@@ -89,6 +89,39 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
   tags = local._tags
 }
 
+# The shared database: by its security group when it has one (a created instance), else by CIDR (an
+# existing server), and only on its port.
+resource "aws_vpc_security_group_egress_rule" "tasks_database_security_group" {
+  count = var.enabled && var.database != null ? length(var.database.security_group_ids) : 0
+
+  security_group_id            = aws_security_group.tasks[0].id
+  description                  = "PostgreSQL"
+  referenced_security_group_id = var.database.security_group_ids[count.index]
+  ip_protocol                  = "tcp"
+  from_port                    = var.database.port
+  to_port                      = var.database.port
+
+  tags = local._tags
+
+  lifecycle {
+    # A constant; moto (the local default) drops descriptions of rules that reference a security group.
+    ignore_changes = [description]
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_database_cidr" {
+  for_each = var.enabled && var.database != null ? toset(var.database.cidr_blocks) : toset([])
+
+  security_group_id = aws_security_group.tasks[0].id
+  description       = "PostgreSQL"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = var.database.port
+  to_port           = var.database.port
+
+  tags = local._tags
+}
+
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   count = local._count
 
@@ -113,7 +146,6 @@ resource "aws_iam_role" "execution" {
 
 # Scoped inline rather than the AWS-managed execution policy: image pulls, and logs into this stack's group only.
 data "aws_iam_policy_document" "execution" {
-  #checkov:skip=CKV_AWS_111:ecr:GetAuthorizationToken has no resource-level permissions, and the image may live in any repository.
   #checkov:skip=CKV_AWS_356:ecr:GetAuthorizationToken has no resource-level permissions, and the image may live in any repository.
   count = local._count
 
@@ -133,6 +165,7 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this[0].arn}:*"]
   }
+
 }
 
 resource "aws_iam_role_policy" "execution" {
@@ -141,4 +174,34 @@ resource "aws_iam_role_policy" "execution" {
   name   = "execution"
   role   = aws_iam_role.execution[0].id
   policy = data.aws_iam_policy_document.execution[0].json
+}
+
+# ECS reads the container's `secrets` with the execution role: exactly the application role's secret. A policy
+# of its own, so the plan shows that one ARN even while the log group's is not known yet.
+data "aws_iam_policy_document" "execution_secret" {
+  count = var.enabled && var.database != null ? 1 : 0
+
+  statement {
+    sid       = "ReadDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.database.secret_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "DecryptDatabaseSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secret" {
+  count = var.enabled && var.database != null ? 1 : 0
+
+  name   = "database-secret"
+  role   = aws_iam_role.execution[0].id
+  policy = data.aws_iam_policy_document.execution_secret[0].json
 }

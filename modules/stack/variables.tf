@@ -63,6 +63,29 @@ variable "cpu" {
   }
 }
 
+variable "database" {
+  description = "The shared PostgreSQL the containers use, or null for none: host, port and name (passed as DB_HOST, DB_PORT, DB_NAME), the application role's secret (DB_SECRET, DB_USERNAME, DB_PASSWORD through ECS secrets), and how to reach it: its security groups (a created instance) or CIDR blocks (an existing server)."
+  type = object({
+    host               = string
+    port               = number
+    name               = string
+    secret_arn         = string
+    security_group_ids = optional(list(string), [])
+    cidr_blocks        = optional(list(string), [])
+  })
+  default = null
+
+  validation {
+    condition     = var.database == null || try(length(var.database.security_group_ids) + length(var.database.cidr_blocks) > 0, false)
+    error_message = "database must say how the tasks reach it: set security_group_ids (a created database) or cidr_blocks (an existing one)."
+  }
+
+  validation {
+    condition     = var.database == null || try(alltrue([for cidr in var.database.cidr_blocks : can(cidrnetmask(cidr))]), false)
+    error_message = "database.cidr_blocks must hold IPv4 CIDR blocks, e.g. [\"10.40.0.0/16\"]."
+  }
+}
+
 variable "desired_count" {
   description = "Number of tasks the ECS service keeps running."
   type        = number
@@ -114,6 +137,12 @@ variable "image" {
     condition     = length(trimspace(var.image)) > 0
     error_message = "image must be a container image reference, e.g. \"ghcr.io/example/api:1.0.0\"."
   }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key that encrypts the database secret (the execution role may decrypt with it), or null for the AWS-managed key."
+  type        = string
+  default     = null
 }
 
 variable "live_hostname" {
@@ -191,10 +220,32 @@ variable "tags" {
   nullable    = false
 }
 
+variable "task_role_arn" {
+  description = "IAM role the application's containers run as (for AWS calls the application makes), or null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.task_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.task_role_arn))
+    error_message = "task_role_arn must be an IAM role ARN, e.g. \"arn:aws:iam::123456789012:role/api-task\", or null."
+  }
+}
+
 variable "vpc_id" {
   description = "VPC that holds the subnets."
   type        = string
   nullable    = false
+}
+
+variable "waf_acl_arn" {
+  description = "ARN of a regional WAFv2 web ACL to attach to the ALB, or null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.waf_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/", var.waf_acl_arn))
+    error_message = "waf_acl_arn must be the ARN of a regional WAFv2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/...), or null."
+  }
 }
 
 variable "zone_id" {

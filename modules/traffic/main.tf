@@ -8,6 +8,15 @@ locals {
       (local._other_color) = var.canary_percent
     } : color => weight if contains(keys(var.targets), color)
   }
+  # Route 53 answers with a zero-weight record once every non-zero record is unhealthy, and it counts a
+  # record that does not evaluate health as healthy. So an idle (weight-0) colour could serve only if a
+  # non-zero record can be judged unhealthy while a zero-weight record exists. Unless failover to the idle
+  # colour is opted into, health is evaluated only when no record has weight 0 (a canary: then an unhealthy
+  # colour drops out and the other takes its share).
+  _any_zero_weight = anytrue([for weight in values(local._weights) : weight == 0])
+  _evaluate_health = {
+    for color, weight in local._weights : color => var.idle_failover_enabled || !local._any_zero_weight
+  }
 }
 
 # One weighted ALIAS record per enabled colour. Switching or canarying changes only these weights, so the
@@ -28,9 +37,8 @@ resource "aws_route53_record" "this" {
   alias {
     name                   = each.value.alb_dns_name
     zone_id                = each.value.alb_zone_id
-    evaluate_target_health = true
+    evaluate_target_health = local._evaluate_health[each.key]
   }
-
 }
 
 # The live name's certificate validation record lives here, not in a stack: it serves both colours'

@@ -1,3 +1,8 @@
+output "evaluate_target_health" {
+  description = "Whether each colour's live record evaluates target health, e.g. { blue = false, green = false } (see idle_failover_enabled)."
+  value       = var.enabled ? local._evaluate_health : {}
+}
+
 output "fqdn" {
   description = "The live name, \"<live_record_name>.<domain_name>\", or null when disabled."
   value       = var.enabled ? local._fqdn : null

@@ -39,6 +39,13 @@ variable "enabled" {
   nullable    = false
 }
 
+variable "idle_failover_enabled" {
+  description = "Opt-in: let Route 53 send everyone to the idle (weight-0) colour when the live colour's ALB is unhealthy. Off by default: the idle colour may be unverified, or incompatible with the schema after a contract step."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "live_color" {
   description = "The colour that receives live traffic: \"blue\" or \"green\"."
   type        = string

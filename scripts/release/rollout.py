@@ -163,6 +163,17 @@ class Shift:
     applied: bool
 
 
+def _traffic_neutral(values: dict) -> dict:
+    """A weighted record's values without what a traffic step may change: its weight, and whether its alias
+    evaluates target health (the traffic module evaluates health only while no colour has weight 0)."""
+    values = dict(values)
+    values["alias"] = [
+        {k: v for k, v in alias.items() if k != "evaluate_target_health"}
+        for alias in values.get("alias") or []
+    ]
+    return values
+
+
 def foreign_changes(plan: dict) -> list[str]:
     """Every change in a plan besides a weight update of the two weighted records."""
     foreign: list[str] = []
@@ -172,8 +183,8 @@ def foreign_changes(plan: dict) -> list[str]:
             continue
         address = resource["address"]
         if address in WEIGHTED_RECORDS and actions == ["update"]:
-            before = resource["change"].get("before") or {}
-            after = resource["change"].get("after") or {}
+            before = _traffic_neutral(resource["change"].get("before") or {})
+            after = _traffic_neutral(resource["change"].get("after") or {})
             unknown = resource["change"].get("after_unknown") or {}
             changed = sorted(
                 key

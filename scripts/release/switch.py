@@ -61,6 +61,7 @@ def workspace(env: str, extra_var_files: tuple[Path, ...] = ()) -> Workspace:
 
 
 def aws_session(ws: Workspace):
+    """A boto3 session for ws's deployment: its endpoint and the region of its Terraform outputs."""
     import boto3
 
     ws.export_aws_env()

@@ -9,21 +9,26 @@ zone_name   = "example.test"
 live_color     = "blue"
 canary_percent = 0
 
+# nginx answers 200 on "/" (and 404 on "/health"), so that is the path its health check probes.
 blue = {
-  enabled        = true
-  image          = "public.ecr.aws/nginx/nginx:1.27"
-  container_port = 80
+  enabled           = true
+  image             = "public.ecr.aws/nginx/nginx:1.27"
+  container_port    = 80
+  health_check_path = "/"
 }
 
 green = {
-  enabled        = true
-  image          = "public.ecr.aws/nginx/nginx:1.27"
-  container_port = 80
+  enabled           = true
+  image             = "public.ecr.aws/nginx/nginx:1.27"
+  container_port    = 80
+  health_check_path = "/"
 }
 
+# The image is public, so the private subnets reach it through NAT (VPC endpoints reach only AWS services).
 network = {
-  cidr = "10.40.0.0/16"
-  azs  = ["us-east-1a", "us-east-1b"]
+  cidr   = "10.40.0.0/16"
+  azs    = ["us-east-1a", "us-east-1b"]
+  egress = "nat"
 }
 
 database = {

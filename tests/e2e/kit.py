@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,6 +69,23 @@ class Kit:
             for r in records
             if r["Name"] == "api.example.test." and "SetIdentifier" in r
         }
+
+    def outputs(self) -> dict:
+        state = self.boto("s3").get_object(Bucket="release-kit-tfstate", Key="local/terraform.tfstate")
+        return {name: item["value"] for name, item in json.loads(state["Body"].read())["outputs"].items()}
+
+    def app_connection(self) -> psycopg.Connection:
+        """A connection as the application role, with its secret's credentials (what ECS injects)."""
+        secret_arn = self.outputs()["database_app_secret_arn"]
+        secret = json.loads(self.boto("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+        return psycopg.connect(
+            host=secret["host"],
+            port=secret["port"],
+            dbname=secret["dbname"],
+            user=secret["username"],
+            password=secret["password"],
+            autocommit=True,
+        )
 
     def review(self) -> dict:
         return json.loads((self.local_dir / "plans" / "local.json").read_text())["review"]

@@ -3,9 +3,10 @@
 It applies real plans on a moto server, so it is the slow test of the suite (a few minutes, most of it the
 AWS provider waiting on the load balancers and Route 53 records). It runs once, in order:
 
-    apply blue -> migrate through the deployed function -> plan green (it writes live_color = "green" into
-    the env tfvars) changes only the traffic -> apply green (weights checked with boto3) -> apply blue is
-    refused (the file says green) -> make rollback to blue (checked again) -> roll back one migration
+    apply blue -> migrate through the deployed function -> log in as the application role (DML yes, DDL no)
+    -> plan green (it writes live_color = "green" into the env tfvars) changes only the traffic -> apply
+    green (weights checked with boto3) -> apply blue is refused (the file says green) -> make rollback to
+    blue (checked again) -> roll back one migration
 
 and checks the refusals a user meets on the way, and that the database password is nowhere in the state.
 """
@@ -13,9 +14,11 @@ and checks the refusals a user meets on the way, and that the database password 
 from __future__ import annotations
 
 import json
+import subprocess
 
+import psycopg
 import pytest
-from kit import Kit
+from kit import REPO, Kit
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +32,8 @@ def test_release_flow(kit: Kit) -> None:
     # after them stays pending), and `list`, also through the function, agrees
     migrated = kit.migrate(ACTION="migrate", TARGET="0006")
     assert migrated["ok"] is True, migrated
+    # ... and the function set up the application role the containers log in with
+    assert migrated["app_role"] == {"name": "app", "created": True, "tables": 3, "ddl_refused": True}
     listed = kit.migrate(ACTION="list")
     states = {m["id"]: m["state"] for m in listed["migrations"]}
     applied = [m for m, state in states.items() if state == "applied"]
@@ -40,6 +45,23 @@ def test_release_flow(kit: Kit) -> None:
     assert counted["ok"] is True and counted["rows"] == [[0, "migrator_sql_reader"]], counted
     refused = kit.migrate(ACTION="sql", SQL="SELECT (pid).pg_terminate_backend FROM pg_stat_activity")
     assert refused["error"]["type"] == "UnsafeSQL", refused
+
+    # WHEN a client logs in as the application role, with the credentials ECS gives the containers (the
+    # role's own secret), THEN it can read and write the tables but not change the schema
+    with kit.app_connection() as app:
+        app.execute("INSERT INTO users (username) VALUES ('e2e-app-role')")
+        app.execute("UPDATE users SET full_name = 'App Role' WHERE username = 'e2e-app-role'")
+        assert app.execute("SELECT full_name FROM users WHERE username = 'e2e-app-role'").fetchone() == (
+            "App Role",
+        )
+        app.execute("DELETE FROM users WHERE username = 'e2e-app-role'")
+        for ddl in (
+            "CREATE TABLE app_made (id int)",
+            "ALTER TABLE users ADD COLUMN x int",
+            "DROP TABLE posts",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(ddl)
 
     # WHEN green is planned, THEN the env tfvars says so (only its two traffic values changed, byte for
     # byte), and the plan changes exactly the two weighted records and nothing else
@@ -91,6 +113,37 @@ def test_the_password_is_not_in_the_state(kit: Kit) -> None:
     secret = json.loads(kit.boto("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
     assert secret["password"] == password
     assert set(secret) >= {"username", "password", "host", "port", "dbname"}
+    # The application role's password is only in its own secret, never in the state
+    app_secret = json.loads(
+        kit.boto("secretsmanager").get_secret_value(SecretId=kit.outputs()["database_app_secret_arn"])[
+            "SecretString"
+        ]
+    )
+    assert app_secret["username"] == "app"
+    assert len(app_secret["password"]) == 40
+    assert app_secret["password"] not in state
+
+
+def test_plain_terraform_works_after_make_env(kit: Kit) -> None:
+    # GIVEN the deployed local default, WHEN a shell evals `make -s env`, THEN plain terraform sees its state
+    script = (
+        'eval "$(make -s env)" && test -n "$TF_DATA_DIR" && '
+        "terraform -chdir=terraform state list && "
+        "terraform -chdir=terraform output -json && "
+        "terraform -chdir=terraform show -no-color >/dev/null"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        cwd=REPO,
+        env=kit.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "module.migrator.aws_lambda_function.this[0]" in proc.stdout
+    assert '"migrator_function_name"' in proc.stdout
 
 
 def test_refusals(kit: Kit) -> None:

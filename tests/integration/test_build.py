@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from scripts.build_lambda import BuildError, check_runs_on_lambda, oldest_glibc, read_manifest
+from scripts.invoke import find_python
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = REPO / ".local" / "wheels"
@@ -62,6 +63,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     (source / "migrations" / "sql" / "9999_not_in_manifest.up.sql").write_text("DROP TABLE users;\n")
     (source / "lambda" / "migrator" / "__pycache__").mkdir(exist_ok=True)
     (source / "lambda" / "migrator" / "__pycache__" / "guard.cpython-311.pyc").write_bytes(b"\0")
+    # A CA bundle the operator dropped in for TLS verify-full: it must be packaged.
+    (source / "lambda" / "migrator" / "certs").mkdir(exist_ok=True)
+    (source / "lambda" / "migrator" / "certs" / "test-bundle.pem").write_text("-----BEGIN CERTIFICATE-----\n")
 
     out = tmp_path_factory.mktemp("dist")
     first = run_build(source, out / "first.zip")
@@ -114,6 +118,7 @@ def test_contains_the_migrator_and_exactly_the_manifest_modules(built: Built) ->
         if "__pycache__" not in path.parts
     }
     assert {"migrator/handler.py", "migrator/guard.py", "migrator/readonly.py"} <= migrator_sources
+    migrator_sources.add("migrator/certs/test-bundle.pem")
     assert {name for name in names if name.startswith("migrator/")} == migrator_sources
 
     assert built.modules, "the manifest lists no module"
@@ -139,13 +144,14 @@ def test_contains_nothing_else_from_the_tree(built: Built) -> None:
     assert "migrations/sql/9999_not_in_manifest.up.sql" not in built.names
 
 
-def test_contains_manylinux_x86_64_cpython_311_dependencies(built: Built) -> None:
+def test_contains_manylinux_x86_64_cpython_313_dependencies(built: Built) -> None:
+    # The function runs python3.13 (modules/migrator): the compiled wheels must be cp313.
     names = built.names
     assert "psycopg/__init__.py" in names
     assert "pglast/__init__.py" in names
-    assert any(re.fullmatch(r"pglast/parser\.cpython-311-x86_64-linux-gnu\.so", name) for name in names)
+    assert any(re.fullmatch(r"pglast/parser\.cpython-313-x86_64-linux-gnu\.so", name) for name in names)
     assert any(
-        re.fullmatch(r"psycopg_binary/_psycopg\.cpython-311-x86_64-linux-gnu\.so", name) for name in names
+        re.fullmatch(r"psycopg_binary/_psycopg\.cpython-313-x86_64-linux-gnu\.so", name) for name in names
     )
     assert any(re.fullmatch(r"psycopg_binary\.libs/libpq-[0-9a-f]+\.so\.\d+.*", name) for name in names)
     assert any(name.endswith(".dist-info/METADATA") and name.startswith("psycopg-") for name in names)
@@ -165,9 +171,12 @@ def test_imports_with_only_the_standard_library_and_the_zip(built: Built, tmp_pa
         "  'checked': guard.check_sql('SELECT 1;'), 'modules': list(migrations.manifest.MODULES),\n"
         "  'sql': [m.forward for m in migrations.manifest.MIGRATIONS if m.files]}))\n"
     )
-    # WHEN a bare interpreter (-S: no site-packages, -s: no user site, -P: no cwd) imports from it
+    # WHEN a bare interpreter of the runtime's version (-S: no site-packages, -s: no user site, -P: no cwd)
+    # imports from it
+    python = find_python("3.13")
+    assert python, "python3.13 (the Lambda runtime's version) is needed to import the package's cp313 wheels"
     proc = subprocess.run(
-        [sys.executable, "-S", "-s", "-P", "-c", probe],
+        [str(python), "-S", "-s", "-P", "-c", probe],
         cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "task"), "PATH": os.environ.get("PATH", "")},
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -239,25 +248,54 @@ def test_a_failed_download_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("wheel", "glibc"),
+    ("wheel", "arch", "glibc"),
     [
-        ("typing_extensions-4.16.0-py3-none-any.whl", None),
-        ("psycopg_binary-3.3.9-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl", (2, 17)),
+        ("typing_extensions-4.16.0-py3-none-any.whl", "x86_64", None),
         (
-            "pglast-8.8-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+            "psycopg_binary-3.3.9-cp313-cp313-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+            "x86_64",
             (2, 17),
         ),
-        ("future-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", (2, 28)),
+        (
+            "pglast-8.8-cp313-cp313-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+            "x86_64",
+            (2, 17),
+        ),
+        ("future-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", "x86_64", (2, 28)),
+        (
+            "psycopg_binary-3.3.9-cp313-cp313-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl",
+            "arm64",
+            (2, 27),
+        ),
     ],
-    ids=["pure", "manylinux2014", "compressed-tag-set", "2_28-only"],
+    ids=["pure", "manylinux2014", "compressed-tag-set", "2_28-only", "arm64"],
 )
-def test_oldest_glibc_of_a_wheel(wheel: str, glibc: tuple[int, int] | None) -> None:
-    assert oldest_glibc(wheel) == glibc
+def test_oldest_glibc_of_a_wheel(wheel: str, arch: str, glibc: tuple[int, int] | None) -> None:
+    assert oldest_glibc(wheel, arch) == glibc
 
 
-def test_a_wheel_too_new_for_the_lambda_runtime_is_refused() -> None:
-    with pytest.raises(BuildError, match=r"needs glibc 2\.28"):
-        check_runs_on_lambda([Path("future-1.0-cp311-cp311-manylinux_2_28_x86_64.whl")])
-    check_runs_on_lambda(
-        [Path("psycopg_binary-3.3.9-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")]
-    )
+def test_the_glibc_ceiling_is_amazon_linux_2023s() -> None:
+    # python3.13 runs on Amazon Linux 2023 (glibc 2.34): a manylinux_2_28 wheel now runs there ...
+    check_runs_on_lambda([Path("future-1.0-cp313-cp313-manylinux_2_28_x86_64.whl")])
+    check_runs_on_lambda([Path("future-1.0-cp313-cp313-manylinux_2_34_x86_64.whl")])
+    # ... and one that needs a newer glibc is refused, naming the runtime's OS
+    with pytest.raises(
+        BuildError, match=r"needs glibc 2\.35, but the python3\.13 Lambda runtime \(Amazon Linux 2023\)"
+    ):
+        check_runs_on_lambda([Path("future-1.0-cp313-cp313-manylinux_2_35_x86_64.whl")])
+    with pytest.raises(BuildError, match=r"not a manylinux aarch64 wheel"):
+        check_runs_on_lambda([Path("future-1.0-cp313-cp313-manylinux_2_28_x86_64.whl")], "arm64")
+
+
+def test_an_arm64_build_carries_aarch64_wheels(tmp_path: Path) -> None:
+    source = copy_tree(tmp_path / "source")
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.build_lambda", "--source-root", str(source), "--output",
+         str(tmp_path / "arm.zip"), "--wheel-cache", str(WHEEL_CACHE), "--arch", "arm64"],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(tmp_path / "arm.zip") as archive:
+        names = archive.namelist()
+    assert any(re.fullmatch(r"pglast/parser\.cpython-313-aarch64-linux-gnu\.so", name) for name in names)
+    assert not any("x86_64" in name for name in names)

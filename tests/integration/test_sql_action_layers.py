@@ -206,6 +206,60 @@ ATTACKS: tuple[Attack, ...] = (
            "copies of its inputs", None, "not run: PostgreSQL has no per-query memory limit"),
     Attack("numeric-power", "SELECT octet_length((x * x)::text) FROM (SELECT 10::numeric ^ 60000 - 1 AS x) s",
            "exponent", "exponent", "not run: numeric multiplication is uncancellable"),
+    # 7. found by the red team's second round
+    Attack("index-expression-folded-by-the-planner", "SELECT count(*) FROM t_idx", None, "calls util.imm()",
+           "not run: planted code"),
+    Attack("partition-key-expression", "SELECT count(*) FROM t_pk", None, "calls util.imm()",
+           "not run: planted code"),
+    Attack("statistics-expression", "SELECT count(*) FROM t_stx", None, "calls util.imm()",
+           "not run: planted code"),
+    Attack("child-check-constraint", "SELECT count(*) FROM t_chk_parent WHERE id = 5", None,
+           "calls util.imm()", "not run: planted code"),
+    Attack("inheritance-child-index", "SELECT note FROM t_parent WHERE id = 42", None, "has an index",
+           "not run: planted code"),
+    Attack("stored-range-with-planted-opclass", "SELECT r FROM t_range ORDER BY r", None, "range type",
+           "not run: planted code"),
+    Attack("typmod-in-through-to-regtype", "SELECT to_regtype('hstore(7)')", "modifier", "modifier",
+           "not run: a planted typmod_in runs"),
+    Attack("format-type-modifier", "SELECT format_type(atttypid, atttypmod) FROM pg_attribute LIMIT 1",
+           "format_type", "format_type", "hidden"),
+    Attack("numeric-from-computed-text",
+           "SELECT octet_length((x * x)::text) FROM (SELECT ('1e' || '60000')::numeric - 1 AS x) s",
+           "computed from text", "computed from text", "not run: numeric multiplication is uncancellable"),
+    Attack("numeric-from-json-literal",
+           "SELECT octet_length((x * x)::text)"
+           " FROM (SELECT ('{\"a\": 1e60000}'::jsonb -> 'a')::numeric - 1 AS x) s",
+           "computed from text", "computed from text", "not run: numeric multiplication is uncancellable"),
+    Attack("sampled-values-of-a-catalog",
+           "SELECT attname, histogram_bounds::text FROM pg_stats WHERE tablename = 'pg_db_role_setting'",
+           "histogram_bounds", "histogram_bounds", "not run: pg_stats shows catalogs to every role"),
+    Attack("explain-prints-a-policy", "EXPLAIN SELECT * FROM t_rls", None, "row-level security",
+           "not run: EXPLAIN prints the policy"),
+    Attack("index-definitions", "SELECT pg_get_indexdef(indexrelid) FROM pg_index", "pg_get_indexdef",
+           "pg_get_indexdef", "not run: pg_get_indexdef ignores privileges"),
+    Attack("rule-definitions", "SELECT definition FROM pg_rules", "pg_rules.definition", "definition",
+           "not run: pg_rules is readable by every role"),
+    Attack("trigger-arguments", "SELECT encode(tgargs, 'escape') FROM pg_trigger", "tgargs", "tgargs",
+           "not run: pg_trigger is readable by every role"),
+    # 8. found by the red team's third round
+    Attack("default-opclass-through-array-equality", "SELECT ARRAY[m] = ARRAY[m] FROM t_enum", None,
+           "operator class", "not run: planted code"),
+    Attack("default-opclass-through-greatest", "SELECT greatest(m, 'ok') = 'ok' FROM t_enum", None,
+           "operator class", "not run: planted code"),
+    Attack("default-opclass-through-record-equality", "SELECT t = t FROM t_enum t", None, "operator class",
+           "not run: planted code"),
+    Attack("cast-to-json-run-by-the-row-wrapper", "SELECT l FROM t_level", None, "cast to json",
+           "not run: the migrator's own cast"),
+    Attack("index-definitions-through-a-view", "SELECT indexdef FROM pg_indexes", "indexdef", "indexdef",
+           "not run: pg_indexes is readable by every role"),
+    Attack("domain-defaults", "SELECT domain_default FROM information_schema.domains", "domain_default",
+           "domain_default", "not run: information_schema shows them"),
+    Attack("explain-prints-a-view", "EXPLAIN SELECT * FROM v_filtered", None, "user view",
+           "not run: EXPLAIN prints the view's definition"),
+    Attack("generic-plan-parameter-typed-by-context",
+           "EXPLAIN (GENERIC_PLAN) SELECT lower($1) FROM users u"
+           " JOIN users v ON COALESCE($1, v.email) IS NOT NULL",
+           None, "public.lower(character varying)", "not run: planted code"),
     Attack("numeric-literal", "SELECT octet_length(((1e60000 - 1) * (1e60000 - 1))::text)",
            "numeric literal", None, "not run: numeric multiplication is uncancellable"),
 )  # fmt: skip
@@ -267,8 +321,52 @@ CREATE OPERATOR CLASS util.evil_int_ops FOR TYPE int USING btree AS
   OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 util.evil_cmp(int, int);
 CREATE TYPE public.erange AS RANGE (subtype = int, subtype_opclass = util.evil_int_ops);
 
+CREATE TABLE t_parent (id int, note text);
+CREATE TABLE t_child () INHERITS (t_parent);
+CREATE TABLE t_range (r erange);
+CREATE FUNCTION util.imm() RETURNS int LANGUAGE plpgsql IMMUTABLE
+  AS $$ BEGIN PERFORM util.evil(); RETURN 0; END $$;
 CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost');
 CREATE USER MAPPING FOR PUBLIC SERVER elsewhere OPTIONS (user 'x', password '{secret}');
+"""
+
+
+# Objects of the migrator's own types, given default operator classes by a superuser, and a cast to json
+# that the migrator (a type's owner may) created: both run at execution time, outside the query's tree.
+PLANT_TYPE_SUPPORT = """
+SET ROLE migrator;
+CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE t_enum (id int, m mood);
+INSERT INTO t_enum VALUES (1, 'sad'), (2, 'happy');
+CREATE TYPE public.level AS ENUM ('low', 'high');
+CREATE TABLE t_level (id int, l level);
+INSERT INTO t_level VALUES (1, 'low');
+CREATE FUNCTION public.level_to_json(level) RETURNS json LANGUAGE plpgsql SECURITY DEFINER
+  AS $$ BEGIN PERFORM util.evil(); RETURN '"x"'; END $$;
+CREATE CAST (level AS json) WITH FUNCTION public.level_to_json(level);
+RESET ROLE;
+CREATE FUNCTION util.evil_mood_cmp(mood, mood) RETURNS int LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT CASE WHEN util.evil() THEN 0 ELSE 0 END
+              + (CASE WHEN $1 < $2 THEN -1 WHEN $1 > $2 THEN 1 ELSE 0 END) $$;
+CREATE FUNCTION util.evil_mood_eq(mood, mood) RETURNS boolean LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT util.evil() OR $1::text = $2::text $$;
+CREATE FUNCTION util.evil_mood_lt(mood, mood) RETURNS boolean LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT util.evil() OR $1 < $2 $$;
+CREATE OPERATOR util.= (LEFTARG = mood, RIGHTARG = mood, FUNCTION = util.evil_mood_eq);
+CREATE OPERATOR util.< (LEFTARG = mood, RIGHTARG = mood, FUNCTION = util.evil_mood_lt);
+CREATE OPERATOR CLASS util.mood_ops DEFAULT FOR TYPE mood USING btree AS
+  OPERATOR 1 util.<, OPERATOR 3 util.=, FUNCTION 1 util.evil_mood_cmp(mood, mood);
+"""
+
+PLANT_ATTACHED = """
+CREATE TABLE t_idx (id int);
+CREATE INDEX t_idx_expr ON t_idx ((id + util.imm()));
+CREATE TABLE t_pk (id int) PARTITION BY RANGE ((id + util.imm()));
+CREATE TABLE t_pk_1 PARTITION OF t_pk FOR VALUES FROM (0) TO (100);
+CREATE TABLE t_stx (id int, b int);
+CREATE STATISTICS t_stx_expr ON (id + util.imm()), b FROM t_stx;
+CREATE TABLE t_chk_parent (id int);
+CREATE TABLE t_chk_child (CHECK (id > util.imm())) INHERITS (t_chk_parent);
 """
 
 
@@ -288,6 +386,9 @@ def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
             " (2, 'grace@example.com', '{3}', '{}');"
             "CREATE TABLE sentinel (note text NOT NULL); INSERT INTO sentinel VALUES ('untouched');"
             "CREATE TABLE orders (id int, note text);"
+            f"CREATE TABLE t_rls (note text); ALTER TABLE t_rls ENABLE ROW LEVEL SECURITY;"
+            f"CREATE POLICY hide ON t_rls USING (note <> '{SECRET}');"
+            f"CREATE VIEW v_filtered AS SELECT id FROM users WHERE email <> '{SECRET}';"
             "INSERT INTO orders SELECT g, 'n' FROM generate_series(1, 500) g;"
         )
     # the payload connects over TCP as the superuser, so that it really writes when it runs
@@ -296,7 +397,11 @@ def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
     with psycopg.connect(superuser, autocommit=True) as conn:
         conn.execute(PLANT.replace("{dblink}", dblink).replace("{secret}", SECRET))
         # building the index runs the planted comparison (and writes): clear the audit afterwards
+        # code stored with tables, created once the audit table is committed (creating it runs it)
+        conn.execute(PLANT_ATTACHED)
+        conn.execute(PLANT_TYPE_SUPPORT)
         conn.execute("CREATE INDEX orders_evil ON orders (id util.evil_int_ops)")
+        conn.execute("CREATE INDEX t_child_evil ON t_child (id util.evil_int_ops)")
         conn.execute("ANALYZE orders")
         conn.execute("DELETE FROM audit")
         conn.execute(f"ALTER DATABASE \"{name}\" SET app.secret = '{SECRET}'")
@@ -514,3 +619,15 @@ def test_callers_sharing_the_reader_role_cannot_read_each_others_query_text(env)
         ).fetchall()
     # THEN track_activities = off on the role kept the text out of it
     assert SECRET not in str(seen)
+
+
+def test_an_untrusted_event_trigger_stops_the_action(fresh_database, lambda_context) -> None:
+    # GIVEN a superuser's event trigger on DDL, whose function is not a built-in (the check creates a view)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;"
+            "CREATE EVENT TRIGGER watch ON ddl_command_end EXECUTE FUNCTION on_ddl()"
+        )
+    # WHEN the sql action runs THEN it refuses before creating anything
+    with pytest.raises(UnsafeSQL, match="event trigger watch"):
+        commands.sql(fresh_database, "SELECT 1")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from migrator import commands, roles
+from migrator import commands, roles, scram
 from migrator.errors import ConfigurationError
 from migrator.settings import Settings
 
@@ -113,7 +113,7 @@ def test_rotating_the_migrator_password_rotates_the_reader(cluster) -> None:
 
 def test_scram_verifier_is_what_postgresql_accepts(cluster) -> None:
     salt = b"0123456789abcdef"
-    verifier = roles.scram_verifier("pencil", salt)
+    verifier = scram.scram_sha256_verifier("pencil", salt=salt)
     assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$")
     # the migrator never sends the plain password: it is not in the statement PostgreSQL logs
     with psycopg.connect(cluster["url"], autocommit=True) as conn:
@@ -121,3 +121,15 @@ def test_scram_verifier_is_what_postgresql_accepts(cluster) -> None:
     reader_url = f"postgresql://{cluster['reader']}:pencil@" + cluster["url"].rsplit("@", 1)[1]
     with psycopg.connect(reader_url) as reader:
         assert reader.execute("SELECT current_user").fetchone() == (cluster["reader"],)
+
+
+def test_someone_holding_the_setup_lock_does_not_stop_the_action(cluster) -> None:
+    # GIVEN the reader set up once, and any login holding the setup's advisory lock key
+    settings = settings_for(cluster)
+    assert commands.sql(cluster["url"], "SELECT 1", settings=settings)["rows"] == [[1]]
+    commands._readers_ready.clear()  # a new container: it sets the role up again
+    with psycopg.connect(cluster["admin"], autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (roles._LOCK_KEY,))
+        # WHEN the action runs THEN it proceeds with the role as it is
+        result = commands.sql(cluster["url"], "SELECT 2", settings=settings)
+    assert result["rows"] == [[2]]

@@ -59,7 +59,12 @@ def tf_scratch() -> Iterator[Path]:
     previous_tempdir = tempfile.tempdir
     tempfile.tempdir = str(scratch / "tmp")
     (scratch / "tmp").mkdir()
-    saved_env = {key: os.environ.get(key) for key in ("TMPDIR", "TF_PLUGIN_CACHE_DIR", "TF_IN_AUTOMATION")}
+    saved_env = {
+        key: os.environ.get(key)
+        for key in ("TMPDIR", "TF_PLUGIN_CACHE_DIR", "TF_IN_AUTOMATION", "TF_DATA_DIR")
+    }
+    # `eval "$(make -s env)"` exports the local environment's TF_DATA_DIR: the copies here have their own.
+    os.environ.pop("TF_DATA_DIR", None)
     os.environ["TMPDIR"] = tempfile.tempdir
     os.environ.setdefault("TF_PLUGIN_CACHE_DIR", str(scratch / "plugin-cache"))
     (Path(os.environ["TF_PLUGIN_CACHE_DIR"])).mkdir(parents=True, exist_ok=True)
@@ -103,8 +108,15 @@ def migrator_zip(tf_scratch: Path) -> Path:
 _module_cache: dict[str, tftest.TerraformTest] = {}
 
 
+# Modules that call AWS while planning: the database module opens an ephemeral random password
+# (secretsmanager:GetRandomPassword), so its plans need the moto endpoint.
+MODULES_CALLING_AWS = frozenset({"database"})
+
+
 @pytest.fixture(scope="session")
-def module_tf(tf_workspace: Path, migrator_zip: Path) -> Callable[[str], tftest.TerraformTest]:
+def module_tf(
+    tf_workspace: Path, migrator_zip: Path, request: pytest.FixtureRequest
+) -> Callable[[str], tftest.TerraformTest]:
     """tftest for modules/<name>, initialised once per session."""
 
     def get(name: str) -> tftest.TerraformTest:
@@ -112,7 +124,10 @@ def module_tf(tf_workspace: Path, migrator_zip: Path) -> Callable[[str], tftest.
             tfdir = tf_workspace / "modules" / name
             (tfdir / "test_provider.tf").write_text(TEST_PROVIDER)
             shutil.copy(migrator_zip, tfdir / "fixture-migrator.zip")
-            tf = tftest.TerraformTest(str(tfdir), binary=shutil.which("terraform") or "terraform")
+            env = None
+            if name in MODULES_CALLING_AWS:
+                env = {"AWS_ENDPOINT_URL": request.getfixturevalue("moto_endpoint")}
+            tf = tftest.TerraformTest(str(tfdir), binary=shutil.which("terraform") or "terraform", env=env)
             tf.setup(cleanup_on_exit=False)
             _module_cache[name] = tf
         return _module_cache[name]

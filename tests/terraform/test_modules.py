@@ -18,11 +18,13 @@ from tf_helpers import (
 INVENTORY_CASES = [
     ("network", "default"),
     ("network", "nat"),
+    ("network", "endpoints"),
     ("stack", "default"),
     ("stack", "green"),
     ("traffic", "default"),
     ("traffic", "canary"),
     ("traffic", "blue_only"),
+    ("traffic", "idle_failover"),
     ("migrator", "default"),
     ("migrator", "created_database"),
     ("database", "existing"),

@@ -81,6 +81,8 @@ ALLOWED = {
     "varchar-cast": "SELECT email::varchar(200) FROM users",
     "builtin-settings": "SELECT current_setting('server_version_num')::int >= 150000",
     "pg-roles-columns": "SELECT rolname, rolcanlogin FROM pg_roles",
+    "type-lookups": "SELECT to_regtype('uuid'), format_type(atttypid, NULL) FROM pg_attribute",
+    "numeric-casts-of-data": "SELECT count(*)::numeric, (doc ->> 'amount')::numeric, 2::numeric ^ 10 FROM t",
 }
 
 
@@ -267,6 +269,10 @@ REFUSED = {
     ),
     "user-mapping-options": ("SELECT * FROM information_schema.user_mapping_options", "FDW credentials"),
     "activity-query": ("SELECT pid, query FROM pg_stat_activity", "pg_stat_activity.query"),
+    "enum-cast": ("SELECT 'paid'::order_status", "not a built-in type"),
+    "regtype-modifier": ("SELECT 'hstore(7)'::regtype", "typmod_in"),
+    "json-huge-exponent": ("""SELECT '{"a": 1e60000}'::jsonb""", "json number"),
+    "numeric-huge-literal": ("SELECT 1e60000 - 1", "numeric literal"),
 }
 
 

@@ -58,10 +58,14 @@ def _record(color: str, before: int, after: int, **extra) -> dict:
 
 
 def test_a_weight_only_plan_has_no_foreign_changes() -> None:
+    # A canary step also switches target-health evaluation on (no colour at weight 0): that is traffic too
+    canary = _record("green", 0, 10)
+    canary["change"]["before"]["alias"] = [{"name": "green-alb", "evaluate_target_health": False}]
+    canary["change"]["after"]["alias"] = [{"name": "green-alb", "evaluate_target_health": True}]
     plan = {
         "resource_changes": [
             _record("blue", 100, 90),
-            _record("green", 0, 10),
+            canary,
             {"address": "data.aws_route53_zone.this", "mode": "data", "change": {"actions": ["read"]}},
             {"address": "module.blue.aws_lb.this[0]", "mode": "managed", "change": {"actions": ["no-op"]}},
         ]

@@ -1,4 +1,4 @@
-enabled             = false
-name                = "kit-test"
-azs                 = ["us-east-1a", "us-east-1b"]
-nat_gateway_enabled = true
+enabled = false
+name    = "kit-test"
+azs     = ["us-east-1a", "us-east-1b"]
+egress  = "endpoints"

@@ -13,3 +13,13 @@ private_subnet_ids = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
 zone_id            = "Z0TESTZONE"
 domain_name        = "example.test"
 live_hostname      = "api.example.test"
+task_role_arn      = "arn:aws:iam::123456789012:role/kit-test-api"
+waf_acl_arn        = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/kit-test/11111111-2222-3333-4444-555555555555"
+kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+database = {
+  host        = "db.internal.example.test"
+  port        = 6432
+  name        = "app"
+  secret_arn  = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kit-test/database/app-AbCdEf"
+  cidr_blocks = ["10.50.0.0/24"]
+}

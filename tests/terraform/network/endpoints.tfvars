@@ -1,0 +1,3 @@
+name   = "kit-test"
+azs    = ["us-east-1a", "us-east-1b"]
+egress = "endpoints"
