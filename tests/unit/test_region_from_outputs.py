@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from scripts import invoke, migrate, release, verify
+from scripts.release import switch
 from scripts.tf import Workspace
 
 OUTPUTS = {
@@ -46,7 +47,10 @@ def shell_in_another_region(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
-    monkeypatch.setattr(release, "workspace", lambda env, extra_var_files=(): FakeWorkspace(env=env))
+    fake = lambda env, extra_var_files=(): FakeWorkspace(env=env)  # noqa: E731
+    # The facade (what migrate calls) and the module verify_color lives in
+    monkeypatch.setattr(release, "workspace", fake)
+    monkeypatch.setattr(switch, "workspace", fake)
 
 
 def test_verify_uses_the_region_of_the_outputs(shell_in_another_region, monkeypatch, capsys):
@@ -56,7 +60,7 @@ def test_verify_uses_the_region_of_the_outputs(shell_in_another_region, monkeypa
         seen["region"] = session.region_name
         return verify.Verdict(color, ())
 
-    monkeypatch.setattr(release, "verify", fake_verify)
+    monkeypatch.setattr(switch, "verify", fake_verify)
     release.verify_color("production", "green")
     assert seen["region"] == "eu-west-1"
     assert (
