@@ -61,16 +61,16 @@ venv: $(VENV)/.installed $(if $(strip $(TF_PLUGIN_MIRROR)),$(LOCAL)/terraform.rc
 
 .PHONY: up down env clean
 up: venv ## Start the local default: moto server + PostgreSQL on free ports, state bucket and zone
-	@$(PY) -m scripts.localenv up
+	@$(PY) -m scripts.localdefault.localenv up
 
 down: ## Stop the local default (by process id); data stays until `make clean`
-	@if [ -x $(PY) ]; then $(PY) -m scripts.localenv down; fi
+	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv down; fi
 
 env: ## Print export lines for the local default: eval "$(make -s env)"
-	@$(PY) -m scripts.localenv env
+	@$(PY) -m scripts.localdefault.localenv env
 
 clean: down ## Stop everything and remove every generated file (.local, dist, .venv, .tools, terraform caches)
-	@if [ -x $(PY) ]; then $(PY) -m scripts.localenv clean; fi
+	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv clean; fi
 	@rm -rf $(LOCAL) dist build .pytest_cache .ruff_cache .hypothesis $(VENV) .tools
 	@find . -name .terraform -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 	@find . -name __pycache__ -type d -prune -not -path './.venv/*' -not -path './.tools/*' -exec rm -rf {} +
@@ -79,22 +79,22 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 
 .PHONY: build migrate lint-migrations bench-migrations
 build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
-	@$(PY) -m scripts.build_lambda
+	@$(PY) -m scripts.tooling.build_lambda
 
 migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1]
-	@$(PY) -m scripts.migrate
+	@$(PY) -m scripts.release.migrate
 
 lint-migrations: venv ## Lint every migration's forward SQL with squawk
-	@$(PY) -m scripts.lint_migrations
+	@$(PY) -m scripts.tooling.lint_migrations
 
 bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor
-	@$(PY) -m scripts.bench_migrations
+	@$(PY) -m scripts.tooling.bench_migrations
 
 # ------------------------------------------------------------------------------------- release
 
 .PHONY: plan apply verify demo preflight release rollback status history
 preflight: build ## Before the first apply on an account: credentials, region, zone, state bucket, quota, runtime, images, egress, password [ENV=..]
-	@$(PY) -m scripts.preflight
+	@$(PY) -m scripts.release.preflight
 
 plan: venv ## Save a plan [COLOR=blue|green: written into the env tfvars] [ENV=local] and print its review
 	@$(PY) -m scripts.release.switch plan
@@ -119,7 +119,7 @@ history: venv ## The release journal of ENV, oldest first [FORMAT=json for JSON 
 
 demo: ## The whole release flow on the local default, from a fresh clone
 	@$(MAKE) up
-	@$(PY) -m scripts.demo
+	@$(PY) -m scripts.release.demo
 
 # ---------------------------------------------------------------------------------- quality
 
@@ -129,7 +129,7 @@ lint: venv $(CHECKOV) lint-migrations ## ruff, terraform fmt/validate, checkov, 
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@echo "==> terraform fmt, validate, checkov"
-	@CHECKOV=$(CHECKOV) PYTHON=$(PY) scripts/tf_lint.sh
+	@CHECKOV=$(CHECKOV) PYTHON=$(PY) scripts/tooling/tf_lint.sh
 	@echo "==> actionlint"
 	@$(VENV)/bin/actionlint .github/workflows/*.yml
 

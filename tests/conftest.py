@@ -1,6 +1,6 @@
 """Shared fixtures: the real services every non-unit test uses.
 
-The local default (``scripts/localenv.py``) provides one moto server and one PostgreSQL for the whole run;
+The local default (``scripts/localdefault/``) provides one moto server and one PostgreSQL for the whole run;
 ``make test`` and ``.ci/run`` start it, and these fixtures start it too when a test is run on its own. Tests
 never share a database: ``fresh_database`` gives each test its own, dropped afterwards.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import localenv
+from scripts.localdefault import localenv
 
 EVENTS_DIR = Path(__file__).parent / "events"
 

@@ -6,10 +6,13 @@ One entry module per make target:
     rollout.py    make release / make rollback (the progressive, resumable release)
     status.py     make status
     journal.py    make history (and the journal every other module appends to)
+    migrate.py    make migrate (through ``invoke``, the deployed function's client)
+    preflight.py  make preflight
+    demo.py       make demo
 
-and the pieces they share: ``trafficfile`` (the one source of truth for live_color and canary_percent),
-``alarms`` (reading the colours' CloudWatch alarms) and ``contract`` (the evidence a contract migration
-needs). This facade keeps ``from scripts import release; release.plan(...)`` working for older callers.
+and the pieces they share: ``tf`` (the terraform CLI), ``plan_review``, ``verify`` (the readiness checks),
+``trafficfile`` (the one source of truth for live_color and canary_percent), ``observe`` (what Route 53, ECS
+and CloudWatch answer) and ``contract`` (the evidence a contract migration needs). This facade keeps ``from scripts import release; release.plan(...)`` working for older callers.
 """
 
 from scripts.release.switch import (

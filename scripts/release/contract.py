@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from scripts.release import journal, observe
-from scripts.tf import Workspace
+from scripts.release.tf import Workspace
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -100,7 +100,7 @@ def pending_contracts(listed: dict, target: str | None) -> list[str]:
 def gate_event(ws: Workspace, function_name: str, event: dict) -> dict:
     """`make migrate`'s gate: a migrate that would run a contract step (ALLOW_CONTRACT=1 or
     FORCE_CONTRACT=1) needs the evidence; FORCE_CONTRACT=1 also allows the step. Returns the event to send."""
-    from scripts.invoke import invoke
+    from scripts.release.invoke import invoke
 
     force = _flag("FORCE_CONTRACT")
     if event.get("action") != "migrate" or not (event.get("allow_contract") or force):

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts.tf import Workspace
+from scripts.release.tf import Workspace
 
 if TYPE_CHECKING:
     from boto3.session import Session

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts import localenv
-from scripts.plan_review import review
+from scripts.localdefault import localenv
 from scripts.release import journal, observe, switch, trafficfile
+from scripts.release.plan_review import review
 from scripts.release.switch import COLORS, ReleaseError, say
+from scripts.release.tf import ApplyProgress, TerraformError, Workspace
 from scripts.release.trafficfile import Traffic
-from scripts.tf import ApplyProgress, TerraformError, Workspace
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -321,7 +321,7 @@ def verify_target(ws: Workspace, session: Session, rollout: Rollout, alarms: dic
 
 def migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout) -> list[str]:
     """Run the pending migrations before the first contract step (old and new code both work after them)."""
-    from scripts.invoke import InvokeError, invoke
+    from scripts.release.invoke import InvokeError, invoke
 
     function = outputs.get("migrator_function_name")
     if not function:

@@ -86,7 +86,7 @@ def gather(env: str) -> dict:
 
 
 def _migrations(outputs: dict) -> dict:
-    from scripts.invoke import InvokeError, invoke
+    from scripts.release.invoke import InvokeError, invoke
 
     function = outputs.get("migrator_function_name")
     if not function:

@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts import localenv
-from scripts.plan_review import Review, review, to_markdown
+from scripts.localdefault import localenv
 from scripts.release import journal, trafficfile
-from scripts.tf import REPO, ApplyProgress, TerraformError, Workspace
-from scripts.verify import Verdict, verify
+from scripts.release.plan_review import Review, review, to_markdown
+from scripts.release.tf import REPO, ApplyProgress, TerraformError, Workspace
+from scripts.release.verify import Verdict, verify
 
 COLORS = ("blue", "green")
 PLANS_DIR = localenv.LOCAL_DIR / "plans"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.tf import env_dir
+from scripts.release.tf import env_dir
 
 COLORS = ("blue", "green")
 # A top-level assignment: at the start of a line, so `live_color` inside a block or a comment is not it.

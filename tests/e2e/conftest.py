@@ -27,4 +27,6 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     kit.make("up")
     yield kit
     kit.make("down", check=False)
-    subprocess.run([sys.executable, "-m", "scripts.localenv", "clean"], cwd=REPO, env=env, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "scripts.localdefault.localenv", "clean"], cwd=REPO, env=env, check=False
+    )

@@ -23,7 +23,7 @@ from migrator.settings import Settings
 from migrator_support import manifest, numbered
 from psycopg import sql
 
-from scripts import localenv
+from scripts.localdefault import localenv
 
 
 @dataclass

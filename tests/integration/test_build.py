@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_lambda import BuildError, check_runs_on_lambda, oldest_glibc, read_manifest
-from scripts.invoke import find_python
+from scripts.release.invoke import find_python
+from scripts.tooling.build_lambda import BuildError, check_runs_on_lambda, oldest_glibc, read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = REPO / ".local" / "wheels"
@@ -29,7 +29,8 @@ def run_build(
     source: Path, output: Path, *, wheel_cache: Path = WHEEL_CACHE, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "scripts.build_lambda", "--source-root", str(source), "--output", str(output),
+        [sys.executable, "-m", "scripts.tooling.build_lambda", "--source-root", str(source),
+         "--output", str(output),
          "--wheel-cache", str(wheel_cache)],
         cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -209,7 +210,7 @@ def test_a_manifest_module_that_does_not_exist_fails_the_build(tmp_path: Path) -
     ("files", "message"),
     [
         ('("migrations/sql/0404_missing.up.sql",)', "does not exist"),
-        ('("scripts/tf.py",)', "is not a .sql file inside migrations/"),
+        ('("scripts/release/tf.py",)', "is not a .sql file inside migrations/"),
         ('("migrations/../../etc/passwd.sql",)', "is not a .sql file inside migrations/"),
     ],
 )
@@ -290,7 +291,7 @@ def test_the_glibc_ceiling_is_amazon_linux_2023s() -> None:
 def test_an_arm64_build_carries_aarch64_wheels(tmp_path: Path) -> None:
     source = copy_tree(tmp_path / "source")
     proc = subprocess.run(
-        [sys.executable, "-m", "scripts.build_lambda", "--source-root", str(source), "--output",
+        [sys.executable, "-m", "scripts.tooling.build_lambda", "--source-root", str(source), "--output",
          str(tmp_path / "arm.zip"), "--wheel-cache", str(WHEEL_CACHE), "--arch", "arm64"],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip

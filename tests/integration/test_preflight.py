@@ -18,8 +18,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from scripts import preflight
-from scripts.verify import FAIL, PASS, SKIP
+from scripts.release import preflight
+from scripts.release.verify import FAIL, PASS, SKIP
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's account

@@ -32,7 +32,7 @@ from migrator import handler as handler_module
 from migrator.errors import UnsafeSQL
 from migrator.readonly import run_readonly
 
-from scripts import localenv
+from scripts.localdefault import localenv
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex[:8]
 

@@ -12,7 +12,7 @@ from migrator import commands, roles, scram
 from migrator.errors import ConfigurationError
 from migrator.settings import Settings
 
-from scripts import localenv
+from scripts.localdefault import localenv
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The migrator's TLS against a real PostgreSQL serving a certificate for ``localhost`` signed by the local
-test CA (scripts/localenv.py). Credentials come from a secret on the local moto server, as in Lambda.
+test CA (scripts/localdefault/). Credentials come from a secret on the local moto server, as in Lambda.
 
 verify-full with the right CA and host name connects (encrypted); another CA, or a host name the
 certificate does not name, fails with a clear error; modes that may skip encryption are refused."""
@@ -16,8 +16,8 @@ from migrator import credentials, store
 from migrator.errors import ConfigurationError, DatabaseUnavailable
 from migrator.settings import Settings
 
-from scripts import localenv
-from scripts.testca import LocalCA
+from scripts.localdefault import localenv
+from scripts.localdefault.testca import LocalCA
 
 
 @pytest.fixture

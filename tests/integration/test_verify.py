@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from scripts.verify import FAIL, PASS, SKIP, verify
+from scripts.release.verify import FAIL, PASS, SKIP, verify
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """`make migrate` against AWS: a synchronous invoke that outlasts the function and is never retried.
 
 The Lambda service cannot run here, so these tests stub its two API calls and check what the invoker asks
-of them. The local path (the deployed package run by scripts/invoke.py) is covered end to end in tests/e2e.
+of them. The local path (the deployed package run by release/invoke.py) is covered end to end in tests/e2e.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from scripts import invoke
+from scripts.release import invoke
 
 NAME = "release-kit-production-migrator"
 DEPLOYED = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import invoke
+from scripts.release import invoke
 
 
 def test_a_missing_runtime_python_is_said_plainly(monkeypatch):

@@ -1,11 +1,11 @@
-"""scripts/lint_migrations.py: squawk blocks a breaking expand migration and allows it as a contract step."""
+"""make lint-migrations: squawk blocks a breaking expand migration and allows it as a contract step."""
 
 from __future__ import annotations
 
 import pytest
 from migrator.migration import Migration
 
-from scripts import lint_migrations
+from scripts.tooling import lint_migrations
 
 
 def test_the_project_migrations_pass(capsys):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.plan_review import review, to_markdown
+from scripts.release.plan_review import review, to_markdown
 
 
 def record(colour: str, before: int | None, after: int | None, actions: list[str]) -> dict:

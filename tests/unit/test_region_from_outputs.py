@@ -13,9 +13,9 @@ import os
 import boto3
 import pytest
 
-from scripts import invoke, migrate, release, verify
-from scripts.release import switch
-from scripts.tf import Workspace
+from scripts import release
+from scripts.release import invoke, migrate, switch, verify
+from scripts.release.tf import Workspace
 
 OUTPUTS = {
     "region": "eu-west-1",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.verify import FAIL, PASS, SKIP, Check, Verdict, http_smoke
+from scripts.release.verify import FAIL, PASS, SKIP, Check, Verdict, http_smoke
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

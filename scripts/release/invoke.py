@@ -27,7 +27,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RUNTIME_DIR = REPO / ".local" / "lambda-runtime"
 PACKAGES_DIR = REPO / ".local" / "lambda-packages"
 # The Lambda runtime ships boto3; pin the local stand-in to the version the tests use.

@@ -6,7 +6,7 @@ and repeat. Reported: the median wall time per phase, and ratios.
 
 - runner: ``migrator.commands`` in-process (the Lambda's warm path), logs included (written to /dev/null).
 - runner-cli: the same migrations as up/down SQL files listed in a manifest, run by ``python -m
-          scripts.migrate`` (the command behind ``make migrate``) with DATABASE_URL, as a new process per
+          scripts.release.migrate`` (behind ``make migrate``) with DATABASE_URL, as a new process per
           phase: what ``make migrate`` pays (interpreter start-up, imports, reading the manifest and its
           files, the JSON result), logs included.
 - yoyo:   yoyo's Python API in-process (read_migrations + backend.apply/rollback under its lock).
@@ -14,7 +14,7 @@ and repeat. Reported: the median wall time per phase, and ratios.
           so "rollback all" is N processes: that is how dbmate does it).
 - psql:   the floor: the same SQL in one ``psql`` session, each migration in its own BEGIN/COMMIT, no history.
 
-    python -m scripts.bench_migrations [--count 300] [--repeats 5]
+    python -m scripts.tooling.bench_migrations [--count 300] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "lambda") not in sys.path:
     sys.path.insert(0, str(REPO / "lambda"))
 
@@ -138,7 +138,7 @@ def bench_runner_cli(url: str, count: int, files: dict[str, Path]) -> dict[str, 
     env.update(
         PYTHONPATH=os.pathsep.join([str(files["cli"]), str(REPO / "lambda"), str(REPO)]), DATABASE_URL=url
     )
-    cli = [sys.executable, "-m", "scripts.migrate"]
+    cli = [sys.executable, "-m", "scripts.release.migrate"]
 
     def phase(**kit: str) -> None:
         # cwd: `python -m` puts it first on the path, and the repository's own migrations must not win.

@@ -27,9 +27,9 @@ def main() -> int:
         return cli.main()
 
     from scripts import release
-    from scripts.invoke import InvokeError, invoke
     from scripts.release import contract
-    from scripts.tf import TerraformError
+    from scripts.release.invoke import InvokeError, invoke
+    from scripts.release.tf import TerraformError
 
     try:
         event = cli.event_from_env(os.environ)

@@ -1,7 +1,7 @@
 """Every ``#checkov:skip`` must suppress a finding that exists: a skip that suppresses nothing only hides
 what a future change might break, and its reason goes stale unnoticed.
 
-    python -m scripts.checkov_skips [--checkov PATH]
+    python -m scripts.tooling.checkov_skips [--checkov PATH]
 
 It copies modules/ and terraform/ to a scratch folder with every skip comment removed, runs checkov there,
 and reports each declared skip (file, resource, check) that matches no failed check. Exit 1 when any does.
@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DIRS = ("modules", "terraform")
 _SKIP = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)")
 _BLOCK = re.compile(r'^(resource|data)\s+"([^"]+)"\s+"([^"]+)"')
@@ -74,7 +74,7 @@ def _strip(line: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.checkov_skips", description=__doc__.splitlines()[0]
+        prog="python -m scripts.tooling.checkov_skips", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--checkov", default="checkov")
     args = parser.parse_args(argv)

@@ -4,10 +4,10 @@ Everything it starts or writes lives in one gitignored folder (``.local/`` by de
 PostgreSQL data directory and ``state.json``, which records the ports and the local test credentials so that
 every other tool (Makefile, tests, the demo) finds the same services.
 
-    python -m scripts.localenv up       # start (idempotent) and print the state as JSON
-    python -m scripts.localenv down     # stop by process id
-    python -m scripts.localenv env      # shell export lines: eval "$(python -m scripts.localenv env)"
-    python -m scripts.localenv status   # JSON: what runs, where
+    python -m scripts.localdefault.localenv up       # start (idempotent) and print the state as JSON
+    python -m scripts.localdefault.localenv down     # stop by process id
+    python -m scripts.localdefault.localenv env      # shell export lines: eval "$(make -s env)"
+    python -m scripts.localdefault.localenv status   # JSON: what runs, where
 
 The PostgreSQL server refuses to run as root, so as root it runs as the ``postgres`` user. It serves TLS
 with a certificate for ``localhost`` signed by a local test CA (``.local/tls/ca.pem``), because the migrator
@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LOCAL_DIR = Path(os.environ.get("RELEASE_KIT_LOCAL_DIR", REPO / ".local")).resolve()
 STATE_FILE = LOCAL_DIR / "state.json"
 REGION = "us-east-1"
@@ -213,7 +213,7 @@ def _start_postgres(state: dict) -> None:
 def _ensure_server_certificate(data: Path) -> None:
     """A test CA (``.local/tls/ca.pem``) and, in the data directory, a server certificate it signs for the
     name ``localhost`` only (so a client checking the host name must connect to ``localhost``)."""
-    from scripts.testca import LocalCA
+    from scripts.localdefault.testca import LocalCA
 
     tls_dir = LOCAL_DIR / "tls"
     if (data / "server.crt").exists() and (tls_dir / "ca.pem").exists():
@@ -304,7 +304,15 @@ def _start_moto(state: dict) -> None:
         "MOTO_ECS_SERVICE_RUNNING": "1",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scripts.motoserver", "-H", "127.0.0.1", "-p", str(state["moto_port"])],
+        [
+            sys.executable,
+            "-m",
+            "scripts.localdefault.motoserver",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(state["moto_port"]),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -478,7 +486,7 @@ def shell_exports(state: State) -> str:
 def _init_local_terraform() -> None:
     """Initialise the local environment's terraform data directory (backend and providers) if it is not,
     so that plain terraform commands work after `eval "$(make -s env)"`. Its output goes to stderr."""
-    from scripts.tf import TerraformError, Workspace
+    from scripts.release.tf import TerraformError, Workspace
 
     state = load_state()
     if state is None:

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Terraform lint: formatting, validation of the root and every module, and checkov.
 #
-#   scripts/tf_lint.sh                      # uses terraform and checkov from PATH
-#   CHECKOV=.tools/checkov/bin/checkov scripts/tf_lint.sh
+#   scripts/tooling/tf_lint.sh                      # uses terraform and checkov from PATH
+#   CHECKOV=.tools/checkov/bin/checkov scripts/tooling/tf_lint.sh
 #
 # Every checkov finding is either fixed or skipped inline with a reason
 # (#checkov:skip=CKV_AWS_xxx:why), and every skip must suppress a finding that exists
-# (scripts/checkov_skips.py). Runs every step, then exits non-zero if any failed.
+# (scripts/tooling/checkov_skips.py). Runs every step, then exits non-zero if any failed.
 # Provider plugins come from the usual places (TF_CLI_CONFIG_FILE may point at a mirror).
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 TERRAFORM="${TERRAFORM:-terraform}"
 CHECKOV="${CHECKOV:-checkov}"
 failed=()
@@ -53,7 +53,7 @@ for dir in modules terraform; do
 done
 
 step "checkov skips: each one suppresses a real finding"
-if ! "${PYTHON:-python3}" -m scripts.checkov_skips --checkov "$CHECKOV"; then
+if ! "${PYTHON:-python3}" -m scripts.tooling.checkov_skips --checkov "$CHECKOV"; then
   failed+=("checkov skips (remove the ones that suppress nothing)")
 fi
 

@@ -16,7 +16,7 @@ SQL goes to its own temporary ``.sql`` file. Transactional migrations are linted
 
 Exit status 1 when an expand migration has a blocking finding, 2 when squawk cannot run.
 
-    python -m scripts.lint_migrations [--manifest dotted.module]
+    python -m scripts.tooling.lint_migrations [--manifest dotted.module]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "lambda") not in sys.path:
     sys.path.insert(0, str(REPO / "lambda"))
 

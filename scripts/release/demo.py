@@ -28,10 +28,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts import localenv, release
-from scripts.invoke import InvokeError, invoke
+from scripts import release
+from scripts.localdefault import localenv
 from scripts.release import rollout, status, trafficfile
-from scripts.tf import ENV_DIR, TerraformError
+from scripts.release.invoke import InvokeError, invoke
+from scripts.release.tf import ENV_DIR, TerraformError
 
 ENV = release.LOCAL_ENV
 OVERLAY_DIR = localenv.LOCAL_DIR / "demo"
@@ -174,7 +175,7 @@ def main() -> int:
         (
             "build the migrator package (dist/migrator.zip)",
             lambda: subprocess.run(
-                [sys.executable, "-m", "scripts.build_lambda"], check=True, stdout=subprocess.DEVNULL
+                [sys.executable, "-m", "scripts.tooling.build_lambda"], check=True, stdout=subprocess.DEVNULL
             ),
         ),
         (

@@ -3,9 +3,9 @@
 On AWS, ``lambda:GetFunction`` returns ``Code.Location``, a short-lived URL from which the deployed package
 can be downloaded. moto returns a made-up S3 address that nothing serves. This launcher runs the standard
 moto server and rewrites that address to a route on the same server that returns the stored package bytes,
-so the local invoker (``scripts/invoke.py``) downloads the deployed package exactly as it would on AWS.
+so the local invoker (``release/invoke.py``) downloads the deployed package exactly as it would on AWS.
 
-    python -m scripts.motoserver -p 5000
+    python -m scripts.localdefault.motoserver -p 5000
 """
 
 from __future__ import annotations

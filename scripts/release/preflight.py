@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.verify import FAIL, PASS, SKIP
+from scripts.release.verify import FAIL, PASS, SKIP
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENV_DIR = REPO / "terraform" / "env"
 MIGRATOR_MAIN = REPO / "modules" / "migrator" / "main.tf"
 # AWS Lambda's runtime table (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html): deprecation,

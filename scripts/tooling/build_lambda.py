@@ -1,6 +1,7 @@
 """Build the migration Lambda's package, ``dist/migrator.zip``, reproducibly.
 
-    python -m scripts.build_lambda [--source-root DIR] [--output FILE] [--wheel-cache DIR] [--arch ARCH]
+    python -m scripts.tooling.build_lambda [--source-root DIR] [--output FILE]
+        [--wheel-cache DIR] [--arch ARCH]
 
 The zip holds, at its root:
 
@@ -35,7 +36,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 6
 # The function's runtime (modules/migrator): the wheels must be for this CPython.
@@ -354,7 +355,7 @@ def build(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.build_lambda", description=__doc__.splitlines()[0]
+        prog="python -m scripts.tooling.build_lambda", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--source-root", type=Path, default=REPO, help="the repository tree to package")
     parser.add_argument(

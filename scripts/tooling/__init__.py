@@ -1,0 +1,2 @@
+"""Build, bench and lint: the migrator package (`make build`), the runner benchmark (`make
+bench-migrations`), the migration linter (`make lint-migrations`) and the Terraform lint (`make lint`)."""
