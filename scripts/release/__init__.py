@@ -12,7 +12,8 @@ One entry module per make target:
 
 and the pieces they share: ``tf`` (the terraform CLI), ``plan_review``, ``verify`` (the readiness checks),
 ``trafficfile`` (the one source of truth for live_color and canary_percent), ``observe`` (what Route 53, ECS
-and CloudWatch answer) and ``contract`` (the evidence a contract migration needs). This facade keeps ``from scripts import release; release.plan(...)`` working for older callers.
+and CloudWatch answer) and ``contract`` (the evidence a contract migration needs). This facade keeps
+``from scripts import release; release.plan(...)`` working for older callers.
 """
 
 from scripts.release.switch import (

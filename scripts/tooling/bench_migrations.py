@@ -40,7 +40,7 @@ from migrator import commands  # noqa: E402
 from migrator.migration import Manifest, Migration  # noqa: E402
 from migrator.settings import Settings  # noqa: E402
 
-from scripts import localenv  # noqa: E402
+from scripts.localdefault import localenv  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PHASES = ("apply", "list", "rollback")

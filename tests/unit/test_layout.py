@@ -39,3 +39,13 @@ def test_the_lambda_package_imports_nothing_from_scripts() -> None:
                 names = [node.module]
             offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] == "scripts"]
     assert offenders == []
+
+
+def test_every_module_under_scripts_imports() -> None:
+    names = sorted(
+        ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for path in (REPO / "scripts").rglob("*.py")
+        if path.name != "__init__.py"
+    )
+    for name in names:
+        importlib.import_module(name)  # a stale import (a module that moved) fails here
