@@ -34,6 +34,7 @@ that the server parses differently is analysed again by the server itself in ``r
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -366,16 +367,8 @@ class _Scan:
         self.stars = False
 
     def walk(self, root: ast.Node) -> None:
-        pending: list[object] = [root]
-        while pending:
-            item = pending.pop()
-            if isinstance(item, (list, tuple)):
-                pending.extend(item)
-                continue
-            if not isinstance(item, ast.Node):
-                continue  # scalars: names, flags, enum values
-            self.check(item)
-            pending.extend(getattr(item, name, None) for name in item.__slots__)
+        for node in iter_nodes(root):
+            self.check(node)
 
     def check(self, node: ast.Node) -> None:
         kind = type(node)
@@ -595,7 +588,7 @@ def _check_numeric_cast(cast: ast.TypeCast) -> None:
         raise UnsafeSQL(f"a json number with an exponent over {_MAX_NUMERIC_DIGITS} is not allowed")
     if target not in ("numeric", "decimal") or isinstance(cast.arg, ast.A_Const):
         return
-    nodes = list(_nodes(cast.arg))
+    nodes = list(iter_nodes(cast.arg))
     if any(isinstance(node, ast.ColumnRef) for node in nodes):
         return  # the data's own size
     builds_text = any(
@@ -611,16 +604,16 @@ def _check_numeric_cast(cast: ast.TypeCast) -> None:
         )
 
 
-def _nodes(root: object) -> list[ast.Node]:
-    found, pending = [], [root]
+def iter_nodes(root: object) -> Iterator[ast.Node]:
+    """Every pglast node under ``root``, iteratively: deep nesting must not blow the Python stack."""
+    pending = [root]
     while pending:
         item = pending.pop()
         if isinstance(item, (list, tuple)):
             pending.extend(item)
-        elif isinstance(item, ast.Node):
-            found.append(item)
+        elif isinstance(item, ast.Node):  # anything else is a scalar: a name, a flag, an enum value
+            yield item
             pending.extend(getattr(item, name, None) for name in item.__slots__)
-    return found
 
 
 def _is_numeric_text(cast: ast.TypeCast) -> bool:

@@ -371,10 +371,12 @@ def _check_named_relations(conn: psycopg.Connection, query: str) -> None:
     try:
         from pglast import ast, parse_sql
 
+        from migrator.guard import iter_nodes
+
         names = {
             (node.schemaname, node.relname)
             for statement in parse_sql(query)
-            for node in _pglast_nodes(statement.stmt)
+            for node in iter_nodes(statement.stmt)
             if isinstance(node, ast.RangeVar)
         }
     except Exception:
@@ -393,19 +395,6 @@ def _check_named_relations(conn: psycopg.Connection, query: str) -> None:
     }
     if types:
         _check_types(conn, _Found(types=set(types), constructed=set(types)))
-
-
-def _pglast_nodes(root: Any) -> Iterator[Any]:
-    from pglast import ast
-
-    pending = [root]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, (list, tuple)):
-            pending.extend(item)
-        elif isinstance(item, ast.Node):
-            yield item
-            pending.extend(getattr(item, name, None) for name in item.__slots__)
 
 
 def _reason(exc: psycopg.Error) -> str:
