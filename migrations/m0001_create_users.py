@@ -1,4 +1,4 @@
-from migrator.migration import Migration
+from migrator import Migration
 
 MIGRATION = Migration(
     id="0001",

@@ -1,4 +1,4 @@
-from migrator.migration import Migration
+from migrator import Migration
 
 # The index is created in the same transaction as its (new, empty) table, so it needs no CONCURRENTLY.
 MIGRATION = Migration(

@@ -1,4 +1,4 @@
-from migrator.migration import Migration
+from migrator import Migration
 
 # Expand: a nullable column without a default is a catalogue-only change; the release still running keeps
 # writing full_name and never sees display_name.

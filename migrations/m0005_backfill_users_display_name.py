@@ -7,7 +7,7 @@ fills rows whose display_name is NULL), so a run killed half way is simply run a
 after the last batch. Rows the old release inserts after this step are filled by the contract step 0007.
 """
 
-from migrator.migration import Migration
+from migrator import Migration
 
 BATCH_SIZE = 1000
 

@@ -1,4 +1,4 @@
-from migrator.migration import Migration
+from migrator import Migration
 
 # Contract: only once no running release reads or writes users.full_name (after the switch, when the old
 # colour is retired). It fills the rows the old release inserted after the backfill, makes display_name

@@ -1,6 +1,6 @@
 """Every migration and seed, explicitly and in order. Adding one means adding it here: a Python module, or
-an up/down pair of SQL files in ``sql/`` read by :func:`~migrator.migration.sql_pair`. Nothing is found by
-scanning the folder.
+an up/down pair of SQL files in ``sql/`` read by :func:`~migrator.runner.manifest.sql_pair`. Nothing is found
+by scanning the folder.
 
 ``MODULES`` (Python modules) and ``FILES`` (SQL files, relative to the repository root) name exactly what
 the Lambda build packages besides the package ``__init__`` files and this manifest; ``MIGRATIONS`` and
@@ -10,7 +10,7 @@ the Lambda build packages besides the package ``__init__`` files and this manife
 from pathlib import Path
 from types import ModuleType
 
-from migrator.migration import Migration, sql_pair
+from migrator import Migration, sql_pair
 
 from migrations import (
     m0001_create_users,

@@ -1,15 +1,24 @@
-"""release-kit migration runner: explicit migrations, an advisory-locked history table, and one Lambda
-handler (``migrator.handler.handler``) that the local CLI (``python -m migrator.cli``) runs too.
+"""release-kit migrator: explicit migrations, an advisory-locked history table, a read-only SQL sandbox, and
+one Lambda handler (``migrator.handler.handler``) that the local CLI (``python -m migrator.cli``) runs too.
 
-The facade re-exports the public API; the modules hold one concern each (events, commands, store,
-credentials, migration, settings, logs, errors, handler, cli).
+Two rooms, and what both use:
+
+    runner/      the migration runner: manifest, history and lock, execution, the application role, and the
+                 migrate, list, rollback, baseline and seed commands
+    sqlaction/   the read-only SQL sandbox behind the ``sql`` action (guard, policy, resolver, reader role,
+                 read-only transaction)
+    handler.py, cli.py, commands.py (the dispatch), events.py, settings.py, errors.py, logs.py,
+    credentials.py, connection.py, deadline.py, scram.py     shared, at the top
+
+``runner`` and ``sqlaction`` never import each other; nothing here imports from the repository's
+``scripts/``. The facade below loads a name's room only when the name is first used (PEP 562), so importing
+``migrator`` (as every migration file does) costs nothing.
 """
 
-from migrator.commands import baseline, list_migrations, migrate, rollback, run, seed, sql
-from migrator.errors import MigratorError
-from migrator.events import ACTIONS, parse_event
-from migrator.migration import Manifest, Migration, Seed, load_manifest, sql_pair
-from migrator.settings import Settings
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "ACTIONS",
@@ -29,3 +38,35 @@ __all__ = [
     "sql",
     "sql_pair",
 ]
+
+_HOMES = {
+    "ACTIONS": "migrator.events",
+    "parse_event": "migrator.events",
+    "MigratorError": "migrator.errors",
+    "Settings": "migrator.settings",
+    "run": "migrator.commands",
+    "Manifest": "migrator.runner.manifest",
+    "Migration": "migrator.runner.manifest",
+    "Seed": "migrator.runner.manifest",
+    "load_manifest": "migrator.runner.manifest",
+    "sql_pair": "migrator.runner.manifest",
+    "baseline": "migrator.runner",
+    "list_migrations": "migrator.runner",
+    "migrate": "migrator.runner",
+    "rollback": "migrator.runner",
+    "seed": "migrator.runner",
+    "sql": "migrator.sqlaction",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'migrator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

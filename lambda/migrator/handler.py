@@ -10,14 +10,16 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrator import commands, credentials, logs
 from migrator.deadline import Deadline
 from migrator.errors import DatabaseUnavailable, MigratorError
 from migrator.events import ACTIONS, parse_event
-from migrator.migration import ManifestLike
 from migrator.settings import Settings
+
+if TYPE_CHECKING:
+    from migrator.runner.manifest import ManifestLike
 
 __all__ = ["handle", "handler"]
 

@@ -1,4 +1,4 @@
-from migrator.migration import Seed
+from migrator import Seed
 
 # Writes only columns that exist both before and after the contract step 0007, so seeding works while
 # that step is still pending.

@@ -1,4 +1,4 @@
-from migrator.migration import Seed
+from migrator import Seed
 
 # posts have no natural key, so each demo post is inserted only if that author has no post with that body.
 SEED = Seed(

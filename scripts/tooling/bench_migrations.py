@@ -4,7 +4,7 @@ The same sequence of N small migrations (each: create a table with an index and 
 is applied, listed and rolled back by each tool against the local PostgreSQL, on a fresh database per tool
 and repeat. Reported: the median wall time per phase, and ratios.
 
-- runner: ``migrator.commands`` in-process (the Lambda's warm path), logs included (written to /dev/null).
+- runner: ``migrator.runner`` in-process (the Lambda's warm path), logs included (written to /dev/null).
 - runner-cli: the same migrations as up/down SQL files listed in a manifest, run by ``python -m
           scripts.release.migrate`` (behind ``make migrate``) with DATABASE_URL, as a new process per
           phase: what ``make migrate`` pays (interpreter start-up, imports, reading the manifest and its
@@ -36,8 +36,8 @@ if str(REPO / "lambda") not in sys.path:
     sys.path.insert(0, str(REPO / "lambda"))
 
 import psycopg  # noqa: E402
-from migrator import commands  # noqa: E402
-from migrator.migration import Manifest, Migration  # noqa: E402
+from migrator import runner  # noqa: E402
+from migrator.runner.manifest import Manifest, Migration  # noqa: E402
 from migrator.settings import Settings  # noqa: E402
 
 from scripts.localdefault import localenv  # noqa: E402
@@ -68,7 +68,7 @@ def runner_manifest(count: int) -> Manifest:
 
 _CLI_MANIFEST = """from pathlib import Path
 
-from migrator.migration import sql_pair
+from migrator.runner.manifest import sql_pair
 
 _SQL = Path(__file__).resolve().parent / "sql"
 MIGRATIONS = tuple(sql_pair(_SQL / stem) for stem in (
@@ -126,9 +126,9 @@ def bench_runner(url: str, count: int, files: dict[str, Path]) -> dict[str, floa
     manifest = runner_manifest(count)
     settings = Settings(lock_wait_seconds=0)
     with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-        apply = _timed(lambda: commands.migrate(url, manifest=manifest, settings=settings))
-        listing = _timed(lambda: commands.list_migrations(url, manifest=manifest, settings=settings))
-        rollback = _timed(lambda: commands.rollback(url, steps=count, manifest=manifest, settings=settings))
+        apply = _timed(lambda: runner.migrate(url, manifest=manifest, settings=settings))
+        listing = _timed(lambda: runner.list_migrations(url, manifest=manifest, settings=settings))
+        rollback = _timed(lambda: runner.rollback(url, steps=count, manifest=manifest, settings=settings))
     return {"apply": apply, "list": listing, "rollback": rollback}
 
 

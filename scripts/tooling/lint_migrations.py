@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "lambda") not in sys.path:
     sys.path.insert(0, str(REPO / "lambda"))
 
-from migrator.migration import Migration, load_manifest  # noqa: E402
+from migrator.runner.manifest import Migration, load_manifest  # noqa: E402
 
 # Rule names exactly as squawk reports them (tests/unit/test_migrator_lint.py checks each one against the
 # names squawk itself reports: an alias such as "prefer-timestamptz" is accepted by --exclude but never

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from migrator.migration import Manifest, Migration
+from migrator.runner.manifest import Manifest, Migration
 
 
 def numbered(count: int, *, prefix: str = "t", start: int = 1) -> list[Migration]:

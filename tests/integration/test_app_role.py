@@ -1,4 +1,4 @@
-"""The application role (lambda/migrator/app_role.py) against a real PostgreSQL, its secret on moto.
+"""The application role (lambda/migrator/runner/app_role.py) against a real PostgreSQL, its secret on moto.
 
 The migrator here is what it is on RDS: a non-superuser with CREATEROLE that owns the database. After
 ``migrate``, the role named in the secret logs in with the secret's password, can read and write the
@@ -18,7 +18,8 @@ from pathlib import Path
 import boto3
 import psycopg
 import pytest
-from migrator import app_role, commands, scram
+from migrator import runner, scram
+from migrator.runner import app_role
 from migrator.settings import Settings
 from migrator_support import manifest, numbered
 from psycopg import sql
@@ -89,7 +90,7 @@ def setup(local_default: localenv.State, aws_env) -> Iterator[Setup]:
 
 
 def _migrate(setup: Setup, count: int = 2):
-    return commands.migrate(
+    return runner.migrate(
         setup.migrator_url,
         manifest=manifest(*numbered(count)),
         settings=Settings(app_secret_id=setup.secret_arn),
@@ -208,5 +209,5 @@ def test_the_role_must_not_be_the_migrators_own_user(setup: Setup):
 
 
 def test_without_a_secret_no_role_is_set_up(fresh_database: str):
-    result = commands.migrate(fresh_database, manifest=manifest(*numbered(1)), settings=Settings())
+    result = runner.migrate(fresh_database, manifest=manifest(*numbered(1)), settings=Settings())
     assert result["app_role"] is None

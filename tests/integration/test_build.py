@@ -118,7 +118,11 @@ def test_contains_the_migrator_and_exactly_the_manifest_modules(built: Built) ->
         for path in (built.source / "lambda" / "migrator").rglob("*.py")
         if "__pycache__" not in path.parts
     }
-    assert {"migrator/handler.py", "migrator/guard.py", "migrator/readonly.py"} <= migrator_sources
+    assert {
+        "migrator/handler.py",
+        "migrator/sqlaction/guard.py",
+        "migrator/sqlaction/readonly.py",
+    } <= migrator_sources
     migrator_sources.add("migrator/certs/test-bundle.pem")
     assert {name for name in names if name.startswith("migrator/")} == migrator_sources
 
@@ -165,7 +169,8 @@ def test_imports_with_only_the_standard_library_and_the_zip(built: Built, tmp_pa
     probe = (
         "import json, sys\n"
         "import psycopg, pglast, psycopg_binary\n"
-        "from migrator import guard, readonly, handler\n"
+        "from migrator import handler, runner\n"
+        "from migrator.sqlaction import guard, readonly\n"
         "import migrations.manifest\n"
         "print(json.dumps({'path': sys.path, 'impl': psycopg.pq.__impl__,\n"
         "  'files': [m.__file__ for m in (psycopg, pglast, guard, migrations.manifest)],\n"

@@ -7,7 +7,7 @@ import threading
 
 import psycopg
 import pytest
-from migrator import commands
+from migrator import runner
 from migrator.errors import (
     ChecksumMismatch,
     ContractRefused,
@@ -15,7 +15,7 @@ from migrator.errors import (
     UnknownAppliedMigrations,
     UnknownTarget,
 )
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 from migrator.settings import Settings
 
 from migrations import manifest as project
@@ -25,7 +25,7 @@ from tests.integration.migrator_support import history, history_ids, manifest, n
 def test_migrate_applies_every_pending_migration_once_and_records_it(fresh_database):
     migrations = manifest(*numbered(3))
 
-    result = commands.migrate(fresh_database, manifest=migrations)
+    result = runner.migrate(fresh_database, manifest=migrations)
 
     assert [a["id"] for a in result["applied"]] == ["0001", "0002", "0003"]
     assert tables(fresh_database) == {"t1", "t2", "t3"}
@@ -33,14 +33,14 @@ def test_migrate_applies_every_pending_migration_once_and_records_it(fresh_datab
     assert [(r[0], r[1], r[2]) for r in rows] == [(m.id, m.name, m.checksum) for m in migrations.migrations]
     assert all(r[3] >= 0 for r in rows)
     # THEN a second run has nothing to do
-    assert commands.migrate(fresh_database, manifest=migrations)["applied"] == []
+    assert runner.migrate(fresh_database, manifest=migrations)["applied"] == []
 
 
 def test_list_reports_state_applied_at_and_duration(fresh_database):
     migrations = manifest(*numbered(3))
-    commands.migrate(fresh_database, target="0002", manifest=migrations)
+    runner.migrate(fresh_database, target="0002", manifest=migrations)
 
-    listed = commands.list_migrations(fresh_database, manifest=migrations)
+    listed = runner.list_migrations(fresh_database, manifest=migrations)
 
     states = {e["id"]: e for e in listed["migrations"]}
     assert states["0001"]["state"] == states["0002"]["state"] == "applied"
@@ -57,7 +57,7 @@ def test_list_reports_state_applied_at_and_duration(fresh_database):
 
 
 def test_list_on_an_empty_database_creates_nothing(fresh_database):
-    listed = commands.list_migrations(fresh_database, manifest=manifest(*numbered(2)))
+    listed = runner.list_migrations(fresh_database, manifest=manifest(*numbered(2)))
     assert listed["counts"]["pending"] == 2
     assert history(fresh_database) == []
 
@@ -65,7 +65,7 @@ def test_list_on_an_empty_database_creates_nothing(fresh_database):
 def test_dry_run_reports_the_sql_and_changes_nothing(fresh_database):
     migrations = manifest(*numbered(2))
 
-    result = commands.migrate(fresh_database, dry_run=True, manifest=migrations)
+    result = runner.migrate(fresh_database, dry_run=True, manifest=migrations)
 
     assert result["dry_run"] is True and result["applied"] == []
     assert [w["id"] for w in result["would_apply"]] == ["0001", "0002"]
@@ -77,20 +77,20 @@ def test_dry_run_reports_the_sql_and_changes_nothing(fresh_database):
 def test_target_applies_up_to_and_including_it(fresh_database):
     migrations = manifest(*numbered(4))
 
-    result = commands.migrate(fresh_database, target="0002", manifest=migrations)
+    result = runner.migrate(fresh_database, target="0002", manifest=migrations)
 
     assert [a["id"] for a in result["applied"]] == ["0001", "0002"]
     assert history_ids(fresh_database) == ["0001", "0002"]
     # the id_name form names the same migration
     assert [
         a["id"]
-        for a in commands.migrate(fresh_database, target="0003_create_t3", manifest=migrations)["applied"]
+        for a in runner.migrate(fresh_database, target="0003_create_t3", manifest=migrations)["applied"]
     ] == ["0003"]
 
 
 def test_unknown_target_is_refused(fresh_database):
     with pytest.raises(UnknownTarget, match="9999"):
-        commands.migrate(fresh_database, target="9999", manifest=manifest(*numbered(2)))
+        runner.migrate(fresh_database, target="9999", manifest=manifest(*numbered(2)))
     assert history(fresh_database) == []
 
 
@@ -99,14 +99,14 @@ def test_contract_migration_is_refused_without_allow_contract_and_nothing_runs(f
     migrations = manifest(*numbered(2), contract)
 
     with pytest.raises(ContractRefused) as refused:
-        commands.migrate(fresh_database, manifest=migrations)
+        runner.migrate(fresh_database, manifest=migrations)
 
     message = str(refused.value)
     assert "0003_drop_note" in message and "expand" in message.lower() and "allow_contract" in message
     assert 'target "0002"' in message
     assert history(fresh_database) == [] and tables(fresh_database) == set()
     # WHEN the caller allows it, it runs
-    applied = commands.migrate(fresh_database, manifest=migrations, allow_contract=True)["applied"]
+    applied = runner.migrate(fresh_database, manifest=migrations, allow_contract=True)["applied"]
     assert [a["id"] for a in applied] == ["0001", "0002", "0003"]
 
 
@@ -121,7 +121,7 @@ def test_a_failing_migration_leaves_the_database_as_before_it_and_is_not_recorde
     migrations = manifest(*numbered(2), failing, *numbered(1, start=4))
 
     with pytest.raises(MigrationFailed) as failed:
-        commands.migrate(fresh_database, manifest=migrations)
+        runner.migrate(fresh_database, manifest=migrations)
 
     error = failed.value
     assert "0003_broken" in str(error) and "no_such_table" in str(error)
@@ -139,45 +139,45 @@ def test_a_failing_python_migration_is_rolled_back_too(fresh_database):
     migrations = manifest(*numbered(1), Migration("0002", "explode", explode, None))
 
     with pytest.raises(MigrationFailed, match="backfill found bad data"):
-        commands.migrate(fresh_database, manifest=migrations)
+        runner.migrate(fresh_database, manifest=migrations)
     assert tables(fresh_database) == {"t1"}
     assert history_ids(fresh_database) == ["0001"]
 
 
 def test_checksum_drift_is_listed_and_blocks_migrate(fresh_database):
     original = numbered(2)
-    commands.migrate(fresh_database, manifest=manifest(*original))
+    runner.migrate(fresh_database, manifest=manifest(*original))
     edited = Migration(
         "0002", "create_t2", "CREATE TABLE t2 (id bigint PRIMARY KEY, extra int);", "DROP TABLE t2;"
     )
     drifted = manifest(original[0], edited, *numbered(1, start=3))
 
-    listed = commands.list_migrations(fresh_database, manifest=drifted)
+    listed = runner.list_migrations(fresh_database, manifest=drifted)
     assert {e["id"]: e["state"] for e in listed["migrations"]} == {
         "0001": "applied",
         "0002": "changed",
         "0003": "pending",
     }
     with pytest.raises(ChecksumMismatch, match="0002_create_t2"):
-        commands.migrate(fresh_database, manifest=drifted)
+        runner.migrate(fresh_database, manifest=drifted)
     assert history_ids(fresh_database) == ["0001", "0002"]
     assert "t3" not in tables(fresh_database)
 
 
 def test_migrations_missing_from_the_code_are_listed_and_block_migrate(fresh_database):
-    commands.migrate(fresh_database, manifest=manifest(*numbered(3)))
+    runner.migrate(fresh_database, manifest=manifest(*numbered(3)))
     older_code = manifest(*numbered(2))
 
-    listed = commands.list_migrations(fresh_database, manifest=older_code)
+    listed = runner.list_migrations(fresh_database, manifest=older_code)
     assert listed["migrations"][-1]["id"] == "0003"
     assert listed["migrations"][-1]["state"] == "missing_from_code"
     assert listed["counts"]["missing_from_code"] == 1
     with pytest.raises(UnknownAppliedMigrations, match="0003"):
-        commands.migrate(fresh_database, manifest=older_code)
+        runner.migrate(fresh_database, manifest=older_code)
 
 
 def test_lock_timeout_applies_to_migrations(fresh_database):
-    commands.migrate(fresh_database, manifest=manifest(*numbered(1)))
+    runner.migrate(fresh_database, manifest=manifest(*numbered(1)))
     alter = Migration(
         "0002", "alter_t1", "ALTER TABLE t1 ADD COLUMN extra int;", "ALTER TABLE t1 DROP COLUMN extra;"
     )
@@ -195,7 +195,7 @@ def test_lock_timeout_applies_to_migrations(fresh_database):
     try:
         assert holding.wait(10)
         with pytest.raises(MigrationFailed, match="lock timeout"):
-            commands.migrate(
+            runner.migrate(
                 fresh_database,
                 manifest=manifest(*numbered(1), alter),
                 settings=Settings(lock_timeout="200ms"),
@@ -209,22 +209,20 @@ def test_lock_timeout_applies_to_migrations(fresh_database):
 def test_statement_timeout_applies_to_migrations(fresh_database):
     slow = Migration("0001", "slow", "SELECT pg_sleep(5);", "SELECT 1;")
     with pytest.raises(MigrationFailed, match="statement timeout"):
-        commands.migrate(
-            fresh_database, manifest=manifest(slow), settings=Settings(statement_timeout="200ms")
-        )
+        runner.migrate(fresh_database, manifest=manifest(slow), settings=Settings(statement_timeout="200ms"))
     assert history_ids(fresh_database) == []
 
 
 def test_project_sequence_expands_then_contracts_and_rolls_all_the_way_back(fresh_database):
     # GIVEN the expand part with some pre-existing users (more than one backfill batch)
-    commands.migrate(fresh_database, target="0004")
+    runner.migrate(fresh_database, target="0004")
     with psycopg.connect(fresh_database) as conn:
         conn.execute(
             "INSERT INTO users (username, full_name) "
             "SELECT 'u' || n, CASE WHEN n % 2 = 0 THEN 'Name ' || n END FROM generate_series(1, 2500) n"
         )
     # WHEN the rest of the expand steps run (backfill in batches, index CONCURRENTLY)
-    applied = commands.migrate(fresh_database, target="0006")["applied"]
+    applied = runner.migrate(fresh_database, target="0006")["applied"]
     assert [a["id"] for a in applied] == ["0005", "0006"]
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE display_name IS NULL").fetchone()[0] == 0
@@ -237,7 +235,7 @@ def test_project_sequence_expands_then_contracts_and_rolls_all_the_way_back(fres
         assert valid == (True,)
         # the old release keeps inserting rows without display_name; the contract step fills them
         conn.execute("INSERT INTO users (username, full_name) VALUES ('late', 'Late Comer')")
-    commands.migrate(fresh_database, allow_contract=True)
+    runner.migrate(fresh_database, allow_contract=True)
     with psycopg.connect(fresh_database) as conn:
         assert (
             conn.execute("SELECT display_name FROM users WHERE username = 'late'").fetchone()[0]
@@ -245,6 +243,6 @@ def test_project_sequence_expands_then_contracts_and_rolls_all_the_way_back(fres
         )
     assert history_ids(fresh_database) == [m.id for m in project.MIGRATIONS]
 
-    rolled = commands.rollback(fresh_database, target="0001")["rolled_back"]
+    rolled = runner.rollback(fresh_database, target="0001")["rolled_back"]
     assert [r["id"] for r in rolled] == ["0007", "0006", "0005", "0004", "0003", "0002"]
     assert tables(fresh_database) == {"users"}

@@ -8,11 +8,11 @@ import hashlib
 
 import psycopg
 import pytest
-from migrator import commands
+from migrator import runner
 from migrator.errors import BaselineRefused, ChecksumMismatch, InvalidEvent, UnknownTarget
 from migrator.events import BaselineRequest, parse_event
 from migrator.handler import handle
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 
 from tests.conftest import load_event
 from tests.integration.migrator_support import columns, history, history_ids, manifest, numbered, tables
@@ -33,20 +33,20 @@ def test_baseline_records_up_to_the_target_without_running_and_migrate_starts_af
     migrations = manifest(*numbered(3))
 
     # WHEN it is baselined at 0002
-    result = commands.baseline(fresh_database, target="0002", manifest=migrations)
+    result = runner.baseline(fresh_database, target="0002", manifest=migrations)
 
     # THEN 0001 and 0002 are recorded (as baselined, in list) without running: running them would fail
     assert result == {
         "dry_run": False,
         "baselined": [{"id": "0001", "name": "create_t1"}, {"id": "0002", "name": "create_t2"}],
     }
-    listed = commands.list_migrations(fresh_database, manifest=migrations)
+    listed = runner.list_migrations(fresh_database, manifest=migrations)
     assert [e["state"] for e in listed["migrations"]] == ["baselined", "baselined", "pending"]
     assert listed["counts"]["baselined"] == 2 and listed["counts"]["applied"] == 0
     assert [row[3] for row in history(fresh_database)] == [0, 0]  # duration: nothing ran
 
     # AND migrate applies only what comes after the target
-    applied = commands.migrate(fresh_database, manifest=migrations)
+    applied = runner.migrate(fresh_database, manifest=migrations)
     assert [a["id"] for a in applied["applied"]] == ["0003"]
     assert tables(fresh_database) == {"t1", "t2", "t3"}
 
@@ -54,7 +54,7 @@ def test_baseline_records_up_to_the_target_without_running_and_migrate_starts_af
 def test_baseline_dry_run_shows_what_it_would_record_and_writes_nothing(fresh_database):
     existing_schema(fresh_database, 2)
 
-    result = commands.baseline(fresh_database, target="0002", dry_run=True, manifest=manifest(*numbered(3)))
+    result = runner.baseline(fresh_database, target="0002", dry_run=True, manifest=manifest(*numbered(3)))
 
     assert result["dry_run"] is True and result["baselined"] == []
     assert [m["id"] for m in result["would_baseline"]] == ["0001", "0002"]
@@ -63,11 +63,11 @@ def test_baseline_dry_run_shows_what_it_would_record_and_writes_nothing(fresh_da
 
 def test_baseline_is_refused_when_the_history_holds_rows_past_the_target(fresh_database):
     migrations = manifest(*numbered(3))
-    commands.migrate(fresh_database, manifest=migrations)
+    runner.migrate(fresh_database, manifest=migrations)
     before = history(fresh_database)
 
     with pytest.raises(BaselineRefused) as caught:
-        commands.baseline(fresh_database, target="0001", manifest=migrations)
+        runner.baseline(fresh_database, target="0001", manifest=migrations)
 
     assert "after 0001_create_t1: 0002, 0003" in caught.value.message
     assert caught.value.details["recorded_after_target"] == ["0002", "0003"]
@@ -76,36 +76,36 @@ def test_baseline_is_refused_when_the_history_holds_rows_past_the_target(fresh_d
 
 def test_baseline_leaves_rows_already_recorded_and_records_the_rest(fresh_database):
     migrations = manifest(*numbered(3))
-    commands.migrate(fresh_database, target="0001", manifest=migrations)
+    runner.migrate(fresh_database, target="0001", manifest=migrations)
     existing_schema_from = numbered(3)[1:]
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         for migration in existing_schema_from:
             conn.execute(migration.forward)
 
-    result = commands.baseline(fresh_database, target="0003", manifest=migrations)
+    result = runner.baseline(fresh_database, target="0003", manifest=migrations)
 
     assert [m["id"] for m in result["baselined"]] == ["0002", "0003"]
-    states = [e["state"] for e in commands.list_migrations(fresh_database, manifest=migrations)["migrations"]]
+    states = [e["state"] for e in runner.list_migrations(fresh_database, manifest=migrations)["migrations"]]
     assert states == ["applied", "baselined", "baselined"]
 
 
 def test_baseline_refuses_an_unknown_target_and_a_changed_history(fresh_database):
     migrations = manifest(*numbered(2))
     with pytest.raises(UnknownTarget, match='"0404" is not a migration'):
-        commands.baseline(fresh_database, target="0404", manifest=migrations)
-    commands.migrate(fresh_database, target="0001", manifest=migrations)
+        runner.baseline(fresh_database, target="0404", manifest=migrations)
+    runner.migrate(fresh_database, target="0001", manifest=migrations)
     changed = manifest(Migration("0001", "create_t1", "CREATE TABLE t1 (id int);", None), numbered(2)[1])
     with pytest.raises(ChecksumMismatch):
-        commands.baseline(fresh_database, target="0002", manifest=changed)
+        runner.baseline(fresh_database, target="0002", manifest=changed)
     assert history_ids(fresh_database) == ["0001"]
 
 
 def test_a_baselined_migration_rolls_back_like_an_applied_one(fresh_database):
     existing_schema(fresh_database, 1)
     migrations = manifest(*numbered(1))
-    commands.baseline(fresh_database, target="0001", manifest=migrations)
+    runner.baseline(fresh_database, target="0001", manifest=migrations)
 
-    result = commands.rollback(fresh_database, steps=1, manifest=migrations)
+    result = runner.rollback(fresh_database, steps=1, manifest=migrations)
 
     assert [r["id"] for r in result["rolled_back"]] == ["0001"] and tables(fresh_database) == set()
 
@@ -195,13 +195,13 @@ def test_a_schema_1_history_is_upgraded_in_place_and_its_rows_confirmed(fresh_da
     code = manifest(crlf_0001, *lf[1:])
 
     # WHEN list runs (it never writes): 0001 and 0002 are applied, only 0003 is changed
-    listed = commands.list_migrations(fresh_database, manifest=code)
+    listed = runner.list_migrations(fresh_database, manifest=code)
     assert [e["state"] for e in listed["migrations"]] == ["applied", "applied", "changed", "pending"]
     assert "checksum_version" not in columns(fresh_database, "release_kit_migrations")
 
     # AND migrate runs: it upgrades the table and the confirmed rows, then refuses on the real change
     with pytest.raises(ChecksumMismatch) as caught:
-        commands.migrate(fresh_database, manifest=code)
+        runner.migrate(fresh_database, manifest=code)
     assert caught.value.details["changed"] == ["0003"]
 
     # THEN the table has schema 2; 0001 and 0002 hold the line-ending-free checksum, 0003 is untouched
@@ -216,31 +216,31 @@ def test_a_schema_1_history_is_upgraded_in_place_and_its_rows_confirmed(fresh_da
         Migration("0003", "c", "CREATE TABLE c (id bigint);\n", "DROP TABLE c;\n"),
         lf[3],
     )
-    result = commands.migrate(fresh_database, manifest=restored)
+    result = runner.migrate(fresh_database, manifest=restored)
     assert [a["id"] for a in result["applied"]] == ["0004"]
     assert version_rows(fresh_database)["0004"] == (lf[3].checksum, 2)
     assert version_rows(fresh_database)["0003"][1] == 2
-    assert [
-        e["state"] for e in commands.list_migrations(fresh_database, manifest=restored)["migrations"]
-    ] == ["applied"] * 4
+    assert [e["state"] for e in runner.list_migrations(fresh_database, manifest=restored)["migrations"]] == [
+        "applied"
+    ] * 4
 
 
 def test_a_crlf_checkout_of_what_an_lf_checkout_applied_is_applied_not_changed(fresh_database):
     text = "CREATE TABLE a (\n    id int\n);\nCREATE INDEX a_id ON a (id);\n"
     lf = manifest(Migration("0001", "a", text, "DROP TABLE a;\n"))
     crlf = manifest(Migration("0001", "a", text.replace("\n", "\r\n"), "DROP TABLE a;\r\n"))
-    commands.migrate(fresh_database, manifest=lf)
+    runner.migrate(fresh_database, manifest=lf)
 
     for code in (crlf, lf):
-        listed = commands.list_migrations(fresh_database, manifest=code)
+        listed = runner.list_migrations(fresh_database, manifest=code)
         assert [e["state"] for e in listed["migrations"]] == ["applied"]
-        assert commands.migrate(fresh_database, manifest=code)["applied"] == []  # no drift refusal
+        assert runner.migrate(fresh_database, manifest=code)["applied"] == []  # no drift refusal
 
 
 def test_a_row_an_older_runner_inserts_after_the_upgrade_counts_as_version_1(fresh_database):
     # GIVEN an upgraded table, and a row inserted the way the first release inserts (no checksum_version)
     code = manifest(*numbered(2))
-    commands.migrate(fresh_database, target="0001", manifest=code)
+    runner.migrate(fresh_database, target="0001", manifest=code)
     old_style = v1_checksum(numbered(2)[1].forward, numbered(2)[1].reverse)
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute(numbered(2)[1].forward)
@@ -251,5 +251,5 @@ def test_a_row_an_older_runner_inserts_after_the_upgrade_counts_as_version_1(fre
         )
     # THEN it is read as version 1 and confirmed like any other
     assert version_rows(fresh_database)["0002"] == (old_style, 1)
-    assert commands.migrate(fresh_database, manifest=code)["applied"] == []
+    assert runner.migrate(fresh_database, manifest=code)["applied"] == []
     assert version_rows(fresh_database)["0002"] == (code.migrations[1].checksum, 2)

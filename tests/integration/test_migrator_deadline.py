@@ -9,10 +9,10 @@ import time
 
 import psycopg
 import pytest
-from migrator import commands
+from migrator import runner
 from migrator.deadline import Deadline
 from migrator.handler import handle
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 from migrator.settings import Settings
 
 from tests.integration.migrator_support import ShortContext, history_ids, manifest, numbered, tables
@@ -62,7 +62,7 @@ def test_no_statement_outlasts_the_invocation(fresh_database, transactional):
 
     # WHEN it runs
     with pytest.raises(Exception) as caught:
-        commands.migrate(fresh_database, manifest=manifest(migration), deadline=deadline(3.0, 0.5))
+        runner.migrate(fresh_database, manifest=manifest(migration), deadline=deadline(3.0, 0.5))
     elapsed = time.monotonic() - started
 
     # THEN the second statement is cancelled at the deadline, not after it: time ran out, nothing recorded
@@ -77,7 +77,7 @@ def test_without_a_deadline_the_configured_statement_timeout_applies(fresh_datab
     settings = Settings(statement_timeout="200ms")
 
     with pytest.raises(Exception) as caught:
-        commands.migrate(fresh_database, manifest=manifest(slow), settings=settings)
+        runner.migrate(fresh_database, manifest=manifest(slow), settings=settings)
 
     assert type(caught.value).__name__ == "MigrationFailed"
     assert "statement timeout" in caught.value.message
@@ -111,7 +111,7 @@ def test_a_batched_backfill_stops_between_batches_and_resumes(fresh_database):
 
     # WHEN it runs with 2.5 s left and a 1.5 s reserve
     with pytest.raises(Exception) as caught:
-        commands.migrate(fresh_database, manifest=manifest(backfill), deadline=deadline(2.5, 1.5))
+        runner.migrate(fresh_database, manifest=manifest(backfill), deadline=deadline(2.5, 1.5))
 
     # THEN it stopped between batches: the committed batches stay, the migration is not recorded
     assert type(caught.value).__name__ == "OutOfTime"
@@ -123,7 +123,7 @@ def test_a_batched_backfill_stops_between_batches_and_resumes(fresh_database):
     assert history_ids(fresh_database) == []
 
     # AND the next invocation resumes with the rows still to do, and records the migration
-    result = commands.migrate(fresh_database, manifest=manifest(backfill), deadline=deadline(60, 1.0))
+    result = runner.migrate(fresh_database, manifest=manifest(backfill), deadline=deadline(60, 1.0))
     assert [a["id"] for a in result["applied"]] == ["0001"]
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT count(*), count(DISTINCT n) FROM filled").fetchone() == (100, 100)
@@ -135,10 +135,10 @@ def test_rollback_stops_between_migrations_too(fresh_database):
         "0002", "slow_down", "CREATE TABLE b (id int);", "SELECT pg_sleep(1.5); DROP TABLE b;"
     )
     migrations = manifest(*numbered(1), slow_down)
-    commands.migrate(fresh_database, manifest=migrations)
+    runner.migrate(fresh_database, manifest=migrations)
 
     with pytest.raises(Exception) as caught:
-        commands.rollback(fresh_database, steps=2, manifest=migrations, deadline=deadline(3.0, 2.0))
+        runner.rollback(fresh_database, steps=2, manifest=migrations, deadline=deadline(3.0, 2.0))
 
     assert type(caught.value).__name__ == "OutOfTime"
     assert [r["id"] for r in caught.value.details["rolled_back"]] == ["0002"]

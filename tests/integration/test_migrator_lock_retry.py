@@ -11,9 +11,9 @@ import time
 
 import psycopg
 import pytest
-from migrator import commands
+from migrator import runner
 from migrator.errors import MigrationFailed
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 from migrator.settings import Settings
 
 from tests.integration.migrator_support import columns, history_ids, manifest
@@ -60,7 +60,7 @@ def test_the_migration_succeeds_on_a_later_attempt(table_in_use, capsys, transac
 
     # WHEN the migration runs while another session holds the table
     with LockHolder(table_in_use, "accounts", 1.5):
-        result = commands.migrate(table_in_use, manifest=manifest(migration), settings=settings)
+        result = runner.migrate(table_in_use, manifest=manifest(migration), settings=settings)
 
     # THEN it applied on a later attempt, said so in the result, and logged each retry
     [applied] = result["applied"]
@@ -83,7 +83,7 @@ def test_a_lock_held_past_every_retry_fails_cleanly_with_nothing_recorded(table_
     settings = Settings(lock_timeout="100ms", lock_retries=2, lock_retry_delay_seconds=0.1)
 
     with LockHolder(table_in_use, "accounts", 3), pytest.raises(MigrationFailed) as caught:
-        commands.migrate(table_in_use, manifest=manifest(first, blocked), settings=settings)
+        runner.migrate(table_in_use, manifest=manifest(first, blocked), settings=settings)
 
     # THEN it failed on lock_timeout after 3 attempts; 0002 changed nothing and is not recorded
     error = caught.value
@@ -99,18 +99,18 @@ def test_retries_are_off_with_zero(table_in_use):
     settings = Settings(lock_timeout="100ms", lock_retries=0)
 
     with LockHolder(table_in_use, "accounts", 1), pytest.raises(MigrationFailed) as caught:
-        commands.migrate(table_in_use, manifest=manifest(migration), settings=settings)
+        runner.migrate(table_in_use, manifest=manifest(migration), settings=settings)
 
     assert caught.value.details["attempts"] == 1 and history_ids(table_in_use) == []
 
 
 def test_rollback_retries_too(table_in_use):
     migration = Migration("0001", "add_nickname", ADD_COLUMN, "ALTER TABLE accounts DROP COLUMN nickname;")
-    commands.migrate(table_in_use, manifest=manifest(migration))
+    runner.migrate(table_in_use, manifest=manifest(migration))
     settings = Settings(lock_timeout="200ms", lock_retries=6, lock_retry_delay_seconds=0.3)
 
     with LockHolder(table_in_use, "accounts", 1.2):
-        result = commands.rollback(table_in_use, steps=1, manifest=manifest(migration), settings=settings)
+        result = runner.rollback(table_in_use, steps=1, manifest=manifest(migration), settings=settings)
 
     assert result["rolled_back"][0]["attempts"] > 1
     assert "nickname" not in columns(table_in_use, "accounts") and history_ids(table_in_use) == []

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from migrator import commands
+from migrator import runner
 from migrator.errors import MigrationFailed
 from migrator.handler import handle
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 
 from tests.integration.migrator_support import history_ids, manifest, numbered
 
@@ -29,7 +29,7 @@ def test_notices_and_warnings_are_in_the_result_per_migration_and_in_the_logs(fr
         ),
     )
 
-    result = commands.migrate(fresh_database, manifest=migrations)
+    result = runner.migrate(fresh_database, manifest=migrations)
 
     by_id = {a["id"]: a for a in result["applied"]}
     [truncated] = by_id["0001"]["notices"]
@@ -48,7 +48,7 @@ def test_a_failing_migrations_notices_are_in_the_error(fresh_database):
         "0001", "fails", "DO $$ BEGIN RAISE NOTICE 'about to fail'; END $$; SELECT 1/0;", None
     )
     with pytest.raises(MigrationFailed) as caught:
-        commands.migrate(fresh_database, manifest=manifest(failing))
+        runner.migrate(fresh_database, manifest=manifest(failing))
     assert caught.value.details["notices"] == [{"severity": "NOTICE", "message": "about to fail"}]
 
 

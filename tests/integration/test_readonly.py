@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from migrator.errors import InvalidEvent, QueryFailed, UnsafeSQL
-from migrator.readonly import run_readonly
+from migrator.sqlaction.readonly import run_readonly
 from psycopg import pq
 
 SEED = """
@@ -333,7 +333,7 @@ def test_allow_listed_names_mean_the_built_in_functions(database: str) -> None:
 
 def test_every_allow_listed_function_exists_in_postgresql(database: str) -> None:
     # A typo in the allow-list would silently allow nothing; a name PostgreSQL does not know is a smell.
-    from migrator.guard import ALLOWED_FUNCTIONS
+    from migrator.sqlaction.guard import ALLOWED_FUNCTIONS
 
     with psycopg.connect(database) as conn:
         known = {row[0] for row in conn.execute("SELECT DISTINCT proname FROM pg_proc").fetchall()}
@@ -384,7 +384,7 @@ def test_byte_cap_out_of_range_is_refused(database: str, max_bytes: int) -> None
 MEMORY_PROBE = """
 import resource, sys
 import psycopg
-from migrator.readonly import run_readonly
+from migrator.sqlaction.readonly import run_readonly
 import os
 conn = psycopg.connect(os.environ["PROBE_DATABASE"], autocommit=True)
 run_readonly(conn, "SELECT 1", guard=False, resolve=False)

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from migrator import commands
+from migrator import runner
 from migrator.errors import LockNotAcquired
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 from migrator.settings import Settings
 
 from tests.integration.migrator_support import advisory_locks, history_ids, manifest, numbered
@@ -43,7 +43,7 @@ def _run_all_at_once(url: str, runs: int, settings: Settings) -> list[dict | Exc
 
     def one(_):
         try:
-            return commands.migrate(url, manifest=migrations, settings=settings)
+            return runner.migrate(url, manifest=migrations, settings=settings)
         except Exception as exc:  # collected and inspected below
             return exc
 
@@ -108,9 +108,9 @@ def test_concurrent_processes_through_the_cli_apply_each_migration_once(fresh_da
 _KILLABLE_RUN = textwrap.dedent(
     """
     import sys
-    from migrator import commands
+    from migrator import runner
     from tests.integration.test_runner_concurrency_and_kill import killable_manifest
-    commands.migrate(sys.argv[1], manifest=killable_manifest())
+    runner.migrate(sys.argv[1], manifest=killable_manifest())
     """
 )
 
@@ -148,7 +148,7 @@ def test_sigkill_mid_migration_leaves_nothing_recorded_and_no_stale_lock(fresh_d
         "PYTHONPATH": f"{REPO / 'lambda'}{os.pathsep}{REPO}",
         "PGOPTIONS": "-c test.sleep=60",
     }
-    runner = subprocess.Popen(
+    killed = subprocess.Popen(
         [sys.executable, "-c", _KILLABLE_RUN, fresh_database],
         cwd=REPO,
         env=env,
@@ -157,16 +157,16 @@ def test_sigkill_mid_migration_leaves_nothing_recorded_and_no_stale_lock(fresh_d
     )
     try:
         _wait_for_sleep(fresh_database)
-        runner.send_signal(signal.SIGKILL)
-        runner.wait(timeout=10)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
     finally:
-        if runner.poll() is None:
-            runner.kill()
+        if killed.poll() is None:
+            killed.kill()
 
     # THEN 0001 stays applied, nothing of 0002 is recorded ...
     assert history_ids(fresh_database) == ["0001"]
     # ... and the next run gets the lock (within its wait) and finishes the sequence
-    result = commands.migrate(
+    result = runner.migrate(
         fresh_database, manifest=killable_manifest(), settings=Settings(lock_wait_seconds=30)
     )
     assert [a["id"] for a in result["applied"]] == ["0002", "0003"]

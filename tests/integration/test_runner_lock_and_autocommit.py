@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from migrator import commands, store
 from migrator import handler as handler_module
+from migrator import runner
 from migrator.errors import LockNotAcquired, MigrationFailed
-from migrator.migration import Migration
+from migrator.runner import store
+from migrator.runner.manifest import Migration
 from migrator.settings import Settings
 
 from tests.integration.migrator_support import history_ids, manifest, numbered, tables
@@ -18,7 +19,7 @@ def test_a_held_lock_is_reported_after_the_bounded_wait(fresh_database, lambda_c
         other_run.execute("SELECT pg_advisory_lock(%s)", (store.LOCK_KEY,))
 
         with pytest.raises(LockNotAcquired) as refused:
-            commands.migrate(
+            runner.migrate(
                 fresh_database, manifest=manifest(*numbered(1)), settings=Settings(lock_wait_seconds=0.3)
             )
         assert "another migration run holds the lock" in str(refused.value)
@@ -33,17 +34,15 @@ def test_a_held_lock_is_reported_after_the_bounded_wait(fresh_database, lambda_c
 
     # list and dry runs never take the lock; after the holder leaves, the run goes through
     assert history_ids(fresh_database) == []
-    assert commands.migrate(fresh_database, manifest=manifest(*numbered(1)))["applied"][0]["id"] == "0001"
+    assert runner.migrate(fresh_database, manifest=manifest(*numbered(1)))["applied"][0]["id"] == "0001"
 
 
 def test_readers_do_not_wait_for_the_lock(fresh_database):
     with psycopg.connect(fresh_database, autocommit=True) as other_run:
         other_run.execute("SELECT pg_advisory_lock(%s)", (store.LOCK_KEY,))
         settings = Settings(lock_wait_seconds=0)
-        assert commands.list_migrations(fresh_database, manifest=manifest(*numbered(1)), settings=settings)
-        dry = commands.migrate(
-            fresh_database, dry_run=True, manifest=manifest(*numbered(1)), settings=settings
-        )
+        assert runner.list_migrations(fresh_database, manifest=manifest(*numbered(1)), settings=settings)
+        dry = runner.migrate(fresh_database, dry_run=True, manifest=manifest(*numbered(1)), settings=settings)
         assert [w["id"] for w in dry["would_apply"]] == ["0001"]
 
 
@@ -58,13 +57,13 @@ def test_non_transactional_migration_runs_statement_by_statement(fresh_database)
     )
     migrations = manifest(*numbered(1), concurrent)
 
-    commands.migrate(fresh_database, manifest=migrations)
+    runner.migrate(fresh_database, manifest=migrations)
     with psycopg.connect(fresh_database) as conn:
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 't1'")}
     assert {"t1_note_idx", "t1_note_id_idx"} <= indexes
     assert history_ids(fresh_database) == ["0001", "0002"]
 
-    commands.rollback(fresh_database, steps=1, manifest=migrations)
+    runner.rollback(fresh_database, steps=1, manifest=migrations)
     assert history_ids(fresh_database) == ["0001"]
 
 
@@ -79,7 +78,7 @@ def test_a_failing_non_transactional_migration_is_not_recorded_and_says_what_may
     )
 
     with pytest.raises(MigrationFailed) as failed:
-        commands.migrate(fresh_database, manifest=manifest(*numbered(1), broken, *numbered(1, start=3)))
+        runner.migrate(fresh_database, manifest=manifest(*numbered(1), broken, *numbered(1, start=3)))
 
     message = str(failed.value)
     assert "0002_broken_concurrently" in message and "no_such_table" in message

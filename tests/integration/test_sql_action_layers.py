@@ -1,7 +1,7 @@
 """Attacks on the ``sql`` action, family by family, through the real handler and layer by layer.
 
-The defence has four layers (see migrator.readonly): the parser guard, the server-side check of what the
-query resolves to, the least-privileged reader role (with the READ ONLY transaction), and the limits
+The defence has four layers (see migrator.sqlaction.readonly): the parser guard, the server-side check of what
+the query resolves to, the least-privileged reader role (with the READ ONLY transaction), and the limits
 (timeouts, temp_file_limit, row and byte caps). Each attack below states which layers stop it, and the tests
 prove each claim with the other layers switched off:
 
@@ -27,10 +27,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from migrator import commands, readonly, resolver, roles
 from migrator import handler as handler_module
+from migrator import sqlaction
 from migrator.errors import UnsafeSQL
-from migrator.readonly import run_readonly
+from migrator.sqlaction import reader_role, readonly, resolver
+from migrator.sqlaction.readonly import run_readonly
 
 from scripts.localdefault import localenv
 
@@ -405,7 +406,7 @@ def attack_database(local_default: localenv.State) -> Iterator[dict[str, str]]:
         conn.execute("ANALYZE orders")
         conn.execute("DELETE FROM audit")
         conn.execute(f"ALTER DATABASE \"{name}\" SET app.secret = '{SECRET}'")
-    commands.sql(migrator, "SELECT 1")  # the reader role is set up here, before any snapshot
+    sqlaction.sql(migrator, "SELECT 1")  # the reader role is set up here, before any snapshot
     try:
         yield {"superuser": superuser, "migrator": migrator, "name": name}
     finally:
@@ -526,7 +527,7 @@ def test_the_reader_role_alone(
     observer, bystander = observed
     monkeypatch.setattr(resolver, "check", lambda conn, query: None)
     monkeypatch.setattr(readonly, "plan_sql", _unchecked(readonly.plan_sql))
-    from migrator import guard
+    from migrator.sqlaction import guard
 
     monkeypatch.setattr(guard, "plan_sql", _unchecked(guard.plan_sql))
     before = snapshot(observer)
@@ -609,7 +610,7 @@ def test_the_planted_payload_really_writes_when_nothing_stops_it(env) -> None:
 def test_callers_sharing_the_reader_role_cannot_read_each_others_query_text(env) -> None:
     # GIVEN one caller's session as the reader role, idle after a query that names a secret
     reader = psycopg.conninfo.conninfo_to_dict(env["migrator"])
-    password = roles.reader_password(reader["password"], "migrator_sql_reader")
+    password = reader_role.reader_password(reader["password"], "migrator_sql_reader")
     url = psycopg.conninfo.make_conninfo(**{**reader, "user": "migrator_sql_reader", "password": password})
     with psycopg.connect(url, autocommit=True) as first, psycopg.connect(url, autocommit=True) as second:
         first.execute(f"SELECT '{SECRET}' AS another_caller")
@@ -630,4 +631,4 @@ def test_an_untrusted_event_trigger_stops_the_action(fresh_database, lambda_cont
         )
     # WHEN the sql action runs THEN it refuses before creating anything
     with pytest.raises(UnsafeSQL, match="event trigger watch"):
-        commands.sql(fresh_database, "SELECT 1")
+        sqlaction.sql(fresh_database, "SELECT 1")

@@ -25,8 +25,8 @@ from typing import Any
 import psycopg
 import pytest
 from migrator.errors import QueryFailed, UnsafeSQL
-from migrator.guard import check_sql
-from migrator.readonly import run_readonly
+from migrator.sqlaction.guard import check_sql
+from migrator.sqlaction.readonly import run_readonly
 
 ESCAPE_FILES = "/tmp/release-kit-escape-*"
 

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from migrator import commands, roles, scram
+from migrator import scram, sqlaction
 from migrator.errors import ConfigurationError
 from migrator.settings import Settings
+from migrator.sqlaction import reader_role
 
 from scripts.localdefault import localenv
 
@@ -33,7 +34,7 @@ def cluster(local_default: localenv.State) -> Iterator[dict[str, str]]:
     try:
         yield {"url": url, "migrator": migrator, "reader": reader, "database": database, "admin": admin}
     finally:
-        commands._readers_ready.clear()
+        sqlaction.command._readers_ready.clear()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             for role in (reader, migrator):
@@ -45,7 +46,7 @@ def settings_for(cluster: dict[str, str]) -> Settings:
 
 
 def test_a_createrole_migrator_sets_up_the_reader_and_the_reader_reads(cluster) -> None:
-    result = commands.sql(cluster["url"], "SELECT id, total FROM orders", settings=settings_for(cluster))
+    result = sqlaction.sql(cluster["url"], "SELECT id, total FROM orders", settings=settings_for(cluster))
     assert result["rows"] == [[1, "9.50"]]
     assert result["role"] == cluster["reader"]
     setup = result["role_setup"]
@@ -57,19 +58,19 @@ def test_a_createrole_migrator_sets_up_the_reader_and_the_reader_reads(cluster) 
 def test_setup_is_idempotent_and_new_tables_reach_the_reader(cluster) -> None:
     settings = settings_for(cluster)
     with psycopg.connect(cluster["url"], autocommit=True) as conn:
-        first = roles.ensure_reader(conn, role=cluster["reader"], password="pw-1", schemas=["public"])
-        again = roles.ensure_reader(conn, role=cluster["reader"], password="pw-1", schemas=["public"])
+        first = reader_role.ensure_reader(conn, role=cluster["reader"], password="pw-1", schemas=["public"])
+        again = reader_role.ensure_reader(conn, role=cluster["reader"], password="pw-1", schemas=["public"])
         # a table the migrator creates after the setup: default privileges grant it
         conn.execute("CREATE TABLE refunds (id int)")
     assert first["created"] is True and again["created"] is False
-    commands._readers_ready.clear()
-    assert commands.sql(cluster["url"], "SELECT count(*) FROM refunds", settings=settings)["rows"] == [[0]]
+    sqlaction.command._readers_ready.clear()
+    assert sqlaction.sql(cluster["url"], "SELECT count(*) FROM refunds", settings=settings)["rows"] == [[0]]
 
 
 def test_the_reader_cannot_write_or_run_ddl_even_without_any_check(cluster) -> None:
-    password = roles.reader_password("migrator-secret", cluster["reader"])
+    password = reader_role.reader_password("migrator-secret", cluster["reader"])
     with psycopg.connect(cluster["url"], autocommit=True) as conn:
-        roles.ensure_reader(conn, role=cluster["reader"], password=password, schemas=["public"])
+        reader_role.ensure_reader(conn, role=cluster["reader"], password=password, schemas=["public"])
     reader_url = f"postgresql://{cluster['reader']}:{password}@" + cluster["url"].rsplit("@", 1)[1]
     with psycopg.connect(reader_url, autocommit=True) as reader:
         for statement in (
@@ -95,19 +96,19 @@ def test_a_reader_name_that_holds_something_is_refused(cluster) -> None:
         psycopg.connect(cluster["url"], autocommit=True) as conn,
         pytest.raises(ConfigurationError, match="is a member of pg_signal_backend"),
     ):
-        roles.ensure_reader(conn, role=cluster["reader"], password="x", schemas=["public"])
+        reader_role.ensure_reader(conn, role=cluster["reader"], password="x", schemas=["public"])
 
 
 def test_rotating_the_migrator_password_rotates_the_reader(cluster) -> None:
     settings = settings_for(cluster)
-    assert commands.sql(cluster["url"], "SELECT 1", settings=settings)["rows"] == [[1]]
+    assert sqlaction.sql(cluster["url"], "SELECT 1", settings=settings)["rows"] == [[1]]
     new_password = uuid.uuid4().hex
     with psycopg.connect(cluster["admin"], autocommit=True) as admin:
         admin.execute(f"ALTER ROLE {cluster['migrator']} PASSWORD '{new_password}'")
     old = cluster["url"].split("@")[0].rsplit(":", 1)[1]
     rotated = cluster["url"].replace(f":{old}@", f":{new_password}@")
     # the cached "ready" mark is for the old credentials; the new ones set the reader up again
-    result = commands.sql(rotated, "SELECT 2", settings=settings)
+    result = sqlaction.sql(rotated, "SELECT 2", settings=settings)
     assert result["rows"] == [[2]]
 
 
@@ -117,7 +118,7 @@ def test_scram_verifier_is_what_postgresql_accepts(cluster) -> None:
     assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$")
     # the migrator never sends the plain password: it is not in the statement PostgreSQL logs
     with psycopg.connect(cluster["url"], autocommit=True) as conn:
-        roles.ensure_reader(conn, role=cluster["reader"], password="pencil", schemas=["public"])
+        reader_role.ensure_reader(conn, role=cluster["reader"], password="pencil", schemas=["public"])
     reader_url = f"postgresql://{cluster['reader']}:pencil@" + cluster["url"].rsplit("@", 1)[1]
     with psycopg.connect(reader_url) as reader:
         assert reader.execute("SELECT current_user").fetchone() == (cluster["reader"],)
@@ -126,10 +127,10 @@ def test_scram_verifier_is_what_postgresql_accepts(cluster) -> None:
 def test_someone_holding_the_setup_lock_does_not_stop_the_action(cluster) -> None:
     # GIVEN the reader set up once, and any login holding the setup's advisory lock key
     settings = settings_for(cluster)
-    assert commands.sql(cluster["url"], "SELECT 1", settings=settings)["rows"] == [[1]]
-    commands._readers_ready.clear()  # a new container: it sets the role up again
+    assert sqlaction.sql(cluster["url"], "SELECT 1", settings=settings)["rows"] == [[1]]
+    sqlaction.command._readers_ready.clear()  # a new container: it sets the role up again
     with psycopg.connect(cluster["admin"], autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", (roles._LOCK_KEY,))
+        other.execute("SELECT pg_advisory_lock(%s)", (reader_role._LOCK_KEY,))
         # WHEN the action runs THEN it proceeds with the role as it is
-        result = commands.sql(cluster["url"], "SELECT 2", settings=settings)
+        result = sqlaction.sql(cluster["url"], "SELECT 2", settings=settings)
     assert result["rows"] == [[2]]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from migrator import credentials, store
+from migrator import connection, credentials
 from migrator.errors import ConfigurationError, DatabaseUnavailable
 from migrator.settings import Settings
 
@@ -50,7 +50,7 @@ def _lambda_env(secret_arn: str, **tls: str) -> dict[str, str]:
 
 
 def _ssl_in_use(creds: credentials.Credentials) -> bool:
-    conn = store.connect(creds, Settings())
+    conn = connection.connect(creds, Settings())
     try:
         return conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0]
     finally:
@@ -75,7 +75,7 @@ def test_another_ca_is_refused_with_a_clear_error(secret_for, tmp_path: Path):
     other.write_bytes(LocalCA.create("some other CA").certificate_pem)
     creds = credentials.resolve(_lambda_env(secret_for("localhost"), MIGRATOR_SSLROOTCERT=str(other)))
     with pytest.raises(DatabaseUnavailable) as refused:
-        store.connect(creds, Settings())
+        connection.connect(creds, Settings())
     message = str(refused.value)
     assert "TLS verify-full with CA other-ca.pem" in message
     assert "certificate verify failed" in message
@@ -85,7 +85,7 @@ def test_a_host_name_the_certificate_does_not_name_is_refused(secret_for):
     ca = localenv.local_ca_file()
     creds = credentials.resolve(_lambda_env(secret_for("127.0.0.1"), MIGRATOR_SSLROOTCERT=str(ca)))
     with pytest.raises(DatabaseUnavailable) as refused:
-        store.connect(creds, Settings())
+        connection.connect(creds, Settings())
     message = str(refused.value)
     assert 'server certificate for "localhost"' in message
     assert 'does not match host name "127.0.0.1"' in message

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from migrator.errors import UnsafeSQL
-from migrator.guard import ALLOWED_FUNCTIONS, DENIED_RELATIONS, check_sql
+from migrator.sqlaction.guard import ALLOWED_FUNCTIONS, DENIED_RELATIONS, check_sql
 
 ALLOWED = {
     "select": "SELECT 1",
@@ -293,7 +293,7 @@ def test_messages_say_what_was_refused_and_what_is_allowed() -> None:
     with pytest.raises(UnsafeSQL) as refused:
         check_sql("SELECT pg_sleep(10)")
     assert "function pg_sleep() is not allowed" in str(refused.value)
-    assert "migrator.sqlpolicy" in str(refused.value)
+    assert "migrator.sqlaction.policy" in str(refused.value)
 
 
 def test_max_length() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from migrator.migration import Migration
+from migrator.runner.manifest import Migration
 
 from scripts.tooling import lint_migrations
 
@@ -55,7 +55,7 @@ def test_main_exits_non_zero_on_a_violation(monkeypatch, capsys):
     monkeypatch.setattr(
         lint_migrations,
         "load_manifest",
-        lambda _source: __import__("migrator.migration", fromlist=["Manifest"]).Manifest(tuple(bad)),
+        lambda _source: __import__("migrator.runner.manifest", fromlist=["Manifest"]).Manifest(tuple(bad)),
     )
     assert lint_migrations.main([]) == 1
     assert "BLOCKING" in capsys.readouterr().out
@@ -115,7 +115,7 @@ def test_a_timestamp_without_time_zone_is_advice_not_a_failure():
 
 
 def test_a_sql_file_migration_is_linted_in_its_own_file(tmp_path):
-    from migrator.migration import sql_pair
+    from migrator.runner.manifest import sql_pair
 
     (tmp_path / "0001_index.up.sql").write_text(
         "-- migrator: no-transaction\n-- why: a comment\nCREATE INDEX users_name_idx ON users (username);\n"

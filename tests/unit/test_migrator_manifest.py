@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from migrator.migration import Manifest, Migration, Seed, load_manifest
+from migrator.runner.manifest import Manifest, Migration, Seed, load_manifest
 
 from migrations import manifest
 

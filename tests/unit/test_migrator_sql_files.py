@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from migrator.errors import ManifestError
-from migrator.migration import Migration, sql_pair
+from migrator.runner.manifest import Migration, sql_pair
 
 
 def write(directory: Path, name: str, text: str | bytes) -> Path:

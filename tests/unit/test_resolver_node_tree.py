@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from migrator.resolver import _const_int, _const_text, parse_node_tree
+from migrator.sqlaction.resolver import _const_int, _const_text, parse_node_tree
 
 # Trimmed from a real pg_rewrite.ev_action: a FuncExpr over a Var and a text constant.
 TREE = (

@@ -3,11 +3,11 @@
 Defence in depth, outermost first (each layer holds on its own; the tests switch the others off):
 
 1. ``guard.plan_sql`` allows a single read-only SELECT/EXPLAIN/SHOW, parsed by PostgreSQL's own parser, with
-   allow-listed functions only and a bound on how big a value the query can build (``sqlpolicy``).
+   allow-listed functions only and a bound on how big a value the query can build (``policy``).
 2. ``resolver.check`` analyses the query on the server, in a savepoint that is rolled back, and checks every
    function, operator, type and relation it really resolves to, by OID, before anything runs.
-3. The caller runs it as the dedicated reader role (``roles``): it owns nothing, is a member of nothing and
-   may only SELECT what it was granted.
+3. The caller runs it as the dedicated reader role (``reader_role``): it owns nothing, is a member of
+   nothing and may only SELECT what it was granted.
 4. The statement runs in a transaction switched to READ ONLY before it starts (PostgreSQL refuses every
    write, even in functions, and refuses switching back), and is always rolled back. It is sent with the
    extended query protocol (a server-side cursor, or ``Cursor.stream``), which refuses more than one
@@ -37,9 +37,9 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from migrator import resolver
 from migrator.errors import InvalidEvent, QueryFailed, UnsafeSQL
-from migrator.guard import DEFAULT_MAX_LENGTH, CheckedSQL, params_to_null, plan_sql
+from migrator.sqlaction import resolver
+from migrator.sqlaction.guard import DEFAULT_MAX_LENGTH, CheckedSQL, params_to_null, plan_sql
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_LIMIT", "run_readonly"]
 

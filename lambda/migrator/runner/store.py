@@ -27,15 +27,13 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from migrator.credentials import Credentials
-from migrator.errors import DatabaseError, DatabaseUnavailable, LockNotAcquired
-from migrator.settings import Settings
+from migrator import logs
+from migrator.errors import LockNotAcquired
 
 __all__ = [
     "HISTORY_TABLE",
     "LOCK_KEY",
     "AppliedRecord",
-    "connect",
     "delete_record",
     "ensure_history",
     "history_exists",
@@ -85,38 +83,6 @@ class AppliedRecord:
     baselined: bool = False
 
 
-def connect(credentials: Credentials, settings: Settings) -> psycopg.Connection:
-    """An autocommit connection with the migration timeouts set for the session."""
-    try:
-        conn = psycopg.connect(
-            credentials.conninfo,
-            autocommit=True,
-            connect_timeout=settings.connect_timeout,
-            application_name="release-kit-migrator",
-        )
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DatabaseUnavailable(
-            f"could not connect to the {credentials.description}: {reason}. "
-            "Check the host, port, credentials and that the database is reachable from here"
-        ) from None
-    try:
-        # set_config() takes the values as parameters: no quoting of configuration into SQL text.
-        conn.execute(
-            "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-            (settings.lock_timeout, settings.statement_timeout),
-        )
-        if conn.info.server_version >= 140000:
-            conn.execute("SET client_connection_check_interval = 1000")
-    except psycopg.Error as exc:
-        conn.close()
-        raise DatabaseError(
-            f"could not set the migration timeouts ({type(exc).__name__}): check MIGRATOR_LOCK_TIMEOUT and "
-            "MIGRATOR_STATEMENT_TIMEOUT"
-        ) from None
-    return conn
-
-
 def history_schema(conn: psycopg.Connection) -> int:
     """0 when the history table does not exist, else its schema version (1 or 2)."""
     return conn.execute(
@@ -143,8 +109,6 @@ def ensure_history(conn: psycopg.Connection) -> int:
             conn.execute(
                 f"COMMENT ON TABLE {HISTORY_TABLE} IS 'release-kit migrator history, schema {HISTORY_SCHEMA}'"
             )
-        from migrator import logs
-
         logs.log("history table upgraded", from_schema=1, to_schema=HISTORY_SCHEMA)
     return found
 

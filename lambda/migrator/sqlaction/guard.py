@@ -11,7 +11,7 @@ with, anywhere in the tree (subqueries, CTEs, LATERAL, FROM-functions, casts, OR
 
 * no ``SELECT ... INTO``, no locking clause, no data-modifying CTE, no ``$n`` (except under
   ``EXPLAIN (GENERIC_PLAN)``), and only the parse-tree node types in ``_ALLOWED_NODES``;
-* every function call allow-listed in ``sqlpolicy`` (compared exactly: PostgreSQL resolves a quoted name
+* every function call allow-listed in ``policy`` (compared exactly: PostgreSQL resolves a quoted name
   case-sensitively), unqualified or as ``pg_catalog.<name>``; refused ones (quadratic, padding, row-to-value
   aggregates, definition readers) say why;
 * attribute notation: ``x.f`` and ``(x).f`` call ``f(x)`` when x has no column f, for scalar values too, so
@@ -42,8 +42,8 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, SetOperation, SubLinkType
 from pglast.parser import ParseError, scan
 
-from migrator import sqlpolicy
 from migrator.errors import UnsafeSQL
+from migrator.sqlaction import policy
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
@@ -58,8 +58,8 @@ DEFAULT_MAX_LENGTH = 10_000
 
 ALLOWED_WHAT = "only one read-only SELECT, VALUES, TABLE, WITH ... SELECT, EXPLAIN or SHOW"
 
-ALLOWED_FUNCTIONS = sqlpolicy.ALLOWED_FUNCTIONS
-DENIED_RELATIONS: frozenset[str] = frozenset(sqlpolicy.DENIED_RELATIONS)
+ALLOWED_FUNCTIONS = policy.ALLOWED_FUNCTIONS
+DENIED_RELATIONS: frozenset[str] = frozenset(policy.DENIED_RELATIONS)
 
 _ALLOWED_EXPLAIN_OPTIONS = frozenset(
     {"analyze", "verbose", "costs", "settings", "generic_plan", "buffers", "wal", "timing", "summary",
@@ -119,7 +119,7 @@ _DANGEROUS_NAMES: frozenset[str] = frozenset(
         "pg_import_system_collations", "pg_replication_origin_create", "pg_create_logical_replication_slot",
         "pg_create_physical_replication_slot", "pg_drop_replication_slot", "xpath", "xpath_exists",
     }
-) | frozenset(sqlpolicy.REFUSED_FUNCTIONS)  # fmt: skip
+) | frozenset(policy.REFUSED_FUNCTIONS)  # fmt: skip
 
 # Denied columns with names distinctive enough to refuse wherever they appear. The generic ones
 # (pg_views.definition, pg_stat_activity.query) are refused when their relation is read (see _Scan).
@@ -180,7 +180,7 @@ _DANGEROUS_PREFIXES = (
     "xpath", "set_config", "current_setting", "nextval", "currval", "setval", "lastval", "txid_",
 )  # fmt: skip
 
-_MAX_NUMERIC_DIGITS = sqlpolicy.MAX_NUMERIC_DIGITS
+_MAX_NUMERIC_DIGITS = policy.MAX_NUMERIC_DIGITS
 _COMPARISONS = frozenset({"=", "<>", "!=", "<", ">", "<=", ">=", "~", "~*", "!~", "!~*", "~~", "~~*", "!~~",
                           "!~~*", "@@", "&&", "@>", "<@", "?", "?|", "?&", "<<", ">>", "-|-"})  # fmt: skip
 _MAX_DEPTH = 100
@@ -227,11 +227,11 @@ def plan_sql(sql: str, *, max_length: int = DEFAULT_MAX_LENGTH, check: bool = Tr
     if isinstance(stmt, ast.VariableShowStmt):
         # SHOW becomes current_setting(): one code path, and the server-side check sees the setting's name.
         name = stmt.name
-        if check and (name == "all" or sqlpolicy.setting_refusal(name)):
+        if check and (name == "all" or policy.setting_refusal(name)):
             raise UnsafeSQL(
                 "SHOW ALL lists custom settings, which may hold secrets; SHOW one built-in setting"
                 if name == "all"
-                else sqlpolicy.setting_refusal(name)
+                else policy.setting_refusal(name)
             )
         literal = "'" + name.replace("'", "''") + "'"
         select = f"SELECT pg_catalog.current_setting({literal}) AS {_quote_identifier(name)}"
@@ -328,7 +328,7 @@ def _check_statement(stmt: ast.Node) -> None:
             raise UnsafeSQL(
                 "SHOW ALL lists custom settings, which may hold secrets; SHOW one built-in setting"
             )
-        refusal = sqlpolicy.setting_refusal(stmt.name)
+        refusal = policy.setting_refusal(stmt.name)
         if refusal:
             raise UnsafeSQL(refusal)
         return
@@ -394,7 +394,7 @@ class _Scan:
             _check_relation(node)
             self.relations.add(node.relname)
             self.aliases[node.alias.aliasname if node.alias else node.relname] = node.relname
-            if node.alias and node.alias.colnames and node.relname in sqlpolicy.DENIED_COLUMNS:
+            if node.alias and node.alias.colnames and node.relname in policy.DENIED_COLUMNS:
                 raise UnsafeSQL(
                     f"{node.relname} has columns that are not shown; a column list on its alias would rename "
                     "them: name the columns you need instead"
@@ -430,7 +430,7 @@ class _Scan:
             names = [part.sval for part in node.operName]
             _check_operator_name(names, "op ANY/ALL (subquery)")
             if names[-1] in _LIKE_OPERATORS:
-                sqlpolicy.check_like_pattern(None)  # the patterns come from a subquery
+                policy.check_like_pattern(None)  # the patterns come from a subquery
 
     def _column(self, ref: ast.ColumnRef) -> None:
         names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
@@ -444,8 +444,8 @@ class _Scan:
             raise UnsafeSQL(f"column {names[-1]} is not shown: it may hold source code, settings or secrets")
 
     def check_denied_columns(self) -> None:
-        for relation in sorted(self.relations & set(sqlpolicy.DENIED_COLUMNS)):
-            denied = sqlpolicy.DENIED_COLUMNS[relation]
+        for relation in sorted(self.relations & set(policy.DENIED_COLUMNS)):
+            denied = policy.DENIED_COLUMNS[relation]
             hit = sorted(denied & self.column_names)
             if hit:
                 raise UnsafeSQL(
@@ -475,16 +475,16 @@ def _check_function(call: ast.FuncCall) -> None:
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != "pg_catalog"):
         raise UnsafeSQL(
             f"function {shown}() is not allowed: only allow-listed built-in functions may be called, "
-            "unqualified or as pg_catalog.<name> (see migrator.sqlpolicy)"
+            "unqualified or as pg_catalog.<name> (see migrator.sqlaction.policy)"
         )
     name = parts[-1]
-    if name in sqlpolicy.REFUSED_FUNCTIONS:
-        raise UnsafeSQL(f"function {shown}() is not allowed: it {sqlpolicy.REFUSED_FUNCTIONS[name]}")
-    if name not in sqlpolicy.ALLOWED_FUNCTIONS:
+    if name in policy.REFUSED_FUNCTIONS:
+        raise UnsafeSQL(f"function {shown}() is not allowed: it {policy.REFUSED_FUNCTIONS[name]}")
+    if name not in policy.ALLOWED_FUNCTIONS:
         raise UnsafeSQL(
             f"function {shown}() is not allowed: only allow-listed read-only functions may be called "
             "(aggregates, window, string, date/time, math, array and JSON functions; "
-            "see migrator.sqlpolicy)"
+            "see migrator.sqlaction.policy)"
         )
     args = list(call.args or ())
     regexp = name in ("regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like")
@@ -493,16 +493,16 @@ def _check_function(call: ast.FuncCall) -> None:
     elif regexp and (len(args) < 2 or _string_literal(args[1]) is None):
         raise UnsafeSQL(f"{name}() takes a literal pattern")
     if name == "current_setting":
-        sqlpolicy.check_setting_name(_string_literal(args[0]) if args else None)
+        policy.check_setting_name(_string_literal(args[0]) if args else None)
     elif name == "to_regtype":
-        sqlpolicy.check_type_name_argument(_string_literal(args[0]) if args else None)
+        policy.check_type_name_argument(_string_literal(args[0]) if args else None)
     elif name == "format_type" and not (len(args) == 2 and _is_null_literal(args[1])):
         raise UnsafeSQL(
             "format_type() takes NULL as its modifier, e.g. format_type(atttypid, NULL): a modifier runs "
             "the type's typmod_out function"
         )
     elif name == "generate_series":
-        sqlpolicy.check_series_bounds([_integer_literal(arg) for arg in args])
+        policy.check_series_bounds([_integer_literal(arg) for arg in args])
 
 
 def _check_operator_name(names: list[str], where: str = "an expression") -> None:
@@ -522,15 +522,15 @@ def _check_operator(expr: ast.A_Expr) -> None:
         right = expr.rexpr
         patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
         for pattern in patterns or [None]:
-            sqlpolicy.check_like_pattern(_string_literal(pattern))
+            policy.check_like_pattern(_string_literal(pattern))
 
 
 def _check_relation(relation: ast.RangeVar) -> None:
     builtin_schema = relation.schemaname in (None, "pg_catalog", "information_schema")
-    if relation.relname in sqlpolicy.DENIED_RELATIONS and builtin_schema:
+    if relation.relname in policy.DENIED_RELATIONS and builtin_schema:
         raise UnsafeSQL(
             f"reading {relation.relname} is not allowed: it holds "
-            f"{sqlpolicy.DENIED_RELATIONS[relation.relname]}; other tables, views and system catalogs "
+            f"{policy.DENIED_RELATIONS[relation.relname]}; other tables, views and system catalogs "
             "(pg_stat_activity, pg_locks...) may be read"
         )
 
@@ -552,8 +552,8 @@ def _check_type(type_name: ast.TypeName) -> None:
         return
     for modifier in type_name.typmods or ():
         length = _integer_literal(modifier)
-        if length is not None and length > sqlpolicy.MAX_TYPMOD:
-            raise UnsafeSQL(f"a length of {length} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+        if length is not None and length > policy.MAX_TYPMOD:
+            raise UnsafeSQL(f"a length of {length} is over the limit of {policy.MAX_TYPMOD}")
 
 
 def _check_numeric_literal(text: str) -> None:
@@ -657,8 +657,8 @@ class _Source(NamedTuple):
 
 _BASE = _Source(1, 1)
 _GROWTH_FACTOR = {
-    sqlpolicy.Growth.DOUBLE: 2, sqlpolicy.Growth.QUADRUPLE: 4, sqlpolicy.Growth.SIXFOLD: 6,
-    sqlpolicy.Growth.EIGHTEENFOLD: 18,
+    policy.Growth.DOUBLE: 2, policy.Growth.QUADRUPLE: 4, policy.Growth.SIXFOLD: 6,
+    policy.Growth.EIGHTEENFOLD: 18,
 }  # fmt: skip
 
 
@@ -667,7 +667,7 @@ class _Sizer:
 
     A unit is the larger of the query text and the largest stored row. A literal costs nothing (it is part
     of the query); a column costs what its source can hold (1 for a table); ``a || b`` costs the sum, a
-    function its growth class (sqlpolicy). A derived table's column costs at least 1, so ``s || s`` over
+    function its growth class (policy). A derived table's column costs at least 1, so ``s || s`` over
     ``s || s`` over ... doubles at each level and is refused after six: PostgreSQL has no per-query memory
     limit, and such a query can otherwise build gigabytes from a few hundred characters.
     """
@@ -714,10 +714,10 @@ class _Sizer:
             self.ctes.pop()
 
     def _bounded(self, source: _Source) -> _Source:
-        if source.row > sqlpolicy.MAX_ROW_COPIES:
+        if source.row > policy.MAX_ROW_COPIES:
             raise UnsafeSQL(
                 f"a row of this query can hold {source.row} copies of its inputs; the limit is "
-                f"{sqlpolicy.MAX_ROW_COPIES}: select fewer or smaller columns"
+                f"{policy.MAX_ROW_COPIES}: select fewer or smaller columns"
             )
         return source
 
@@ -775,10 +775,10 @@ class _Sizer:
 
     def expr(self, node: object, scope: list[dict[str, _Source]], depth: int) -> int:
         copies = self._expr(node, scope, depth + 1)
-        if copies > sqlpolicy.MAX_COPIES:
+        if copies > policy.MAX_COPIES:
             raise UnsafeSQL(
                 f"a value of this query can hold {copies} copies of its inputs (for example s || s over "
-                f"several levels of subqueries); the limit is {sqlpolicy.MAX_COPIES}"
+                f"several levels of subqueries); the limit is {policy.MAX_COPIES}"
             )
         return copies
 
@@ -806,12 +806,12 @@ class _Sizer:
                 # each capture group can hold the whole input
                 pattern = _string_literal(node.args[1]) if len(node.args or ()) > 1 else None
                 return (1 + (pattern or "(").count("(")) * max(args[0] if args else 0, 1)
-            growth = sqlpolicy.FUNCTION_GROWTH.get(name, sqlpolicy.Growth.SUM)
-            if growth is sqlpolicy.Growth.CONSTANT:
+            growth = policy.FUNCTION_GROWTH.get(name, policy.Growth.SUM)
+            if growth is policy.Growth.CONSTANT:
                 return 0
-            if growth is sqlpolicy.Growth.MAX:
+            if growth is policy.Growth.MAX:
                 return max(args, default=0)
-            if growth is sqlpolicy.Growth.SUM:
+            if growth is policy.Growth.SUM:
                 return sum(args)
             return _GROWTH_FACTOR[growth] * max(sum(args), 1)
         if isinstance(node, ast.A_Expr):

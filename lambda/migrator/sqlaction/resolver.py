@@ -8,7 +8,7 @@ rolled back (parse analysis only: nothing is planned or executed), reads the vie
 ``pg_rewrite`` and walks it:
 
 * every function call (including attribute notation, casts, aggregates and window functions) must be a
-  built-in (OID < 16384) in ``pg_catalog`` whose name is allowed (``sqlpolicy``), or a built-in cast;
+  built-in (OID < 16384) in ``pg_catalog`` whose name is allowed (``policy``), or a built-in cast;
 * every operator (in expressions, ``op ANY/ALL``, row comparisons, ``ORDER BY ... USING``, DISTINCT and
   GROUP BY) must be a built-in, and its function not one that cannot be cancelled;
 * every type must do its input and output with built-in functions, and a value may only be coerced to a
@@ -32,8 +32,8 @@ from typing import Any
 
 import psycopg
 
-from migrator import sqlpolicy
 from migrator.errors import QueryFailed, UnsafeSQL
+from migrator.sqlaction import policy
 
 __all__ = ["check", "parse_node_tree"]
 
@@ -297,10 +297,10 @@ def _check_numeric_size(node: _Node) -> None:
     if node.get("consttype") != _NUMERIC or not raw or raw[0] & 0x01:
         return
     # numeric stores four decimal digits in two bytes; the weight says how many digits precede the point
-    too_long = len(raw) > sqlpolicy.MAX_NUMERIC_DIGITS // 2 + 16
-    if too_long or abs(_numeric_weight(raw)) * 4 > sqlpolicy.MAX_NUMERIC_DIGITS:
+    too_long = len(raw) > policy.MAX_NUMERIC_DIGITS // 2 + 16
+    if too_long or abs(_numeric_weight(raw)) * 4 > policy.MAX_NUMERIC_DIGITS:
         raise UnsafeSQL(
-            f"a numeric literal has more than {sqlpolicy.MAX_NUMERIC_DIGITS} digits: arithmetic on such "
+            f"a numeric literal has more than {policy.MAX_NUMERIC_DIGITS} digits: arithmetic on such "
             "numbers cannot be cancelled"
         )
 
@@ -308,8 +308,8 @@ def _check_numeric_size(node: _Node) -> None:
 def _check_typmod(node: _Node) -> None:
     kind = node.get("consttype") or node.get("resulttype")
     typmod = node.get("consttypmod") or node.get("resulttypmod") or "-1"
-    if kind in _LENGTH_TYPES and int(typmod) > sqlpolicy.MAX_TYPMOD + 4:
-        raise UnsafeSQL(f"a length of {int(typmod) - 4} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+    if kind in _LENGTH_TYPES and int(typmod) > policy.MAX_TYPMOD + 4:
+        raise UnsafeSQL(f"a length of {int(typmod) - 4} is over the limit of {policy.MAX_TYPMOD}")
 
 
 def check(conn: psycopg.Connection, query: str) -> bool:
@@ -371,7 +371,7 @@ def _check_named_relations(conn: psycopg.Connection, query: str) -> None:
     try:
         from pglast import ast, parse_sql
 
-        from migrator.guard import iter_nodes
+        from migrator.sqlaction.guard import iter_nodes
 
         names = {
             (node.schemaname, node.relname)
@@ -421,7 +421,7 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
         for oid, schema, name, kind, row_security in rows:
             seen.add(oid)
             shown = f"{schema}.{name}"
-            if oid < sqlpolicy.BUILTIN_OID_LIMIT:
+            if oid < policy.BUILTIN_OID_LIMIT:
                 _check_builtin_relation(conn, oid, name, shown, pending[oid])
                 continue
             if kind == "f":
@@ -464,9 +464,9 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
 def _check_builtin_relation(
     conn: psycopg.Connection, oid: int, name: str, shown: str, selected: set[int]
 ) -> None:
-    if name in sqlpolicy.DENIED_RELATIONS:
-        raise UnsafeSQL(f"reading {shown} is not allowed: it holds {sqlpolicy.DENIED_RELATIONS[name]}")
-    denied = sqlpolicy.DENIED_COLUMNS.get(name)
+    if name in policy.DENIED_RELATIONS:
+        raise UnsafeSQL(f"reading {shown} is not allowed: it holds {policy.DENIED_RELATIONS[name]}")
+    denied = policy.DENIED_COLUMNS.get(name)
     if not denied:
         return
     columns = {
@@ -494,22 +494,22 @@ def _check_functions(conn: psycopg.Connection, found: _Found) -> None:
         "       EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castfunc = p.oid AND c.oid < %s)"
         "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
         " WHERE p.oid = ANY(%s::oid[])",
-        (sqlpolicy.BUILTIN_OID_LIMIT, list(found.functions)),
+        (policy.BUILTIN_OID_LIMIT, list(found.functions)),
     ).fetchall()
     for oid, schema, name, arguments, is_cast in rows:
         nodes = found.functions[oid]
         shown = f"{schema}.{name}({arguments})"
-        if oid >= sqlpolicy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
+        if oid >= policy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
             raise UnsafeSQL(
                 f"the query calls {shown}, which is not a built-in PostgreSQL function: the sql action only "
                 "calls allow-listed functions from pg_catalog"
             )
         cast_only = all(n.name == "FUNCEXPR" and n.get("funcformat") in ("1", "2") for n in nodes)
-        if name in sqlpolicy.ALLOWED_FUNCTIONS or (cast_only and is_cast):
+        if name in policy.ALLOWED_FUNCTIONS or (cast_only and is_cast):
             for node in nodes:
                 _check_arguments(name, node, arguments)
             continue
-        reason = sqlpolicy.REFUSED_FUNCTIONS.get(name, "it is not on the allow-list of read-only functions")
+        reason = policy.REFUSED_FUNCTIONS.get(name, "it is not on the allow-list of read-only functions")
         raise UnsafeSQL(f"the query calls {shown}: {reason}")
 
 
@@ -520,17 +520,17 @@ def _check_arguments(name: str, node: _Node, arguments: str) -> None:
     if name == "numeric" and arguments in ("jsonb", "json") and args:
         _check_numeric_source(args[0])
     if name == "to_regtype":
-        sqlpolicy.check_type_name_argument(_const_text(args[0]) if args else None)
+        policy.check_type_name_argument(_const_text(args[0]) if args else None)
     if name == "format_type" and not (len(args) == 2 and _is_null(args[1])):
         raise UnsafeSQL(_FORMAT_TYPE_RULE)
     if name == "current_setting":
-        sqlpolicy.check_setting_name(_const_text(args[0]) if args else None)
+        policy.check_setting_name(_const_text(args[0]) if args else None)
     elif name == "generate_series":
-        sqlpolicy.check_series_bounds([_const_int(arg) for arg in args])
+        policy.check_series_bounds([_const_int(arg) for arg in args])
     elif node.name == "FUNCEXPR" and node.get("funcresulttype") in _LENGTH_TYPES:
         typmod = _const_int(args[1]) if len(args) > 1 else None
-        if typmod is not None and typmod > sqlpolicy.MAX_TYPMOD + 4:
-            raise UnsafeSQL(f"a length of {typmod - 4} is over the limit of {sqlpolicy.MAX_TYPMOD}")
+        if typmod is not None and typmod > policy.MAX_TYPMOD + 4:
+            raise UnsafeSQL(f"a length of {typmod - 4} is over the limit of {policy.MAX_TYPMOD}")
 
 
 def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
@@ -546,21 +546,17 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
     ).fetchall()
     for oid, schema, name, left, right, function, function_name in rows:
         shown = f"operator {schema}.{name} ({left}, {right})"
-        if (
-            oid >= sqlpolicy.BUILTIN_OID_LIMIT
-            or function >= sqlpolicy.BUILTIN_OID_LIMIT
-            or schema != "pg_catalog"
-        ):
+        if oid >= policy.BUILTIN_OID_LIMIT or function >= policy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
             raise UnsafeSQL(f"the query uses {shown}, which is not a built-in PostgreSQL operator")
-        if function_name in sqlpolicy.DENIED_OPERATOR_FUNCTIONS:
+        if function_name in policy.DENIED_OPERATOR_FUNCTIONS:
             raise UnsafeSQL(
-                f"the query uses {sqlpolicy.DENIED_OPERATOR_FUNCTIONS[function_name]}, whose nested loops "
+                f"the query uses {policy.DENIED_OPERATOR_FUNCTIONS[function_name]}, whose nested loops "
                 "cannot be cancelled by the statement timeout; compare with = ANY (...) or unnest() instead"
             )
         if function_name == "numeric_power":
             for node in found.operators[oid]:
                 _check_exponent(node.get("args") or [])
-        if function_name in sqlpolicy.LIKE_FUNCTIONS:
+        if function_name in policy.LIKE_FUNCTIONS:
             for node in found.operators[oid]:
                 _check_like_pattern(node)
 
@@ -571,10 +567,10 @@ def _check_exponent(args: list[Any]) -> None:
     if isinstance(exponent, _Node) and exponent.name == "FUNCEXPR" and len(exponent.get("args") or []) == 1:
         exponent = exponent["args"][0]  # the cast of an integer literal to numeric
     value = _const_int(exponent)
-    if value is None or abs(value) > sqlpolicy.MAX_NUMERIC_DIGITS:
+    if value is None or abs(value) > policy.MAX_NUMERIC_DIGITS:
         raise UnsafeSQL(
             f"the exponent of a numeric ^ or power() must be a literal integer of at most "
-            f"{sqlpolicy.MAX_NUMERIC_DIGITS}"
+            f"{policy.MAX_NUMERIC_DIGITS}"
         )
 
 
@@ -585,7 +581,7 @@ def _check_like_pattern(node: _Node) -> None:
         pattern.get("elements") if isinstance(pattern, _Node) and pattern.name == "ARRAYEXPR" else [pattern]
     )
     for item in patterns or [None]:
-        sqlpolicy.check_like_pattern(_const_text(item))
+        policy.check_like_pattern(_const_text(item))
 
 
 # A function is trusted when PostgreSQL built it in (initdb) or an extension installed it (a superuser's act
@@ -597,7 +593,7 @@ _TRUSTED_FUNCTION = (
 
 
 def _trusted(column: str) -> str:
-    return _TRUSTED_FUNCTION.format(f=column, limit=sqlpolicy.BUILTIN_OID_LIMIT)
+    return _TRUSTED_FUNCTION.format(f=column, limit=policy.BUILTIN_OID_LIMIT)
 
 
 def _check_attached_code(conn: psycopg.Connection, relation: int, shown: str) -> None:
@@ -730,7 +726,7 @@ def _check_types(conn: psycopg.Connection, found: _Found) -> None:
         "              AND k.casttarget IN ('json'::regtype, 'jsonb'::regtype)"
         f"             AND k.castfunc <> 0 AND NOT {_trusted('k.castfunc::oid')})"
         " FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
-        f" WHERE t.oid >= {sqlpolicy.BUILTIN_OID_LIMIT}"
+        f" WHERE t.oid >= {policy.BUILTIN_OID_LIMIT}"
         " GROUP BY t.oid",
         {"all": sorted(found.types | found.constructed), "constructed": sorted(found.constructed)},
     ).fetchall()

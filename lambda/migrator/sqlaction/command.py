@@ -1,0 +1,88 @@
+"""The ``sql`` command: one read-only statement, checked by the guard and the server-side check, run as the
+reader role in a READ ONLY transaction with limits (see :mod:`migrator.sqlaction.readonly` for the layers)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from migrator.connection import Database, connection, credentials_of, pg_reason
+from migrator.credentials import Credentials
+from migrator.errors import DatabaseUnavailable
+from migrator.settings import Settings
+from migrator.sqlaction import guard, reader_role, readonly
+
+__all__ = ["sql"]
+
+
+def sql(database: Database, statement: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Run one read-only statement as the sql action's own role (see :mod:`.reader_role`): the guard allows
+    it (or raises UnsafeSQL) before anything connects, the server-side check allows what it resolves to, then
+    it runs in a READ ONLY transaction with a statement timeout and row and byte caps. Returns columns, rows,
+    row_count, truncated, bytes and the role it ran as."""
+    settings = settings or Settings()
+    guard.plan_sql(statement)
+    with _reader_connection(credentials_of(database), settings) as (conn, setup):
+        result = readonly.run_readonly(
+            conn,
+            statement,
+            row_limit=settings.sql_row_limit,
+            statement_timeout_ms=settings.sql_timeout_ms,
+            max_bytes=settings.sql_max_bytes,
+        )
+    result["role"] = settings.sql_role
+    if setup and (setup["created"] or setup["not_set"]):
+        result["role_setup"] = setup
+    return result
+
+
+# The reader role is set up once per container (and again whenever it cannot log in).
+_readers_ready: set[str] = set()
+
+
+@contextmanager
+def _reader_connection(
+    creds: Credentials, settings: Settings
+) -> Iterator[tuple[psycopg.Connection, dict[str, Any] | None]]:
+
+    parts = conninfo_to_dict(creds.conninfo)
+    # Derived from the migrator's password, or fresh for a migrator that logs in without one (peer, trust).
+    password = reader_role.reader_password(creds.password, settings.sql_role) if creds.password else None
+    key = hashlib.sha256(f"{creds.conninfo}|{settings.sql_role}|{settings.sql_schemas}".encode()).hexdigest()
+    setup = None
+    for attempt in (1, 2):
+        if key not in _readers_ready or attempt == 2 or password is None:
+            password = password or reader_role.random_password()
+            with connection(creds, settings) as admin:
+                setup = reader_role.ensure_reader(
+                    admin, role=settings.sql_role, password=password, schemas=settings.sql_schemas
+                )
+            if creds.password:
+                _readers_ready.add(key)
+        reader = {**parts, "user": settings.sql_role, "password": password}
+        try:
+            conn = psycopg.connect(
+                make_conninfo(**reader),
+                autocommit=True,
+                connect_timeout=settings.connect_timeout,
+                application_name="release-kit-sql",
+            )
+        except psycopg.OperationalError as exc:
+            _readers_ready.discard(key)
+            if attempt == 2:
+                raise DatabaseUnavailable(
+                    f"could not log in as the sql action's role {settings.sql_role!r} on the "
+                    f"{creds.description}: {pg_reason(exc)}. Check that the database accepts password "
+                    "logins for it (pg_hba.conf, or the RDS security group)"
+                ) from None
+            continue
+        try:
+            yield conn, setup
+        finally:
+            conn.close()
+        return
