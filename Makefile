@@ -69,7 +69,7 @@ down: ## Stop the local default (by process id); data stays until `make clean`
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv down; fi
 
 env: ## Print export lines for the local default: eval "$(make -s env)"
-	@$(PY) -m scripts.localdefault.localenv env
+	@$(PY) -m scripts.release.environment
 
 clean: down ## Stop everything and remove every generated file (.local, dist, .venv, .tools, terraform caches)
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv clean; fi

@@ -6,7 +6,6 @@ every other tool (Makefile, tests, the demo) finds the same services.
 
     python -m scripts.localdefault.localenv up       # start (idempotent) and print the state as JSON
     python -m scripts.localdefault.localenv down     # stop by process id
-    python -m scripts.localdefault.localenv env      # shell export lines: eval "$(make -s env)"
     python -m scripts.localdefault.localenv status   # JSON: what runs, where
 
 The PostgreSQL server refuses to run as root, so as root it runs as the ``postgres`` user. It serves TLS
@@ -36,8 +35,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_DIR = Path(os.environ.get("RELEASE_KIT_LOCAL_DIR", REPO / ".local")).resolve()
+from scripts import LOCAL_DIR, REPO
+
 STATE_FILE = LOCAL_DIR / "state.json"
 REGION = "us-east-1"
 STATE_BUCKET = "release-kit-tfstate"
@@ -483,20 +482,6 @@ def shell_exports(state: State) -> str:
     return "\n".join(lines)
 
 
-def _init_local_terraform() -> None:
-    """Initialise the local environment's terraform data directory (backend and providers) if it is not,
-    so that plain terraform commands work after `eval "$(make -s env)"`. Its output goes to stderr."""
-    from scripts.release.tf import TerraformError, Workspace
-
-    state = load_state()
-    if state is None:
-        return
-    try:
-        Workspace("local", extra_env={**state.aws_env(), **state.terraform_env()}).init()
-    except TerraformError as exc:
-        _say(f"terraform init of the local environment failed: {exc}")
-
-
 def _shell_quote(value: str) -> str:
     import shlex
 
@@ -519,7 +504,7 @@ def status() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="localenv", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "env", "status", "clean"])
+    parser.add_argument("command", choices=["up", "down", "status", "clean"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -529,12 +514,6 @@ def main(argv: list[str] | None = None) -> int:
             down()
         elif args.command == "clean":
             clean()
-        elif args.command == "env":
-            state = load_state()
-            if state is None:
-                raise LocalEnvError("the local default is not started: run `make up`")
-            _init_local_terraform()
-            print(shell_exports(state))
         else:
             print(json.dumps(status(), indent=2))
     except (LocalEnvError, subprocess.CalledProcessError) as exc:

@@ -2,40 +2,20 @@
 
 One entry module per make target:
 
-    switch.py     make plan / make apply / make verify
-    rollout.py    make release / make rollback (the progressive, resumable release)
-    status.py     make status
-    journal.py    make history (and the journal every other module appends to)
-    migrate.py    make migrate (through ``invoke``, the deployed function's client)
-    preflight.py  make preflight
-    demo.py       make demo
+    switch.py       make plan / make apply / make verify
+    rollout.py      make release / make rollback (the progressive, resumable release)
+    status.py       make status
+    journal.py      make history (and the journal every other module appends to)
+    migrate.py      make migrate (through ``invoke``, the deployed function's client)
+    preflight.py    make preflight
+    demo.py         make demo
+    environment.py  make env (and, for every module here, the environment, its workspace and session)
 
-and the pieces they share: ``tf`` (the terraform CLI), ``plan_review``, ``verify`` (the readiness checks),
+and the pieces they share: ``environment`` (which environment, its Terraform workspace and AWS session, the
+colours, ``ReleaseError``), ``tf`` (the terraform CLI), ``plan_review``, ``verify`` (the readiness checks),
 ``trafficfile`` (the one source of truth for live_color and canary_percent), ``observe`` (what Route 53, ECS
-and CloudWatch answer) and ``contract`` (the evidence a contract migration needs). This facade keeps
-``from scripts import release; release.plan(...)`` working for older callers.
+and CloudWatch answer) and ``contract`` (the evidence a contract migration needs).
+
+The package imports nothing when it is imported: ``python -m scripts.release.switch`` then runs the module
+once, as ``__main__``, and never a second copy of it.
 """
-
-from scripts.release.switch import (
-    COLORS,
-    LOCAL_ENV,
-    ReleaseError,
-    apply,
-    aws_session,
-    check_color,
-    plan,
-    verify_color,
-    workspace,
-)
-
-__all__ = [
-    "COLORS",
-    "LOCAL_ENV",
-    "ReleaseError",
-    "apply",
-    "aws_session",
-    "check_color",
-    "plan",
-    "verify_color",
-    "workspace",
-]

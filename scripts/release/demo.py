@@ -28,14 +28,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts import release
+from scripts import LOCAL_DIR
 from scripts.localdefault import localenv
-from scripts.release import rollout, status, trafficfile
+from scripts.release import environment, rollout, status, switch, trafficfile
 from scripts.release.invoke import InvokeError, invoke
 from scripts.release.tf import ENV_DIR, TerraformError
 
-ENV = release.LOCAL_ENV
-OVERLAY_DIR = localenv.LOCAL_DIR / "demo"
+ENV = environment.LOCAL_ENV
+OVERLAY_DIR = LOCAL_DIR / "demo"
 V1 = "public.ecr.aws/nginx/nginx:1.27"  # what terraform/env/local.tfvars deploys
 V2 = "public.ecr.aws/nginx/nginx:1.28"
 MIGRATE_FOR_V1 = "0003"  # users, posts, follows
@@ -104,7 +104,7 @@ def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
 def _boto(service: str):
     import boto3
 
-    release.workspace(ENV).export_aws_env()
+    environment.workspace(ENV).export_aws_env()
     return boto3.client(service)
 
 
@@ -113,14 +113,14 @@ def show_status() -> None:
 
 
 def deploy(color: str, var_files: tuple[Path, ...]) -> dict:
-    release.plan(ENV, color, var_files)
-    return release.apply(ENV, color, auto_approve=True, extra_var_files=var_files)
+    switch.plan(ENV, color, var_files)
+    return switch.apply(ENV, color, auto_approve=True, extra_var_files=var_files)
 
 
 def green_deployed() -> bool:
     """On a second run green is already up. It stays: tearing it down only to re-create it would be slow,
     and moto cannot re-create a Route 53 record it has deleted."""
-    ws = release.workspace(ENV)
+    ws = environment.workspace(ENV)
     ws.init()
     deployed = "green" in (ws.outputs().get("stacks") or {})
     if deployed:
@@ -129,7 +129,7 @@ def green_deployed() -> bool:
 
 
 def migrate(event: dict) -> dict:
-    ws = release.workspace(ENV)
+    ws = environment.workspace(ENV)
     ws.export_aws_env()
     function = ws.outputs()["migrator_function_name"]
     result = invoke(function, event)
@@ -148,7 +148,7 @@ def route53_weights() -> dict[str, int]:
     """The weights Route 53 itself answers with for the live name (not what Terraform meant to set)."""
     import boto3
 
-    ws = release.workspace(ENV)
+    ws = environment.workspace(ENV)
     ws.export_aws_env()
     live = ws.outputs()["hostnames"]["live"].rstrip(".") + "."
     route53 = boto3.client("route53")
@@ -210,7 +210,7 @@ def main() -> int:
             print(f"    done in {time.monotonic() - step_started:.0f}s", file=sys.stderr, flush=True)
     except (
         DemoFailed,
-        release.ReleaseError,
+        environment.ReleaseError,
         TerraformError,
         InvokeError,
         localenv.LocalEnvError,
@@ -225,7 +225,7 @@ def main() -> int:
 
     weights = route53_weights()
     summary = {
-        "live_color": release.workspace(ENV).outputs()["live_color"],
+        "live_color": environment.workspace(ENV).outputs()["live_color"],
         "env_dir": str(demo_env),
         "weights": weights,
         "applied_migrations": applied_migrations(),

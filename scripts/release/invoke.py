@@ -27,9 +27,10 @@ import uuid
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME_DIR = REPO / ".local" / "lambda-runtime"
-PACKAGES_DIR = REPO / ".local" / "lambda-packages"
+from scripts import LOCAL_DIR
+
+RUNTIME_DIR = LOCAL_DIR / "lambda-runtime"
+PACKAGES_DIR = LOCAL_DIR / "lambda-packages"
 # The Lambda runtime ships boto3; pin the local stand-in to the version the tests use.
 RUNTIME_BOTO3 = "boto3==1.35.99"
 

@@ -146,14 +146,16 @@ def render_line(event: dict) -> str:
 
 def main() -> int:
     """`make history`: the journal of ENV, oldest first."""
-    from scripts.release import switch
+    from scripts.localdefault.localenv import LocalEnvError
+    from scripts.release import environment
+    from scripts.release.tf import TerraformError
 
-    env = os.environ.get("KIT_ENV") or switch.LOCAL_ENV
+    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
     as_json = (os.environ.get("KIT_FORMAT") or "").lower() == "json"
     try:
-        ws = switch.workspace(env)
+        ws = environment.workspace(env)
         events = read(ws)
-    except (JournalError, switch.ReleaseError, switch.TerraformError, switch.localenv.LocalEnvError) as exc:
+    except (JournalError, environment.ReleaseError, TerraformError, LocalEnvError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if as_json:

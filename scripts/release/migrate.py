@@ -26,8 +26,7 @@ def main() -> int:
     if os.environ.get("DATABASE_URL"):
         return cli.main()
 
-    from scripts import release
-    from scripts.release import contract
+    from scripts.release import contract, environment
     from scripts.release.invoke import InvokeError, invoke
     from scripts.release.tf import TerraformError
 
@@ -36,9 +35,9 @@ def main() -> int:
     except MigratorError as exc:
         return _fail(os.environ.get("KIT_ACTION", ""), exc.type, str(exc))
     action = str(event.get("action", ""))
-    env = os.environ.get("KIT_ENV") or release.LOCAL_ENV
+    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
     try:
-        ws = release.workspace(env)
+        ws = environment.workspace(env)
         ws.init()
         function_name = os.environ.get("MIGRATOR_FUNCTION") or ws.outputs().get("migrator_function_name")
         if not function_name:
@@ -53,7 +52,7 @@ def main() -> int:
         print(f"[migrate] invoking {function_name} (ENV={env}) with action {action!r}", file=sys.stderr)
         result = invoke(function_name, event)
         contract.journal_run(ws, event, result)
-    except (InvokeError, TerraformError, release.ReleaseError, contract.ContractGateError) as exc:
+    except (InvokeError, TerraformError, environment.ReleaseError, contract.ContractGateError) as exc:
         return _fail(action, type(exc).__name__, str(exc))
     print(json.dumps(result))
     return 0 if result.get("ok") is True else 1

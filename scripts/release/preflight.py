@@ -429,13 +429,13 @@ def render(env: str, checks: list[Check]) -> str:
 def main() -> int:
     import boto3
 
-    from scripts import release
+    from scripts.release import environment
 
     env = os.environ.get("KIT_ENV") or os.environ.get("ENV") or "local"
     try:
-        if env == release.LOCAL_ENV:
+        if env == environment.LOCAL_ENV:
             # The local default's endpoint and test credentials, and the password its tooling supplies
-            ws = release.workspace(env)
+            ws = environment.workspace(env)
             ws.export_aws_env()
             os.environ.update({k: v for k, v in ws.extra_env.items() if k.startswith("TF_VAR_")})
         region = (
@@ -445,7 +445,7 @@ def main() -> int:
         )
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or region)
         checks = preflight(env, session)
-    except (PreflightError, release.ReleaseError) as exc:
+    except (PreflightError, environment.ReleaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if os.environ.get("FORMAT") == "json":

@@ -31,17 +31,18 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scripts import LOCAL_DIR
 from scripts.localdefault import localenv
-from scripts.release import journal, observe, switch, trafficfile
+from scripts.release import environment, journal, observe, switch, trafficfile
+from scripts.release.environment import COLORS, ReleaseError, say
 from scripts.release.plan_review import review
-from scripts.release.switch import COLORS, ReleaseError, say
 from scripts.release.tf import ApplyProgress, TerraformError, Workspace
 from scripts.release.trafficfile import Traffic
 
 if TYPE_CHECKING:
     from boto3.session import Session
 
-STATE_DIR = localenv.LOCAL_DIR / "releases"
+STATE_DIR = LOCAL_DIR / "releases"
 DEFAULT_STEPS = (10, 50, 100)
 # Realistic on AWS: alarms evaluate over minutes (3 periods of 60 s by default), and a bake shorter than
 # that watches nothing. The local default has no traffic and no metrics, so it only needs to prove the loop.
@@ -208,7 +209,7 @@ def shift(ws: Workspace, traffic: Traffic, *, label: str) -> Shift:
     original = path.read_bytes()
     if trafficfile.write(path, traffic):
         say(f"==> {label}: wrote {traffic.describe()} to {path}")
-    plan_file = switch.PLANS_DIR / f"{ws.env}-release.tfplan"
+    plan_file = environment.PLANS_DIR / f"{ws.env}-release.tfplan"
     plan_file.parent.mkdir(parents=True, exist_ok=True)
     applying = False
     try:
@@ -407,7 +408,7 @@ def release(
     """Run (or resume) a progressive release to ``target``; returns the JSON summary."""
     started = time.monotonic()
     rollout = Rollout.load(env)
-    ws = switch.workspace(env, extra_var_files)
+    ws = environment.workspace(env, extra_var_files)
     ws.init()
     if rollout is not None:
         if target is not None and target != rollout.target:
@@ -432,7 +433,7 @@ def release(
     else:
         if target is None:
             raise ReleaseError("COLOR is required: the colour to release to, e.g. make release COLOR=green")
-        switch.check_color(target)
+        environment.check_color(target)
         trafficfile.refuse_overrides(extra_var_files, env)
         current = trafficfile.read(trafficfile.path_for(env))
         if current.live_color == target:
@@ -469,7 +470,7 @@ def release(
             f"image in {trafficfile.path_for(env)}, `make plan`, `make apply`, then release"
         )
     alarms = outputs.get("alarms") or {}
-    session = switch.aws_session(ws)
+    session = environment.aws_session(ws)
     previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         while rollout.index < len(rollout.steps):
@@ -574,7 +575,7 @@ def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
     """Return all traffic to the previous colour at once: the colour an unfinished release started from,
     or else the live colour without its canary, or else the other colour."""
     started = time.monotonic()
-    ws = switch.workspace(env, extra_var_files)
+    ws = environment.workspace(env, extra_var_files)
     ws.init()
     rollout = Rollout.load(env)
     current = trafficfile.read(trafficfile.path_for(env))
@@ -628,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
             "environment)"
         )
         return 2
-    env = os.environ.get("KIT_ENV") or switch.LOCAL_ENV
+    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
     started = time.monotonic()
     try:
         if argv == ["release"]:
@@ -637,12 +638,12 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ.get("KIT_COLOR") or None,
                 steps=os.environ.get("KIT_STEPS"),
                 bake_seconds=os.environ.get("KIT_BAKE"),
-                migrate=switch._flag("MIGRATE"),
-                auto_approve=switch._flag("AUTO_APPROVE"),
-                extra_var_files=switch._var_files(),
+                migrate=environment.flag("MIGRATE"),
+                auto_approve=environment.flag("AUTO_APPROVE"),
+                extra_var_files=environment.var_files(),
             )
         else:
-            summary = rollback(env, extra_var_files=switch._var_files())
+            summary = rollback(env, extra_var_files=environment.var_files())
     except (ReleaseError, TerraformError, localenv.LocalEnvError, trafficfile.TrafficFileError) as exc:
         say(f"error: {exc}")
         summary = {

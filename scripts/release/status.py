@@ -12,15 +12,16 @@ import json
 import os
 import sys
 
-from scripts.release import journal, observe, switch, trafficfile
+from scripts.release import environment, journal, observe, trafficfile
 from scripts.release.rollout import Rollout
+from scripts.release.tf import TerraformError
 
 
 def gather(env: str) -> dict:
-    ws = switch.workspace(env)
+    ws = environment.workspace(env)
     ws.init()
     outputs = ws.outputs()
-    session = switch.aws_session(ws)
+    session = environment.aws_session(ws)
     problems: list[str] = []
 
     written = trafficfile.read(trafficfile.path_for(env))
@@ -47,7 +48,7 @@ def gather(env: str) -> dict:
             "tasks": tasks.get(color),
             "alarms": {name: states.get(name) for name in alarm_names.get(color, [])},
         }
-        for color in switch.COLORS
+        for color in environment.COLORS
         if color in stacks
     }
     for color, info in colours.items():
@@ -149,10 +150,10 @@ def render(status: dict) -> str:
 
 
 def main() -> int:
-    env = os.environ.get("KIT_ENV") or switch.LOCAL_ENV
+    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
     try:
         status = gather(env)
-    except (switch.ReleaseError, switch.TerraformError, trafficfile.TrafficFileError) as exc:
+    except (environment.ReleaseError, TerraformError, trafficfile.TrafficFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if (os.environ.get("KIT_FORMAT") or "").lower() == "json":

@@ -23,52 +23,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import REPO
 from scripts.localdefault import localenv
 from scripts.release import journal, trafficfile
+from scripts.release.environment import (
+    LOCAL_ENV,
+    PLANS_DIR,
+    ReleaseError,
+    aws_session,
+    check_color,
+    flag,
+    say,
+    var_files,
+    workspace,
+)
 from scripts.release.plan_review import Review, review, to_markdown
-from scripts.release.tf import REPO, ApplyProgress, TerraformError, Workspace
+from scripts.release.tf import ApplyProgress, TerraformError, Workspace
 from scripts.release.verify import Verdict, verify
-
-COLORS = ("blue", "green")
-PLANS_DIR = localenv.LOCAL_DIR / "plans"
-LOCAL_ENV = "local"
-
-
-class ReleaseError(RuntimeError):
-    """A release step was refused or failed; the message says why and what to do."""
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def check_color(color: str | None) -> str:
-    if color not in COLORS:
-        raise ReleaseError(f"COLOR must be blue or green (got {color!r}). Example: make plan COLOR=green")
-    return color
-
-
-def workspace(env: str, extra_var_files: tuple[Path, ...] = ()) -> Workspace:
-    """The terraform workspace for ENV. The local default adds only environment variables: the moto
-    endpoint, test credentials, and the local database's port and password."""
-    extra: dict[str, str] = {}
-    if env == LOCAL_ENV:
-        state = localenv.up()
-        extra = {**state.aws_env(), **state.terraform_env()}
-    ws = Workspace(env=env, extra_env=extra, extra_var_files=extra_var_files)
-    ws.check()
-    return ws
-
-
-def aws_session(ws: Workspace):
-    """A boto3 session for ws's deployment: its endpoint and the region of its Terraform outputs."""
-    import boto3
-
-    ws.export_aws_env()
-    return boto3.session.Session(
-        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    )
-
 
 # ------------------------------------------------------------------------------------------ saved plans
 
@@ -311,15 +282,6 @@ def verify_color(
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(f"KIT_{name}", "").strip().lower() in ("1", "true", "yes")
-
-
-def _var_files() -> tuple[Path, ...]:
-    raw = os.environ.get("KIT_VAR_FILE", "") or os.environ.get("VAR_FILE", "")
-    return tuple(Path(p).resolve() for p in raw.split(",") if p.strip())
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1 or argv[0] not in ("plan", "apply", "verify"):
@@ -332,15 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     color = os.environ.get("KIT_COLOR") or None
     try:
         if argv[0] == "plan":
-            print(to_markdown(plan(env, color, _var_files())), end="")
+            print(to_markdown(plan(env, color, var_files())), end="")
         elif argv[0] == "apply":
             apply(
                 env,
                 color,
-                allow_destroy=_flag("ALLOW_DESTROY"),
-                auto_approve=_flag("AUTO_APPROVE"),
-                skip_verify=_flag("SKIP_VERIFY"),
-                extra_var_files=_var_files(),
+                allow_destroy=flag("ALLOW_DESTROY"),
+                auto_approve=flag("AUTO_APPROVE"),
+                skip_verify=flag("SKIP_VERIFY"),
+                extra_var_files=var_files(),
             )
         else:
             verdict = verify_color(env, check_color(color))

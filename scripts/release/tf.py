@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.localdefault.localenv import LOCAL_DIR
+from scripts import LOCAL_DIR, REPO
 
-REPO = Path(__file__).resolve().parents[2]
 ROOT_DIR = REPO / "terraform"
 ENV_DIR = ROOT_DIR / "env"
 

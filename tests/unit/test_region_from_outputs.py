@@ -13,8 +13,7 @@ import os
 import boto3
 import pytest
 
-from scripts import release
-from scripts.release import invoke, migrate, switch, verify
+from scripts.release import environment, invoke, migrate, switch, verify
 from scripts.release.tf import Workspace
 
 OUTPUTS = {
@@ -48,8 +47,8 @@ def shell_in_another_region(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
     fake = lambda env, extra_var_files=(): FakeWorkspace(env=env)  # noqa: E731
-    # The facade (what migrate calls) and the module verify_color lives in
-    monkeypatch.setattr(release, "workspace", fake)
+    # Where the workspace comes from (what migrate calls), and the name switch (verify_color) imported
+    monkeypatch.setattr(environment, "workspace", fake)
     monkeypatch.setattr(switch, "workspace", fake)
 
 
@@ -61,7 +60,7 @@ def test_verify_uses_the_region_of_the_outputs(shell_in_another_region, monkeypa
         return verify.Verdict(color, ())
 
     monkeypatch.setattr(switch, "verify", fake_verify)
-    release.verify_color("production", "green")
+    switch.verify_color("production", "green")
     assert seen["region"] == "eu-west-1"
     assert (
         "using region eu-west-1 from the Terraform outputs (the shell says us-west-2)"

@@ -1,0 +1,94 @@
+"""What every release command acts on: the environment (its Terraform workspace and AWS session), the
+colours, and the one error type a refused or failed release step raises.
+
+It sits below every other module of the release flow (switch, rollout, status, journal, contract, demo,
+preflight), so none of them needs another to learn which environment it is in. It imports only ``tf``,
+``scripts`` and the local default.
+
+    python -m scripts.release.environment     (make env) the local default's export lines, with its
+                                              terraform data directory initialised, so that plain
+                                              terraform commands work after eval "$(make -s env)"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from scripts import LOCAL_DIR
+from scripts.localdefault import localenv
+from scripts.release.tf import Workspace
+
+COLORS = ("blue", "green")
+LOCAL_ENV = "local"
+PLANS_DIR = LOCAL_DIR / "plans"
+
+
+class ReleaseError(RuntimeError):
+    """A release step was refused or failed; the message says why and what to do."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_color(color: str | None) -> str:
+    if color not in COLORS:
+        raise ReleaseError(f"COLOR must be blue or green (got {color!r}). Example: make plan COLOR=green")
+    return color
+
+
+def workspace(env: str, extra_var_files: tuple[Path, ...] = ()) -> Workspace:
+    """The terraform workspace for ENV. The local default adds only environment variables: the moto
+    endpoint, test credentials, and the local database's port and password."""
+    extra: dict[str, str] = {}
+    if env == LOCAL_ENV:
+        state = localenv.up()
+        extra = {**state.aws_env(), **state.terraform_env()}
+    ws = Workspace(env=env, extra_env=extra, extra_var_files=extra_var_files)
+    ws.check()
+    return ws
+
+
+def aws_session(ws: Workspace):
+    """A boto3 session for ws's deployment: its endpoint and the region of its Terraform outputs."""
+    import boto3
+
+    ws.export_aws_env()
+    return boto3.session.Session(
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
+
+
+def flag(name: str) -> bool:
+    """A make flag (``ALLOW_DESTROY=1``), passed as ``KIT_<name>`` (see the Makefile)."""
+    return os.environ.get(f"KIT_{name}", "").strip().lower() in ("1", "true", "yes")
+
+
+def var_files() -> tuple[Path, ...]:
+    """``VAR_FILE=a.tfvars,b.tfvars``: extra variable files for this command."""
+    raw = os.environ.get("KIT_VAR_FILE", "") or os.environ.get("VAR_FILE", "")
+    return tuple(Path(p).resolve() for p in raw.split(",") if p.strip())
+
+
+def main() -> int:
+    """`make env`: export lines for the local default (its endpoint, test credentials, database, and
+    TF_DATA_DIR), after initialising that data directory (backend and providers; its output goes to
+    stderr)."""
+    from scripts.release.tf import TerraformError
+
+    state = localenv.load_state()
+    if state is None:
+        say("error: the local default is not started: run `make up`")
+        return 1
+    try:
+        Workspace(LOCAL_ENV, extra_env={**state.aws_env(), **state.terraform_env()}).init()
+    except TerraformError as exc:
+        say(f"terraform init of the local environment failed: {exc}")
+    print(localenv.shell_exports(state))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
