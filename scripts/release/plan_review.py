@@ -1,8 +1,9 @@
 """Turn ``terraform show -json <plan>`` into a review summary a platform engineer can read in a pull request.
 
-Pure functions over the plan document: no terraform, no AWS. ``review(plan)`` returns a ``Review`` with the
-changes grouped by module, the traffic weights before and after, and the DANGER findings; ``to_markdown``
-renders it.
+Pure functions over the plan document: no terraform, no AWS. ``review(plan)`` returns a ``Review`` with what
+each colour runs (image and health check path, before and after, LIVE or IDLE, and a downgrade warning when
+a version goes backwards), the changes grouped by module, the traffic weights before and after, and the
+DANGER findings; ``to_markdown`` renders it, versions first: they are what a reviewer must see.
 
 DANGER means a destroy or a replace (delete-then-create or create-then-delete) of:
 - the shared database or its credentials secret (data loss, or a migrator that cannot log in);
@@ -12,6 +13,8 @@ DANGER means a destroy or a replace (delete-then-create or create-then-delete) o
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -40,6 +43,26 @@ class Danger:
     reason: str
 
 
+@dataclass(frozen=True)
+class Version:
+    """What one colour runs, before and after the plan (None: not deployed, or disabled)."""
+
+    color: str
+    role: str  # LIVE | IDLE (after the plan)
+    image_before: str | None
+    image_after: str | None
+    health_before: str | None
+    health_after: str | None
+
+    @property
+    def downgrade(self) -> bool:
+        return is_downgrade(self.image_before, self.image_after)
+
+    @property
+    def changes(self) -> bool:
+        return (self.image_before, self.health_before) != (self.image_after, self.health_after)
+
+
 @dataclass
 class Review:
     env: str
@@ -50,6 +73,10 @@ class Review:
     weights_after: dict[str, int] = field(default_factory=dict)
     dangers: list[Danger] = field(default_factory=list)
     live_hostname: str | None = None
+    versions: list[Version] = field(default_factory=list)
+    # What `terraform apply` will report as done, one per operation: a replace is two (its destroy and its
+    # create), and a data source read at apply time is one. The progress counter's total.
+    operations: int = 0
 
     @property
     def counts(self) -> Counter:
@@ -64,12 +91,83 @@ class Review:
             "env": self.env,
             "color": self.color,
             "live_before": self.live_before,
+            "operations": self.operations,
             "counts": {ACTION_WORDS[k]: v for k, v in sorted(self.counts.items())},
             "weights_before": self.weights_before,
             "weights_after": self.weights_after,
             "dangers": [d.__dict__ for d in self.dangers],
             "changes": [c.__dict__ for c in self.changes],
+            "versions": [{**v.__dict__, "downgrade": v.downgrade} for v in self.versions],
         }
+
+
+def _version_key(image: str) -> tuple[str, tuple[int, ...]] | None:
+    """``repo:1.28.2`` -> (repo, (1, 28, 2)); None when the tag is not a dotted version (latest, a digest)."""
+    if "@" in image:
+        return None
+    repo, _, tag = image.rpartition(":")
+    if not repo or "/" in tag:
+        return None
+    numbers = re.fullmatch(r"v?(\d+(?:\.\d+)*)(?:[-+].*)?", tag)
+    return (repo, tuple(int(n) for n in numbers[1].split("."))) if numbers else None
+
+
+def is_downgrade(before: str | None, after: str | None) -> bool:
+    """Whether an image change goes back to a lower version of the same repository."""
+    old, new = _version_key(before or ""), _version_key(after or "")
+    return bool(old and new and old[0] == new[0] and new[1] < old[1])
+
+
+def _image_change(before: str | None, after: str | None) -> str:
+    if before == after:
+        return before or "—"
+    warning = " ⚠ downgrade" if is_downgrade(before, after) else ""
+    return f"{before or '—'} → {after or '—'}{warning}"
+
+
+def _stacks(plan: dict, phase: str) -> dict[str, dict]:
+    value = (plan.get("output_changes", {}).get("stacks") or {}).get(phase)
+    return value if isinstance(value, dict) else {}
+
+
+def _versions(plan: dict, live_after: str | None) -> list[Version]:
+    before, after = _stacks(plan, "before"), _stacks(plan, "after")
+    versions = []
+    for color in COLORS:
+        old, new = before.get(color) or {}, after.get(color) or {}
+        if not old and not new:
+            continue
+        versions.append(
+            Version(
+                color=color,
+                role="LIVE" if color == live_after else "IDLE",
+                image_before=old.get("image"),
+                image_after=new.get("image"),
+                health_before=old.get("health_check_path"),
+                health_after=new.get("health_check_path"),
+            )
+        )
+    return versions
+
+
+def _container_images(definitions: object) -> dict[str, str]:
+    try:
+        parsed = json.loads(definitions) if isinstance(definitions, str) else definitions
+        return {c.get("name", "?"): c.get("image", "?") for c in parsed or []}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _task_definition_detail(resource: dict) -> str:
+    """A task definition's image change, which is what a replaced task definition usually means."""
+    before = _container_images((resource["change"].get("before") or {}).get("container_definitions"))
+    after = _container_images((resource["change"].get("after") or {}).get("container_definitions"))
+    changed = [
+        f"image {_image_change(before.get(name), after.get(name))}"
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    ]
+    return "; ".join(changed)
 
 
 def _action(actions: list[str]) -> str | None:
@@ -141,6 +239,8 @@ def review(plan: dict, *, env: str, color: str) -> Review:
     before_weights: dict[str, int] = {}
     after_weights: dict[str, int] = {}
     for resource in plan.get("resource_changes", []):
+        actions = resource["change"]["actions"]
+        result.operations += 0 if actions == ["no-op"] else 2 if {"create", "delete"} <= set(actions) else 1
         if resource.get("mode") != "managed":
             continue
         module = _module_of(resource)
@@ -155,6 +255,8 @@ def review(plan: dict, *, env: str, color: str) -> Review:
         if action is None:
             continue
         detail = _record_detail(resource) if is_live_record else ""
+        if resource["type"] == "aws_ecs_task_definition":
+            detail = _task_definition_detail(resource)
         if action in ("update", "replace") and not detail:
             detail = _changed_attributes(resource)
         result.changes.append(Change(resource["address"], module, resource["type"], action, detail))
@@ -166,11 +268,12 @@ def review(plan: dict, *, env: str, color: str) -> Review:
                 Danger(resource["address"], verb, f"{verb}s {PROTECTED_TYPES[resource['type']]}")
             )
         elif live_before and _stack_color(module) == live_before:
+            what = f": {detail}" if resource["type"] == "aws_ecs_task_definition" and detail else ""
             result.dangers.append(
                 Danger(
                     resource["address"],
                     verb,
-                    f"{verb}s part of the {live_before} stack, which serves live traffic now",
+                    f"{verb}s part of the {live_before} stack, which serves live traffic now{what}",
                 )
             )
         elif is_live_record and resource.get("index") == live_before:
@@ -182,6 +285,8 @@ def review(plan: dict, *, env: str, color: str) -> Review:
                 )
             )
 
+    live_after = (outputs.get("live_color") or {}).get("after") or color
+    result.versions = _versions(plan, live_after)
     result.weights_before = _weights_from_output(plan, "before") or dict(sorted(before_weights.items()))
     result.weights_after = _weights_from_output(plan, "after") or dict(sorted(after_weights.items()))
     return result
@@ -196,6 +301,25 @@ def to_markdown(result: Review) -> str:
         lines.append(f"**Switch:** live traffic moves from **{result.live_before}** to **{result.color}**.")
     else:
         lines.append(f"Live colour stays **{result.color}**.")
+    if result.versions:
+        lines += ["", "#### What each colour runs", "", "| colour | after this plan | image | health check |"]
+        lines.append("|---|---|---|---|")
+        for v in result.versions:
+            health = (
+                v.health_after
+                if v.health_before == v.health_after
+                else (f"{v.health_before or '—'} → {v.health_after or '—'}")
+            )
+            lines.append(
+                f"| {v.color} | {v.role} | {_image_change(v.image_before, v.image_after)} | {health or '—'} |"
+            )
+        downgraded = [v for v in result.versions if v.downgrade]
+        for v in downgraded:
+            lines.append("")
+            lines.append(
+                f"⚠ **{v.color}** ({v.role}) goes back from `{v.image_before}` to `{v.image_after}`: "
+                "check that this checkout is the one you mean to deploy."
+            )
     counts = result.counts
     lines += [
         "",

@@ -236,7 +236,7 @@ def shift(ws: Workspace, traffic: Traffic, *, label: str) -> Shift:
             say("    nothing to apply: Route 53 already has these weights")
             return Shift(result.weights_before, result.weights_after, sha, applied=False)
         applying = True
-        ws.apply(plan_file, ApplyProgress(total=len(result.changes)))
+        ws.apply(plan_file, ApplyProgress(total=result.operations or None))
         say(f"    applied in {time.monotonic() - started:.0f}s")
         return Shift(result.weights_before, result.weights_after, sha, applied=True)
     except BaseException:

@@ -247,7 +247,7 @@ def apply(
     try:
         ws.init()
         plan_sha = journal.file_sha256(saved.plan_file)
-        ws.apply(saved.plan_file, ApplyProgress(total=sum(result_dict["counts"].values()) or None))
+        ws.apply(saved.plan_file, ApplyProgress(total=result_dict.get("operations") or None))
     finally:
         saved.discard()
     outputs = ws.outputs()

@@ -208,6 +208,8 @@ class ApplyProgress:
         elif kind == "apply_complete":
             started = self.in_flight.pop(address, time.monotonic())
             self.done += 1
+            if self.total and self.done > self.total:
+                self.total = None  # terraform did more than the plan announced: count, but promise no total
             of = f"/{self.total}" if self.total else ""
             self._line(
                 f"{self.done}{of} {hook.get('action', 'done')}: {address} ({time.monotonic() - started:.0f}s)"
