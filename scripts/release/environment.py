@@ -18,7 +18,8 @@ from pathlib import Path
 
 from scripts import LOCAL_DIR
 from scripts.localdefault import localenv
-from scripts.release.tf import Workspace
+from scripts.release import exitcodes
+from scripts.release.tf import Workspace, env_problem
 
 COLORS = ("blue", "green")
 LOCAL_ENV = "local"
@@ -28,6 +29,21 @@ PLANS_DIR = LOCAL_DIR / "plans"
 class ReleaseError(RuntimeError):
     """A release step was refused or failed; the message says why and what to do."""
 
+    exit_code = exitcodes.FAILED
+
+
+class BadInput(ReleaseError):
+    """A make variable is wrong (COLOR=purple, STEPS=abc, ENV=prod); nothing was done."""
+
+    exit_code = exitcodes.BAD_INPUT
+
+
+class Refused(ReleaseError):
+    """A safety rail said no (DANGER, a stale or mismatched plan, a COLOR the env file disagrees with);
+    nothing was changed."""
+
+    exit_code = exitcodes.REFUSED
+
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -35,8 +51,25 @@ def say(message: str) -> None:
 
 def check_color(color: str | None) -> str:
     if color not in COLORS:
-        raise ReleaseError(f"COLOR must be blue or green (got {color!r}). Example: make plan COLOR=green")
+        raise BadInput(f"COLOR must be blue or green (got {color!r}). Example: make plan COLOR=green")
     return color
+
+
+__all__ = [
+    "COLORS",
+    "LOCAL_ENV",
+    "PLANS_DIR",
+    "BadInput",
+    "Refused",
+    "ReleaseError",
+    "aws_session",
+    "check_color",
+    "env_problem",
+    "flag",
+    "say",
+    "var_files",
+    "workspace",
+]
 
 
 def workspace(env: str, extra_var_files: tuple[Path, ...] = ()) -> Workspace:

@@ -53,8 +53,10 @@ def _lambda_client(read_timeout: int | None = None):
     return boto3.client("lambda", config=_lambda_config(read_timeout))
 
 
-def invoke(function_name: str, event: dict, *, local: bool | None = None) -> dict:
-    """Invoke ``function_name`` synchronously with ``event`` and return its JSON result."""
+def invoke(function_name: str, event: dict, *, local: bool | None = None, echo_logs: bool = True) -> dict:
+    """Invoke ``function_name`` synchronously with ``event`` and return its JSON result. Locally, the
+    function's own log lines go to stderr, prefixed ``[lambda]``, when ``echo_logs`` (on AWS they are in
+    CloudWatch Logs); a crash shows them whatever ``echo_logs`` says."""
     if local is None:
         local = bool(os.environ.get("AWS_ENDPOINT_URL"))
     from botocore.exceptions import ClientError
@@ -67,7 +69,7 @@ def invoke(function_name: str, event: dict, *, local: bool | None = None) -> dic
             "Is it deployed? (make apply)"
         ) from None
     if local:
-        return run_deployed_package(config, event)
+        return run_deployed_package(config, event, echo_logs=echo_logs)
     timeout = config["Configuration"]["Timeout"]
     response = _lambda_client(read_timeout=timeout + 60).invoke(
         FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
@@ -184,7 +186,7 @@ with open(os.environ["RELEASE_KIT_RESULT"], "w") as out:
 """
 
 
-def run_deployed_package(config: dict, event: dict) -> dict:
+def run_deployed_package(config: dict, event: dict, *, echo_logs: bool = True) -> dict:
     """Run the deployed package's handler with the deployed configuration, as the Lambda service would."""
     conf = config["Configuration"]
     if conf.get("PackageType", "Zip") != "Zip":
@@ -236,8 +238,10 @@ def run_deployed_package(config: dict, event: dict) -> dict:
             )
         except subprocess.TimeoutExpired:
             raise InvokeError(f"Task timed out after {conf['Timeout']} seconds") from None
-        for line in (proc.stdout + proc.stderr).splitlines():
-            print(f"[lambda] {line}", file=sys.stderr)
-        if proc.returncode != 0 or not result_file.exists():
+        crashed = proc.returncode != 0 or not result_file.exists()
+        if echo_logs or crashed:
+            for line in (proc.stdout + proc.stderr).splitlines():
+                print(f"[lambda] {line}", file=sys.stderr)
+        if crashed:
             raise InvokeError(f"the function crashed (exit {proc.returncode}); its output is above")
         return json.loads(result_file.read_text())

@@ -4,58 +4,143 @@ With DATABASE_URL set, the migrator's own command code runs in this process agai
 Without it, the same event goes to the deployed migrator function of ENV (default: the local default), found
 through Terraform's ``migrator_function_name`` output.
 
-Either way the JSON result is the last line of standard output, and the exit code is 0 only when ``ok``.
+Every make variable is checked here first, all at once and before anything is called (ACTION with a "did you
+mean", ENV against the environments that exist, and the action's own values), in make's terms.
+
+People get a readable summary (a table for ``list``, rows for ``sql``, one line per migration, one line for
+an error); the migrator's own log lines only with ``VERBOSE=1``. ``FORMAT=json`` prints the result as the
+Lambda returns it, as the last line of standard output. The exit code says what happened (see
+``exitcodes``): 0 ok, 1 failed, 2 bad input, 3 refused by a safety rail.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import io
 import json
 import os
 import sys
+from collections.abc import Mapping
 
 from migrator import cli
 from migrator.errors import MigratorError
 
-
-def _fail(action: str, kind: str, message: str) -> int:
-    print(json.dumps({"ok": False, "action": action, "error": {"type": kind, "message": message}}))
-    return 1
+from scripts.release import exitcodes, results
 
 
-def main() -> int:
-    if os.environ.get("DATABASE_URL"):
-        return cli.main()
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(f"KIT_{name}", "").strip().lower() in ("1", "true", "yes")
 
+
+def problems(environ: Mapping[str, str], *, deployed: bool) -> tuple[dict | None, list[str]]:
+    """The event for the make variables, and every problem with them (empty when there is none)."""
+    from migrator.events import ACTIONS, parse_event
+
+    found: list[str] = []
+    action = environ.get("KIT_ACTION", "")
+    if not action:
+        found.append(f"ACTION= is missing; use one of: {', '.join(ACTIONS)} (e.g. make migrate ACTION=list)")
+    elif action not in ACTIONS:
+        close = difflib.get_close_matches(action, ACTIONS, n=1, cutoff=0.5)
+        hint = f" did you mean {close[0]}?" if close else ""
+        found.append(f"ACTION={action[:60]} is not an action;{hint} use one of: {', '.join(ACTIONS)}")
+    if deployed:
+        from scripts.release import environment
+
+        env = environ.get("KIT_ENV") or environment.LOCAL_ENV
+        problem = environment.env_problem(env)
+        if problem:
+            found.append(problem)
+    try:
+        event = cli.event_from_env(environ)
+    except MigratorError as exc:
+        found.append(results.in_make_terms(str(exc)))
+        return None, found
+    if action in ACTIONS:
+        try:
+            parse_event(event)
+        except MigratorError as exc:
+            found.append(results.in_make_terms(str(exc), event))
+    return event, found
+
+
+def _run_here(event: dict, environ: Mapping[str, str], verbose: bool) -> dict:
+    """The handler in this process against DATABASE_URL; its log lines only when ``verbose``."""
+    from migrator.handler import handle
+
+    env = dict(environ)
+    env.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # locally the credentials are DATABASE_URL, always
+    logs = contextlib.nullcontext() if verbose else contextlib.redirect_stderr(io.StringIO())
+    with logs:
+        return handle(event, cli.LocalContext(), environ=env)
+
+
+def _run_deployed(event: dict, environ: Mapping[str, str], verbose: bool) -> dict:
+    """The deployed function of ENV, through the contract gate, journalled."""
     from scripts.release import contract, environment
     from scripts.release.invoke import InvokeError, invoke
     from scripts.release.tf import TerraformError
 
-    try:
-        event = cli.event_from_env(os.environ)
-    except MigratorError as exc:
-        return _fail(os.environ.get("KIT_ACTION", ""), exc.type, str(exc))
     action = str(event.get("action", ""))
-    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
+    env = environ.get("KIT_ENV") or environment.LOCAL_ENV
     try:
         ws = environment.workspace(env)
         ws.init()
-        function_name = os.environ.get("MIGRATOR_FUNCTION") or ws.outputs().get("migrator_function_name")
+        function_name = environ.get("MIGRATOR_FUNCTION") or ws.outputs().get("migrator_function_name")
         if not function_name:
-            return _fail(
+            return _failure(
                 action,
                 "NotDeployed",
-                f"no migrator is deployed in ENV={env}: run `make apply "
-                "COLOR=blue` first, or set DATABASE_URL to run against a database directly",
+                f"no migrator is deployed in ENV={env}: run `make apply COLOR=blue` first, or set "
+                "DATABASE_URL to run against a database directly",
             )
         ws.export_aws_env()
         event = contract.gate_event(ws, function_name, event)
-        print(f"[migrate] invoking {function_name} (ENV={env}) with action {action!r}", file=sys.stderr)
-        result = invoke(function_name, event)
+        if verbose:
+            print(f"[migrate] invoking {function_name} (ENV={env}) with action {action!r}", file=sys.stderr)
+        result = invoke(function_name, event, echo_logs=verbose)
         contract.journal_run(ws, event, result)
-    except (InvokeError, TerraformError, environment.ReleaseError, contract.ContractGateError) as exc:
-        return _fail(action, type(exc).__name__, str(exc))
-    print(json.dumps(result))
-    return 0 if result.get("ok") is True else 1
+    except contract.ContractGateError as exc:
+        return _failure(action, "ContractGateError", str(exc))
+    except (InvokeError, TerraformError, environment.ReleaseError) as exc:
+        return _failure(action, type(exc).__name__, str(exc))
+    return result
+
+
+def _failure(action: str, kind: str, message: str) -> dict:
+    return {"ok": False, "action": action or None, "error": {"type": kind, "message": message}}
+
+
+def main() -> int:
+    environ = dict(os.environ)
+    as_json = (environ.get("KIT_FORMAT") or "").lower() == "json"
+    verbose = _flag(environ, "VERBOSE")
+    here = bool(environ.get("DATABASE_URL"))
+
+    event, found = problems(environ, deployed=not here)
+    if found:
+        if as_json:
+            message = "; ".join(found)
+            print(
+                json.dumps({**_failure(environ.get("KIT_ACTION", ""), "BadInput", message), "duration_ms": 0})
+            )
+        else:
+            for problem in found:
+                print(f"error: {problem}", file=sys.stderr)
+            print("nothing was run", file=sys.stderr)
+        return exitcodes.BAD_INPUT
+    assert event is not None
+    result = _run_here(event, environ, verbose) if here else _run_deployed(event, environ, verbose)
+
+    error_type = None if result.get("ok") is True else (result.get("error") or {}).get("type", "Error")
+    if as_json:
+        print(json.dumps(result, default=str))
+    elif error_type is None:
+        print(results.render(result))
+    else:
+        print(results.render_error(result), file=sys.stderr)
+    return exitcodes.for_migrator_error(error_type)
 
 
 if __name__ == "__main__":

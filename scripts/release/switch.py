@@ -25,13 +25,15 @@ from pathlib import Path
 
 from scripts import REPO
 from scripts.localdefault import localenv
-from scripts.release import journal, trafficfile
+from scripts.release import exitcodes, journal, trafficfile
 from scripts.release.environment import (
     LOCAL_ENV,
     PLANS_DIR,
+    Refused,
     ReleaseError,
     aws_session,
     check_color,
+    env_problem,
     flag,
     say,
     var_files,
@@ -188,7 +190,7 @@ def apply(
         color = written
     check_color(color)
     if color != written:
-        raise ReleaseError(
+        raise Refused(
             f"COLOR={color} disagrees with {_shown(trafficfile.path_for(env))}, which says "
             f'live_color = "{written}". To switch, run `make plan COLOR={color}` (it writes the file), '
             f"review, then `make apply COLOR={color}`; or `make release COLOR={color}`"
@@ -199,12 +201,12 @@ def apply(
     ws = workspace(env, extra_var_files)
     if meta is not None:
         if meta["color"] != color:
-            raise ReleaseError(
+            raise Refused(
                 f"the saved plan for ENV={env} was made for COLOR={meta['color']}, not "
                 f"COLOR={color}: run `make plan COLOR={color}`, review it, then apply"
             )
         if meta["fingerprint"] != inputs_fingerprint(ws, color):
-            raise ReleaseError(
+            raise Refused(
                 "the saved plan is stale: the configuration, variables or Lambda package "
                 f"changed after it was made. Run `make plan COLOR={color}` again"
             )
@@ -223,7 +225,7 @@ def apply(
 
     if result_dict["dangers"] and not allow_destroy:
         names = ", ".join(d["address"] for d in result_dict["dangers"])
-        raise ReleaseError(
+        raise Refused(
             f"the plan has DANGER ({names}): it destroys or replaces something that holds data "
             "or serves live traffic. Review it; to apply anyway set ALLOW_DESTROY=1"
         )
@@ -237,7 +239,7 @@ def apply(
             verdict = verify_color(env, color, ws=ws)
             say(verdict.render())
             if not verdict.ok:
-                raise ReleaseError(
+                raise Refused(
                     f"{color} failed verification, so traffic was not moved to it. Fix the "
                     "failing checks, or set SKIP_VERIFY=1 to switch anyway"
                 )
@@ -283,15 +285,26 @@ def verify_color(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`make plan|apply|verify`: exit codes as in ``exitcodes`` (2 bad input, 3 refused, 1 failed)."""
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1 or argv[0] not in ("plan", "apply", "verify"):
         say(
             "usage: python -m scripts.release.switch plan|apply|verify   (COLOR, ENV, ... from the "
             "environment)"
         )
-        return 2
+        return exitcodes.BAD_INPUT
     env = os.environ.get("KIT_ENV") or LOCAL_ENV
     color = os.environ.get("KIT_COLOR") or None
+    problems = [p for p in (env_problem(env),) if p]
+    if color is not None or argv[0] == "verify":
+        try:
+            check_color(color)
+        except ReleaseError as exc:
+            problems.append(str(exc))
+    if problems:
+        for problem in problems:
+            say(f"error: {problem}")
+        return exitcodes.BAD_INPUT
     try:
         if argv[0] == "plan":
             print(to_markdown(plan(env, color, var_files())), end="")
@@ -307,11 +320,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             verdict = verify_color(env, check_color(color))
             print(verdict.render())
-            return 0 if verdict.ok else 1
-    except (ReleaseError, TerraformError, localenv.LocalEnvError, trafficfile.TrafficFileError) as exc:
+            return exitcodes.OK if verdict.ok else exitcodes.FAILED
+    except ReleaseError as exc:
         say(f"error: {exc}")
-        return 1
-    return 0
+        return exc.exit_code
+    except (TerraformError, localenv.LocalEnvError, trafficfile.TrafficFileError) as exc:
+        say(f"error: {exc}")
+        return exitcodes.FAILED
+    except KeyboardInterrupt:
+        say("interrupted")
+        return exitcodes.INTERRUPTED
+    return exitcodes.OK
 
 
 if __name__ == "__main__":

@@ -29,6 +29,46 @@ def env_dir() -> Path:
     return Path(os.environ.get("RELEASE_KIT_ENV_DIR") or ENV_DIR)
 
 
+def environments() -> tuple[list[str], list[str]]:
+    """The environments that exist (a tfvars and a backend file each), and those with only examples."""
+    folder = env_dir()
+    ready = sorted(
+        p.name.removesuffix(".tfvars")
+        for p in folder.glob("*.tfvars")
+        if (folder / p.name.replace(".tfvars", ".s3.tfbackend")).exists()
+    )
+    examples = sorted(
+        name
+        for p in folder.glob("*.tfvars.example")
+        if (name := p.name.removesuffix(".tfvars.example")) not in ready
+    )
+    return ready, examples
+
+
+def env_problem(env: str) -> str | None:
+    """What is wrong with ENV=env (None: its tfvars and backend files exist), with the environments there
+    are, a close match, and how to start one from its example."""
+    import difflib
+
+    folder = env_dir()
+    missing = [p.name for p in (folder / f"{env}.tfvars", folder / f"{env}.s3.tfbackend") if not p.exists()]
+    if not missing:
+        return None
+    shown = folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder
+    ready, examples = environments()
+    close = difflib.get_close_matches(env, ready + examples, n=1, cutoff=0.5)
+    message = f"ENV={env[:60]} is not an environment here ({', '.join(missing)} missing in {shown})"
+    if close:
+        message += f"; did you mean {close[0]}?"
+    message += f" Environments: {', '.join(ready) or 'none'}"
+    for name in examples:
+        message += (
+            f". To start {name}: copy {shown}/{name}.tfvars.example to {name}.tfvars and "
+            f"{name}.s3.tfbackend.example to {name}.s3.tfbackend, and fill them in"
+        )
+    return message
+
+
 class TerraformError(RuntimeError):
     """terraform failed; the message carries its diagnostics, never variable values."""
 
@@ -56,13 +96,9 @@ class Workspace:
         return LOCAL_DIR / "terraform" / self.env
 
     def check(self) -> None:
-        for path in (self.tfvars, self.backend_config):
-            if not path.exists():
-                known = sorted(p.name.removesuffix(".tfvars") for p in env_dir().glob("*.tfvars"))
-                raise TerraformError(
-                    f"ENV={self.env}: {path} does not exist. Known environments: "
-                    f"{', '.join(known)} (copy terraform/env/production.*.example to start a new one)"
-                )
+        problem = env_problem(self.env)
+        if problem:
+            raise TerraformError(problem)
 
     def environ(self) -> dict[str, str]:
         env = {**os.environ, **self.extra_env, "TF_DATA_DIR": str(self.data_dir), "TF_IN_AUTOMATION": "1"}

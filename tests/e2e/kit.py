@@ -41,7 +41,7 @@ class Kit:
         return proc
 
     def migrate(self, **params: str) -> dict:
-        proc = self.make("migrate", *(f"{k}={v}" for k, v in params.items()), check=False)
+        proc = self.make("migrate", "FORMAT=json", *(f"{k}={v}" for k, v in params.items()), check=False)
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         assert (proc.returncode == 0) == (result["ok"] is True), proc.stderr
         return result

@@ -123,7 +123,7 @@ def test_make_migrate_takes_a_long_statement_on_stdin(fresh_database):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "MIGRATOR_"))}
     env["DATABASE_URL"] = fresh_database
     proc = subprocess.run(
-        ["make", "-s", "migrate", "ACTION=sql", "SQL_FILE=-"],
+        ["make", "-s", "migrate", "ACTION=sql", "SQL_FILE=-", "FORMAT=json"],
         cwd=REPO,
         env=env,
         input=long_select(9_000),

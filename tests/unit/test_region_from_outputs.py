@@ -68,10 +68,14 @@ def test_verify_uses_the_region_of_the_outputs(shell_in_another_region, monkeypa
     )
 
 
-def test_migrate_invokes_in_the_region_of_the_outputs(shell_in_another_region, monkeypatch, capsys):
+def test_migrate_invokes_in_the_region_of_the_outputs(shell_in_another_region, monkeypatch, capsys, tmp_path):
     seen = {}
+    # make migrate checks ENV before anything else: give it a production environment's two files
+    (tmp_path / "production.tfvars").write_text("")
+    (tmp_path / "production.s3.tfbackend").write_text("")
+    monkeypatch.setenv("RELEASE_KIT_ENV_DIR", str(tmp_path))
 
-    def fake_invoke(function_name, event, *, local=None):
+    def fake_invoke(function_name, event, *, local=None, echo_logs=True):
         seen["function"] = function_name
         seen["region"] = boto3.client("lambda").meta.region_name  # what invoke's own client would use
         return {"ok": True, "action": event["action"]}

@@ -1,0 +1,161 @@
+"""`make migrate` for people: every make variable checked at once before any call, in make's terms, and
+results as tables and lines instead of JSON (FORMAT=json keeps the JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts.release import exitcodes, results
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_migrate(*variables: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "DATABASE_URL", "AWS_"))}
+    env["PYTHONPATH"] = f"{REPO / 'lambda'}{os.pathsep}{REPO}"
+    env.update({f"KIT_{v.split('=', 1)[0]}": v.split("=", 1)[1] for v in variables})
+    # No local default and no AWS: anything that got past validation would fail loudly, not silently.
+    env["RELEASE_KIT_LOCAL_DIR"] = "/nonexistent/release-kit-test"
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.release.migrate"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+
+
+def test_every_problem_is_reported_at_once_before_anything_is_called():
+    proc = make_migrate("ACTION=sqll", "ENV=prod", "STEPS=abc")
+    assert proc.returncode == exitcodes.BAD_INPUT
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2, proc.stderr
+    assert "ACTION=sqll is not an action; did you mean sql?" in errors[0]
+    assert "ENV=prod is not an environment here" in errors[1] and "did you mean production?" in errors[1]
+    assert "Environments: local" in errors[1] and "production.tfvars.example" in errors[1]
+    assert "nothing was run" in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (("ACTION=rollback", "STEPS=abc"), "STEPS=abc must be a whole number from 1 to 1000"),
+        (("ACTION=rollback", "STEPS=0"), "STEPS=0 must be from 1 to 1000"),
+        (("ACTION=rollback",), "rollback needs STEPS= (how many"),
+        (("ACTION=migrate", "DRY_RUN=maybe"), "DRY_RUN=maybe must be true or false"),
+        (
+            ("ACTION=list", "STEPS=3", "TARGET=4"),
+            "ACTION=list does not take STEPS=, TARGET=; it takes no other",
+        ),
+        (("ACTION=seed", "TARGET=4"), "ACTION=seed does not take TARGET=; it takes: ALLOW_PRODUCTION_SEED="),
+        (("ACTION=sql",), "ACTION=sql needs SQL=: one read-only statement"),
+        (("ACTION=sql", "SQL=x", "SQL_FILE=y"), "give the statement as SQL=... or SQL_FILE=path"),
+        ((), "ACTION= is missing"),
+    ],
+)
+def test_messages_name_make_variables_not_event_keys(variables, message):
+    proc = make_migrate(*variables)
+    assert proc.returncode == exitcodes.BAD_INPUT, proc.stderr
+    assert message in proc.stderr
+    assert '"steps"' not in proc.stderr and "event" not in proc.stderr
+
+
+def test_format_json_keeps_the_json_contract_for_bad_input():
+    proc = make_migrate("ACTION=rollback", "STEPS=0", "FORMAT=json")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["ok"] is False and result["error"]["type"] == "BadInput"
+    assert "STEPS=0 must be from 1 to 1000" in result["error"]["message"]
+    assert proc.returncode == exitcodes.BAD_INPUT
+
+
+def test_a_list_is_a_table_with_counts():
+    listed = {
+        "ok": True,
+        "action": "list",
+        "migrations": [
+            {"id": "0001", "name": "create_users", "state": "applied",
+             "applied_at": "2026-12-07T10:00:00+00:00", "duration_ms": 3, "contract": False,
+             "transactional": True, "reversible": True},
+            {"id": "0007", "name": "contract_users", "state": "pending", "applied_at": None,
+             "duration_ms": None, "contract": True, "transactional": True, "reversible": False},
+        ],
+        "counts": {"applied": 1, "baselined": 0, "pending": 1, "changed": 0, "missing_from_code": 0},
+    }  # fmt: skip
+    text = results.render(listed)
+    lines = text.splitlines()
+    assert lines[0].split() == ["id", "name", "state", "applied", "at", "(UTC)", "took", "notes"]
+    assert lines[2].split()[:5] == ["0001", "create_users", "applied", "2026-12-07", "10:00:00"]
+    assert "contract, irreversible" in lines[3]
+    assert lines[-1] == "1 applied, 1 pending"
+    assert "{" not in text
+
+
+def test_sql_rows_are_a_table_and_truncation_is_said():
+    text = results.render(
+        {
+            "ok": True,
+            "action": "sql",
+            "columns": [{"name": "count", "type": "int8"}],
+            "rows": [[0]],
+            "row_count": 1,
+            "truncated": True,
+            "truncated_reason": "row limit 1",
+            "role": "migrator_sql_reader",
+        }
+    )
+    assert text.splitlines() == [
+        "count",
+        "-----",
+        "0",
+        "(1 row; truncated: row limit 1; as migrator_sql_reader)",
+    ]
+
+
+def test_an_error_is_one_line_in_make_terms_with_partial_progress_after_it():
+    text = results.render_error(
+        {
+            "ok": False,
+            "action": "migrate",
+            "error": {
+                "type": "ContractRefused",
+                "message": "run again with allow_contract: true; run the list action to see ids",
+            },
+            "applied": [{"id": "0004", "name": "add", "duration_ms": 2}],
+        }
+    )
+    assert text.splitlines() == [
+        "error (ContractRefused): run again with ALLOW_CONTRACT=1; run `make migrate ACTION=list` to see ids",
+        "  applied 0004 add (2 ms)",
+    ]
+
+
+def test_a_result_of_an_unknown_shape_still_reads_as_text():
+    # Actions added later (and fields added to known ones) render generically, never as a JSON dump.
+    text = results.render(
+        {
+            "ok": True,
+            "action": "check",
+            "compatibility": {"ok": True, "checked": 3},
+            "nothing": None,
+            "ids": ["a"],
+        }
+    )
+    assert text.splitlines() == ["compatibility: ok=yes, checked=3", "ids: a"]
+
+
+@pytest.mark.parametrize(
+    ("error_type", "code"),
+    [
+        (None, 0),
+        ("InvalidEvent", 2),
+        ("UnknownTarget", 2),
+        ("UnsafeSQL", 3),
+        ("ContractRefused", 3),
+        ("MigrationFailed", 1),
+        ("DatabaseUnavailable", 1),
+    ],
+)
+def test_exit_codes_tell_bad_input_from_a_refusal_from_a_failure(error_type, code):
+    assert exitcodes.for_migrator_error(error_type) == code
