@@ -1,9 +1,13 @@
 """`make status [ENV=local] [FORMAT=json]`: one screen on what is live, and whether everything agrees.
 
-The live colour three ways (as the repository's env tfvars says, as the Terraform state says, as Route 53
-answers; a disagreement is flagged), the weights, each colour's image and running/desired tasks, the alarm
-states, the migration level (latest applied, pending, whether a contract step is pending), an unfinished
-release, and the last releases from the journal.
+Traffic three ways (as the repository's env tfvars says, as the Terraform state says, as Route 53 holds it),
+judged on the weights: at a tie or mid-canary no colour "answers" more than another, so agreement means the
+three sources list the same weights (and the repository and the state name the same live colour). Then each
+colour's image and running/desired tasks, the alarm states, the migration level (latest applied, pending,
+whether a contract step is pending), an unfinished release, and the last releases from the journal.
+
+It exits 1 only when the sources really disagree or an alarm fires (``problems``); what it could not read
+is a ``warning`` and does not change the exit code.
 """
 
 from __future__ import annotations
@@ -23,20 +27,14 @@ def gather(env: str) -> dict:
     outputs = ws.outputs()
     session = environment.aws_session(ws)
     problems: list[str] = []
+    warnings: list[str] = []
 
     written = trafficfile.read(trafficfile.path_for(env))
     hostnames = outputs.get("hostnames") or {}
     route53 = observe.route53_weights(session, hostnames["live"]) if hostnames.get("live") else {}
     state_weights = outputs.get("traffic_weights") or {}
-    answered = max(route53, key=route53.get) if route53 else None
-    live = {"repository": written.live_color, "state": outputs.get("live_color"), "route53": answered}
-    # A disabled colour has no record, so compare only the colours Route 53 has.
-    expected = {c: w for c, w in written.weights.items() if c in route53}
-    if len({v for v in live.values() if v}) > 1 or (route53 and route53 != expected):
-        problems.append(
-            f"live colour or weights disagree: repository {written.weights}, state {state_weights}, "
-            f"Route 53 {route53}"
-        )
+    live = {"repository": written.live_color, "state": outputs.get("live_color")}
+    problems += traffic_problems(written, live["state"], state_weights, route53)
 
     stacks = outputs.get("stacks") or {}
     tasks = observe.task_counts(session, stacks)
@@ -62,10 +60,13 @@ def gather(env: str) -> dict:
     try:
         releases = [e for e in journal.read(ws) if e.get("kind") in ("release", "rollback")][-5:]
     except journal.JournalError as exc:
-        problems.append(str(exc))
+        warnings.append(str(exc))
+    if "error" in migrations:
+        warnings.append(f"migrations unknown: {migrations['error']}")
     return {
         "env": env,
         "live_color": live,
+        "traffic": describe_traffic(written),
         "canary_percent": written.canary_percent,
         "weights": {"repository": written.weights, "state": state_weights, "route53": route53},
         "colours": colours,
@@ -83,7 +84,39 @@ def gather(env: str) -> dict:
         ),
         "last_releases": releases,
         "problems": problems,
+        "warnings": warnings,
     }
+
+
+def traffic_problems(
+    written: trafficfile.Traffic, state_live: str | None, state_weights: dict, route53: dict
+) -> list[str]:
+    """Whether the repository, the Terraform state and Route 53 list the same weights (only the colours that
+    have a record: a disabled colour has none), and the repository and the state the same live colour.
+    Nothing here asks which colour Route 53 "answers": at a tie that is arbitrary."""
+    sources = {"repository": written.weights, "state": state_weights, "Route 53": route53}
+    present = set(route53) or set(state_weights) or set(written.weights)
+    compared = {name: {c: w for c, w in weights.items() if c in present} for name, weights in sources.items()}
+    disagree = [name for name, weights in compared.items() if weights and weights != compared["repository"]]
+    if not disagree and (not state_live or state_live == written.live_color):
+        return []
+    shown = "; ".join(f"{name} {_weights(weights)}" for name, weights in sources.items())
+    if state_live:
+        shown += f"; live colour: repository {written.live_color}, state {state_live}"
+    return [f"traffic disagrees: {shown}"]
+
+
+def describe_traffic(traffic: trafficfile.Traffic) -> str:
+    """``blue live``, ``blue live, green canary at 10%``, ``blue live, green at 50% (a tie)``."""
+    if traffic.canary_percent == 0:
+        return f"{traffic.live_color} live"
+    if traffic.canary_percent == 50:
+        return f"{traffic.live_color} live, {traffic.other_color} at 50% (a tie)"
+    return f"{traffic.live_color} live, {traffic.other_color} canary at {traffic.canary_percent}%"
+
+
+def _weights(weights: dict[str, int]) -> str:
+    return " / ".join(f"{c} {w}" for c, w in sorted(weights.items())) or "-"
 
 
 def _migrations(outputs: dict) -> dict:
@@ -110,17 +143,15 @@ def _migrations(outputs: dict) -> dict:
 
 
 def render(status: dict) -> str:
-    live = status["live_color"]
-    agree = len({v for v in live.values() if v}) == 1
+    disagree = any(p.startswith("traffic disagrees") for p in status["problems"])
     lines = [
         f"ENV={status['env']}",
-        f"  live colour   repository {live['repository']}  state {live['state']}  Route 53 {live['route53']}"
-        + ("" if agree else "   <-- DISAGREE"),
+        f"  traffic       {status['traffic']}"
+        + ("   <-- DISAGREE (below)" if disagree else "   (repository, state and Route 53 agree)"),
     ]
     weights = status["weights"]
-    for source in ("repository", "state", "route53"):
-        shown = ", ".join(f"{c} {w}" for c, w in sorted(weights[source].items())) or "-"
-        lines.append(f"  weights       {source:10} {shown}")
+    for source, label in (("repository", "repository"), ("state", "state"), ("route53", "Route 53")):
+        lines.append(f"  weights       {label:10} {_weights(weights[source])}")
     for color, info in status["colours"].items():
         tasks = info["tasks"] or {}
         alarms = ", ".join(f"{n.rsplit(color + '-', 1)[-1]} {s}" for n, s in info["alarms"].items()) or "none"
@@ -145,6 +176,7 @@ def render(status: dict) -> str:
         )
     lines.append("  last releases" + ("" if status["last_releases"] else "  none"))
     lines += [f"    {journal.render_line(e)}" for e in status["last_releases"]]
+    lines += [f"  warning: {w}" for w in status.get("warnings", [])]
     lines += [f"  PROBLEM: {p}" for p in status["problems"]]
     return "\n".join(lines)
 
@@ -160,7 +192,7 @@ def main() -> int:
         print(json.dumps(status, sort_keys=True))
     else:
         print(render(status))
-    return 0
+    return 1 if status["problems"] else 0
 
 
 if __name__ == "__main__":

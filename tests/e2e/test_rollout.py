@@ -133,7 +133,8 @@ def test_an_interrupted_release_resumes_and_the_contract_gate_uses_evidence(kit:
     # THEN status shows the release in progress, and the three views of the live colour agree
     status = json.loads(kit.make("status", "FORMAT=json").stdout)
     assert status["release_in_progress"]["to"] == "blue"
-    assert status["live_color"] == {"repository": "green", "state": "green", "route53": "green"}
+    assert status["live_color"] == {"repository": "green", "state": "green"}
+    assert status["traffic"] == "green live, blue canary at 10%"
     assert status["weights"]["route53"] == {"blue": 10, "green": 90}
     assert status["problems"] == []
     text = kit.make("status").stdout

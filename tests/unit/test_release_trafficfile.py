@@ -102,3 +102,38 @@ def test_the_pull_request_job_plans_the_committed_file_without_sed() -> None:
 
 def test_the_production_example_is_readable_too() -> None:
     assert trafficfile.read(REPO / "terraform" / "env" / "production.tfvars.example") == Traffic("blue", 0)
+
+
+@pytest.mark.parametrize(
+    ("traffic", "text"),
+    [
+        (Traffic("blue", 0), "blue live"),
+        (Traffic("green", 10), "green live, blue canary at 10%"),
+        (Traffic("blue", 50), "blue live, green at 50% (a tie)"),
+    ],
+)
+def test_status_describes_a_canary_or_a_tie_as_such(traffic, text):
+    from scripts.release.status import describe_traffic
+
+    assert describe_traffic(traffic) == text
+
+
+@pytest.mark.parametrize(
+    ("written", "state_live", "state", "route53", "agree"),
+    [
+        # a tie: every source lists 50/50; which colour Route 53 "answers" does not matter
+        (Traffic("blue", 50), "blue", {"blue": 50, "green": 50}, {"blue": 50, "green": 50}, True),
+        (Traffic("green", 10), "green", {"blue": 10, "green": 90}, {"blue": 10, "green": 90}, True),
+        # green disabled: no record for it, only blue's is compared
+        (Traffic("blue", 0), "blue", {"blue": 100}, {"blue": 100}, True),
+        # Route 53 holds other weights than the repository and the state (a hand edit, a failed apply)
+        (Traffic("blue", 10), "blue", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}, False),
+        # the state names another live colour than the repository (an unapplied switch)
+        (Traffic("green", 0), "blue", {"blue": 100, "green": 0}, {"blue": 100, "green": 0}, False),
+    ],
+)
+def test_status_judges_agreement_on_weights(written, state_live, state, route53, agree):
+    from scripts.release.status import traffic_problems
+
+    problems = traffic_problems(written, state_live, state, route53)
+    assert (problems == []) is agree, problems
