@@ -40,16 +40,22 @@ help: ## List every target with one line each
 
 # ------------------------------------------------------------------------------------------ setup
 
+# Installers are quiet: their output (pip's index warnings, a hundred lines on a mirror) goes to a log that is
+# shown only when the install fails.
 $(VENV)/.installed: requirements-dev.txt lambda/migrator/requirements.txt
-	@echo "==> installing Python dependencies into $(VENV)"
+	@echo "==> installing Python dependencies into $(VENV) (log: $(LOCAL)/install.log)"
+	@mkdir -p $(LOCAL)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt > $(LOCAL)/install.log 2>&1 \
+		|| { cat $(LOCAL)/install.log; echo "pip install failed: the log is above ($(LOCAL)/install.log)"; exit 1; }
 	@touch $@
 
 $(CHECKOV):
-	@echo "==> installing checkov into .tools/checkov (its own venv: it pins an old boto3)"
+	@echo "==> installing checkov into .tools/checkov (its own venv: it pins an old boto3; log: $(LOCAL)/install-checkov.log)"
+	@mkdir -p $(LOCAL)
 	@$(PYTHON) -m venv .tools/checkov
-	@.tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+	@.tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30 > $(LOCAL)/install-checkov.log 2>&1 \
+		|| { cat $(LOCAL)/install-checkov.log; echo "pip install of checkov failed: the log is above"; exit 1; }
 
 $(LOCAL)/terraform.rc:
 	@mkdir -p $(LOCAL)

@@ -131,10 +131,16 @@ def _runtime_python(runtime: str) -> Path:
         print(f"[invoke] preparing the local {runtime} runtime in {runtime_dir} (once)", file=sys.stderr)
         shutil.rmtree(runtime_dir, ignore_errors=True)
         subprocess.run([str(base), "-m", "venv", str(runtime_dir)], check=True)
-        subprocess.run(
+        installed = subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", RUNTIME_BOTO3],
-            check=True,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if installed.returncode != 0:  # its output (index warnings and all) only when it failed
+            raise InvokeError(
+                f"could not install {RUNTIME_BOTO3} into {runtime_dir}:\n{installed.stdout}{installed.stderr}"
+            )
         marker.write_text(wanted)
     return python
 
