@@ -308,6 +308,18 @@ def golang_migrate_history(folder: Path, entities: int = 45) -> dict[str, int]:
     return counts
 
 
+def copy_repo(into: Path) -> Path:
+    """What a team's clone holds for the migrator (Makefile, lambda/, scripts/, migrations/, the Python
+    settings), copied with their times so make sees the venv as up to date; run make there with
+    ``VENV=<this repository's .venv>``."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ("Makefile", "pyproject.toml", "requirements-dev.txt"):
+        shutil.copy2(REPO / name, into / name)
+    for name in ("lambda", "scripts", "migrations"):
+        shutil.copytree(REPO / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "certs"))
+    return into
+
+
 def copy_repo_migrations(into: Path) -> Path:
     """A scratch copy of this repository's migrations package (``into/migrations``)."""
     target = into / "migrations"

@@ -1,17 +1,24 @@
-"""`make migrate ACTION=... [STEPS=n TARGET=id SQL=... SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1]`.
+"""`make migrate ACTION=... [STEPS=n TARGET=id SQL=... SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 FROM=tool
+TABLE=name]`.
 
 With DATABASE_URL set, the migrator's own command code runs in this process against that database.
 Without it, the same event goes to the deployed migrator function of ENV (default: the local default), found
 through Terraform's ``migrator_function_name`` output.
 
 Either way the JSON result is the last line of standard output, and the exit code is 0 only when ``ok``.
+
+A baseline that recorded migrations moves the manifest's ``LINT_CUTOFF`` forward to the last of them (what
+already ran elsewhere is not linted again), and says so on standard error: commit the manifest.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from migrator import cli
 from migrator.errors import MigratorError
@@ -22,9 +29,52 @@ def _fail(action: str, kind: str, message: str) -> int:
     return 1
 
 
+def _cutoff_value(text: str) -> ast.expr | None:
+    """The value of the manifest's ``LINT_CUTOFF = ...`` assignment, when it is on one line."""
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "LINT_CUTOFF" and value is not None:
+            return value if value.lineno == value.end_lineno else None
+    return None
+
+
+def record_cutoff(result: dict[str, Any], manifest_module: str = "migrations.manifest") -> str | None:
+    """After a baseline that recorded migrations: set ``LINT_CUTOFF`` in the manifest file to the last one
+    recorded when that comes later in the manifest than the current cut-off. Returns the new cut-off."""
+    if result.get("action") != "baseline" or not result.get("ok") or not result.get("baselined"):
+        return None
+    import importlib
+
+    module = importlib.import_module(manifest_module)
+    ids = [m.id for m in module.MIGRATIONS]
+    last, current = result["baselined"][-1]["id"], getattr(module, "LINT_CUTOFF", None)
+    if last not in ids or (current in ids and ids.index(current) >= ids.index(last)):
+        return None
+    path = Path(module.__file__)
+    text = path.read_text(encoding="utf-8")
+    value = _cutoff_value(text)
+    if value is None:
+        print(f"[migrate] set LINT_CUTOFF = {last!r} in {path}: the baselined history", file=sys.stderr)
+        return None
+    lines = text.splitlines(keepends=True)
+    row = value.lineno - 1
+    lines[row] = lines[row][: value.col_offset] + json.dumps(last) + lines[row][value.end_col_offset :]
+    path.write_text("".join(lines), encoding="utf-8")
+    print(f"[migrate] LINT_CUTOFF moved to {last!r} in {path}: commit it", file=sys.stderr)
+    return last
+
+
 def main() -> int:
     if os.environ.get("DATABASE_URL"):
-        return cli.main()
+        result = cli.result_from_env(os.environ)
+        print(json.dumps(result, default=str), flush=True)
+        record_cutoff(result)
+        return 0 if result.get("ok") is True else 1
 
     from scripts.release import contract, environment
     from scripts.release.invoke import InvokeError, invoke
@@ -55,6 +105,7 @@ def main() -> int:
     except (InvokeError, TerraformError, environment.ReleaseError, contract.ContractGateError) as exc:
         return _fail(action, type(exc).__name__, str(exc))
     print(json.dumps(result))
+    record_cutoff(result)
     return 0 if result.get("ok") is True else 1
 
 
