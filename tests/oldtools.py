@@ -19,6 +19,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -225,11 +226,12 @@ def golang_migrate_history(folder: Path, entities: int = 45) -> dict[str, int]:
     files that run their own BEGIN/COMMIT (one transaction, and in a few, two). Returns counts by kind."""
     folder.mkdir(parents=True, exist_ok=True)
     counts = {"pairs": 0, "empty_down": 0, "own_transaction": 0, "two_transactions": 0, "concurrently": 0}
-    version = 20190101000000
+    written = datetime(2019, 1, 7, 9, 30, 0)
 
     def pair(title: str, up: str, down: str) -> None:
-        nonlocal version
-        version += 10000  # one an hour, in timestamp form as `migrate create -format 20060102150405` writes
+        nonlocal written
+        written += timedelta(days=2, hours=3, minutes=17)  # `migrate create -format 20060102150405` names
+        version = written.strftime("%Y%m%d%H%M%S")
         (folder / f"{version}_{title}.up.sql").write_text(up)
         (folder / f"{version}_{title}.down.sql").write_text(down)
         counts["pairs"] += 1

@@ -462,9 +462,9 @@ def _body(chunks: list[Chunk], transactional: bool) -> str:
 def convert(source: Source) -> Converted:
     """The kit's files for one migration (raises pglast's ParseError on SQL it cannot read)."""
     notes = list(source.notes)
-    up = [_analyse(c, source.files[0], notes) for c in source.up]
+    up = [_analyse(c, "up", notes) for c in source.up]
     down_name = source.files[-1] if len(source.files) > 1 else source.files[0]
-    down = None if source.down is None else [_analyse(c, down_name, notes) for c in source.down]
+    down = None if source.down is None else [_analyse(c, "down", notes) for c in source.down]
     transactional = all(c.transactional for c in [*up, *(down or [])])
     header = [
         f"-- Imported from {source.tool}: {', '.join(source.files)} (make import-migrations).",
