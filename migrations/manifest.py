@@ -49,4 +49,5 @@ _SEED_MODULES = (s001_demo_users, s002_demo_posts_follows)
 MIGRATIONS = tuple(e if isinstance(e, Migration) else e.MIGRATION for e in _ENTRIES)
 SEEDS = tuple(module.SEED for module in _SEED_MODULES)
 MODULES: tuple[str, ...] = tuple(e.__name__ for e in (*_ENTRIES, *_SEED_MODULES) if isinstance(e, ModuleType))
-FILES: tuple[str, ...] = tuple(Path(f).relative_to(_ROOT).as_posix() for m in MIGRATIONS for f in m.files)
+# sql_pair() files live under _ROOT; plain string work keeps this cheap on a history of hundreds.
+FILES: tuple[str, ...] = tuple(f.removeprefix(f"{_ROOT}/") for m in MIGRATIONS for f in m.files)

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import sys
-import uuid
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -112,7 +111,7 @@ class LocalContext:
     memory_limit_in_mb = 0
 
     def __init__(self) -> None:
-        self.aws_request_id = f"local-{uuid.uuid4()}"
+        self.aws_request_id = f"local-{os.urandom(16).hex()}"  # not uuid: its import costs ~2 ms
 
 
 def result_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -13,15 +13,16 @@ already ran elsewhere is not linted again), and says so on standard error: commi
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrator import cli
 from migrator.errors import MigratorError
+
+if TYPE_CHECKING:
+    import ast
 
 
 def _fail(action: str, kind: str, message: str) -> int:
@@ -31,6 +32,8 @@ def _fail(action: str, kind: str, message: str) -> int:
 
 def _cutoff_value(text: str) -> ast.expr | None:
     """The value of the manifest's ``LINT_CUTOFF = ...`` assignment, when it is on one line."""
+    import ast  # only a baseline needs it: every `make migrate` pays for what is imported at the top
+
     for node in ast.parse(text).body:
         if isinstance(node, ast.AnnAssign):
             target, value = node.target, node.value
@@ -49,6 +52,7 @@ def record_cutoff(result: dict[str, Any], manifest_module: str = "migrations.man
     if result.get("action") != "baseline" or not result.get("ok") or not result.get("baselined"):
         return None
     import importlib
+    from pathlib import Path
 
     module = importlib.import_module(manifest_module)
     ids = [m.id for m in module.MIGRATIONS]

@@ -83,6 +83,41 @@ def is_noop(step: Step | None) -> bool:
     return all(not line.strip() or line.lstrip().startswith("--") for line in text.splitlines())
 
 
+_FLYWAY_VERSION = re.compile(r"^[0-9]+([._][0-9]+)*$")
+
+
+def version_key(tool: str, version: str) -> Any:
+    """A value that compares and matches the way ``tool`` compares versions (ValueError when ``version`` is
+    not one): integers for golang-migrate and goose, the exact digits for dbmate, Flyway's dotted numbers
+    (``1_1`` is ``1.1``, and ``1.0`` is ``1``)."""
+    if tool in ("golang-migrate", "goose"):
+        if not version.isdigit():
+            raise ValueError(f"{tool} versions are whole numbers, not {version!r}")
+        return int(version)
+    if tool == "flyway":
+        if not _FLYWAY_VERSION.match(version):
+            raise ValueError(f"Flyway versions are dotted numbers such as 1.2, not {version!r}")
+        parts = [int(p) for p in version.replace("_", ".").split(".")]
+        while len(parts) > 1 and parts[-1] == 0:
+            parts.pop()
+        return tuple(parts)
+    if tool == "dbmate":
+        if not version.isdigit():
+            raise ValueError(f"dbmate versions are the digits a file name starts with, not {version!r}")
+        return version
+    raise ValueError(f"unknown tool {tool!r}; use one of: golang-migrate, dbmate, flyway, goose")
+
+
+def check_origin(migration_id: str, origin: tuple[str, str]) -> None:
+    """Refuse an origin that names no known tool or no version of it (a typo would silently unlink it)."""
+    if not (isinstance(origin, tuple) and len(origin) == 2):
+        raise ManifestError(f"migration {migration_id}: origin must be (tool, version)")
+    try:
+        version_key(*origin)
+    except ValueError as exc:
+        raise ManifestError(f"migration {migration_id}: origin {origin[0]} {origin[1]}: {exc}") from None
+
+
 def describe_step(step: Step | None) -> str:
     """What a dry run shows: the SQL itself, or the function's name and first docstring line."""
     if step is None:
@@ -119,8 +154,6 @@ class Migration:
         if self.reverse is not None and not (isinstance(self.reverse, str) or callable(self.reverse)):
             raise ManifestError(f"migration {self.id}: reverse must be SQL text, a function or None")
         if self.origin is not None:
-            from migrator.runner.origins import check_origin
-
             check_origin(self.id, self.origin)
         content = "\x00".join(
             [_step_content(self.forward), _step_content(self.reverse), str(self.transactional)]
@@ -198,8 +231,6 @@ class Manifest:
         for migration in self.migrations:
             if migration.origin is None:
                 continue
-            from migrator.runner.origins import version_key
-
             key = (migration.origin[0], version_key(*migration.origin))
             if key in origins:
                 raise ManifestError(
@@ -244,8 +275,9 @@ def load_manifest(source: ManifestLike = None) -> Manifest:
 
 _DIRECTIVE = re.compile(r"^--\s*migrator\s*:(.*)$", re.IGNORECASE)
 # Any directive line at all (to refuse one below the header), found in one pass over the text.
-_ANY_DIRECTIVE = re.compile(r"^[ \t]*--\s*migrator\s*:", re.IGNORECASE | re.MULTILINE)
+_ANY_DIRECTIVE = re.compile(r"(?:^|(?<=\r))[ \t]*--\s*migrator\s*:", re.IGNORECASE | re.MULTILINE)
 _DIRECTIVES = {"no-transaction": ("transactional", False), "contract": ("contract", True)}
+_EOL = re.compile(r"\r\n|\r|\n")  # the line endings str.splitlines() knows that SQL files use
 
 
 def _read_sql(path: Path) -> str | None:
@@ -270,31 +302,37 @@ def _origin(path: Path, number: int, words: list[str]) -> tuple[str, str]:
 def _split_header(path: Path, text: str) -> tuple[dict[str, Any], str]:
     """The directives of the leading ``--`` comment lines, and the SQL after those lines (kept byte for byte:
     it is what runs and what the checksum covers, so editing a header comment is not drift)."""
-    lines = text.splitlines(keepends=True)
     options: dict[str, Any] = {}
-    header = 0
-    while header < len(lines) and lines[header].lstrip().startswith("--"):
-        match = _DIRECTIVE.match(lines[header].strip())
+    start = number = 0
+    # Line by line through the header only: a history of hundreds of files is read on every start-up.
+    while start < len(text):
+        eol = _EOL.search(text, start)
+        end = eol.end() if eol else len(text)
+        line = text[start:end].strip()
+        if not line.startswith("--"):
+            break
+        number += 1
+        match = _DIRECTIVE.match(line)
         if match:
             words = [w for w in re.split(r"[\s,]+", match.group(1).strip()) if w]
             if words and words[0].lower() == "origin":
-                options["origin"] = _origin(path, header + 1, words)
+                options["origin"] = _origin(path, number, words)
                 words = []
             for word in (w.lower() for w in words):
                 if word not in _DIRECTIVES:
                     raise ManifestError(
-                        f"{path}:{header + 1}: unknown directive {word!r}; "
+                        f"{path}:{number}: unknown directive {word!r}; "
                         f"use {' or '.join(repr(d) for d in (*_DIRECTIVES, 'origin'))}"
                     )
                 key, value = _DIRECTIVES[word]
                 options[key] = value
-        header += 1
-    body = "".join(lines[header:])
+        start = end
+    body = text[start:]
     stray = _ANY_DIRECTIVE.search(body)
     if stray:
-        number = header + body.count("\n", 0, stray.start()) + 1
+        at = number + len(_EOL.findall(body, 0, stray.start())) + 1
         raise ManifestError(
-            f"{path}:{number}: a '-- migrator:' directive must be in the file's leading comment lines"
+            f"{path}:{at}: a '-- migrator:' directive must be in the file's leading comment lines"
         )
     return options, body
 
@@ -309,7 +347,7 @@ def sql_pair(stem: str | Path, *, id: str | None = None, name: str | None = None
     ``-- migrator: origin <tool> <version>``); the down file follows the up file's.
     """
     stem = Path(stem)
-    up, down = stem.with_name(stem.name + ".up.sql"), stem.with_name(stem.name + ".down.sql")
+    up, down = Path(f"{stem}.up.sql"), Path(f"{stem}.down.sql")
     up_text = _read_sql(up)
     if up_text is None:
         raise ManifestError(f"{up} does not exist: a SQL migration needs its up file")

@@ -16,8 +16,9 @@ record exactly the migrations it says ran:
 Versions compare the way each tool compares them: integers for golang-migrate and goose, the exact string
 for dbmate, and Flyway's dotted numbers (``1_1`` is ``1.1``; ``1.0`` is ``1``).
 
-It imports psycopg only inside the function that reads a table, so a manifest naming an origin loads as fast
-as one that does not.
+How versions compare lives with the manifest (:func:`~migrator.runner.manifest.version_key`), so loading a
+manifest of imported migrations never loads this module; it imports psycopg only inside the functions that
+read a table.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from migrator.errors import ForeignStateRefused, ManifestError
+from migrator.errors import ForeignStateRefused
 from migrator.events import FOREIGN_TOOLS
+from migrator.runner.manifest import Manifest, Migration, check_origin, version_key
 
 if TYPE_CHECKING:
     import psycopg
-
-    from migrator.runner.manifest import Manifest, Migration
 
 __all__ = ["DEFAULT_TABLES", "TOOLS", "ForeignState", "check_origin", "read_state", "version_key"]
 
@@ -50,37 +50,6 @@ _COLUMNS = {
     "goose": ("id", "version_id", "is_applied"),
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-_FLYWAY_VERSION = re.compile(r"^[0-9]+([._][0-9]+)*$")
-
-
-def version_key(tool: str, version: str) -> Any:
-    """A value that compares and matches like ``tool`` compares versions (ValueError when it is not one)."""
-    if tool in ("golang-migrate", "goose"):
-        if not version.isdigit():
-            raise ValueError(f"{tool} versions are whole numbers, not {version!r}")
-        return int(version)
-    if tool == "flyway":
-        if not _FLYWAY_VERSION.match(version):
-            raise ValueError(f"Flyway versions are dotted numbers such as 1.2, not {version!r}")
-        parts = [int(p) for p in version.replace("_", ".").split(".")]
-        while len(parts) > 1 and parts[-1] == 0:
-            parts.pop()
-        return tuple(parts)
-    if tool == "dbmate":
-        if not version.isdigit():
-            raise ValueError(f"dbmate versions are the digits a file name starts with, not {version!r}")
-        return version
-    raise ValueError(f"unknown tool {tool!r}; use one of: {', '.join(TOOLS)}")
-
-
-def check_origin(migration_id: str, origin: tuple[str, str]) -> None:
-    """Refuse an origin that names no known tool or no version of it (a typo would silently unlink it)."""
-    if not (isinstance(origin, tuple) and len(origin) == 2):
-        raise ManifestError(f"migration {migration_id}: origin must be (tool, version)")
-    try:
-        version_key(*origin)
-    except ValueError as exc:
-        raise ManifestError(f"migration {migration_id}: origin {origin[0]} {origin[1]}: {exc}") from None
 
 
 def parse_table(tool: str, table: str | None) -> tuple[str, ...]:
