@@ -147,7 +147,7 @@ def _apply_one(
         scope = (
             "It was rolled back and not recorded"
             if migration.transactional
-            else "It ran outside the runner's transaction (transactional=False): statements before the "
+            else "It ran outside a transaction (transactional=False): statements before the "
             "failing one, and any transaction of its own that it committed, took effect; a transaction of "
             "its own still open at the failure was rolled back. It was not recorded, so it must be safe to "
             "re-run (or be finished by hand)"
