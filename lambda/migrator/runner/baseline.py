@@ -41,24 +41,29 @@ def baseline(
         raise UnknownTarget('baseline needs exactly one of "target" or "from"')
     settings = settings or Settings()
     manifest = load_manifest(manifest)
-    chosen: list[Migration] | None = None
+    upto: list[Migration] = []
     if target is not None:
         found = manifest.find(target)
         if found is None:
             raise UnknownTarget(
                 f'baseline target "{target}" is not a migration in this code; run the list action to see ids'
             )
-        chosen = list(manifest.migrations)[: manifest.migrations.index(found) + 1]
-    with connection(database, settings) as conn:
-        source: dict[str, Any] = {}
-        if from_tool is not None:
-            from migrator.runner.origins import read_state
+        upto = list(manifest.migrations)[: manifest.migrations.index(found) + 1]
 
-            state = read_state(conn, from_tool, table)
-            chosen = state.plan(manifest)
-            source = {"source": {"tool": state.tool, "table": state.table, "says": state.says}}
-        assert chosen is not None
+    def choose(conn: Any) -> tuple[list[Migration], dict[str, Any]]:
+        """What to record, and (from a tool) what its table said."""
+        if from_tool is None:
+            return upto, {}
+        from migrator.runner.origins import read_state
+
+        state = read_state(conn, from_tool, table)
+        return state.plan(manifest), {
+            "source": {"tool": state.tool, "table": state.table, "says": state.says}
+        }
+
+    with connection(database, settings) as conn:
         if dry_run:
+            chosen, source = choose(conn)
             plan = _baseline_plan(manifest, store.read_history(conn), chosen)
             return {
                 "dry_run": True,
@@ -67,10 +72,8 @@ def baseline(
                 **source,
             }
         with store.migration_lock(conn, settings.lock_wait_seconds):
-            if from_tool is not None:  # read again under the lock: the old tool may have run meanwhile
-                from migrator.runner.origins import read_state
-
-                chosen = read_state(conn, from_tool, table).plan(manifest)
+            # Under the lock: the old tool's table is read when nothing of ours can run meanwhile.
+            chosen, source = choose(conn)
             plan = _baseline_plan(manifest, settled_history(conn, manifest), chosen)
             with conn.transaction():
                 store.insert_baseline(conn, [(m.id, m.name, m.checksum) for m in plan])
