@@ -30,8 +30,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "lambda") not in sys.path:
@@ -95,8 +97,9 @@ class Outcome:
 # -------------------------------------------------------------------------------------- the manifest
 
 
-def load_listed(package: Path, check: list[str] = ()) -> dict:  # type: ignore[assignment]
-    """What the migrations package at ``package`` lists (loaded in a child interpreter)."""
+def load_listed(package: Path, check: Sequence[str] = ()) -> dict[str, Any]:
+    """What the migrations package at ``package`` lists, loaded in a child interpreter, after checking the
+    migrations ``check`` names against the runner's transaction rule; ``{"error": ...}`` when it fails."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(package.parent), str(REPO / "lambda")]),
@@ -138,6 +141,13 @@ def _assignment(tree: ast.Module, name: str) -> ast.Assign | ast.AnnAssign | Non
     return None
 
 
+def _end(node: ast.AST) -> tuple[int, int]:
+    """Where ``node`` ends: its 0-based line and column (Python always sets both for parsed code)."""
+    row, col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    assert row is not None and col is not None
+    return row - 1, col
+
+
 def append_entries(text: str, stems: list[str], comment: str) -> str:
     """``text`` (a manifest) with one ``sql_pair(_SQL / stem)`` line per stem at the end of ``_ENTRIES``."""
     tree = ast.parse(text)
@@ -152,17 +162,15 @@ def append_entries(text: str, stems: list[str], comment: str) -> str:
         )
     lines = text.splitlines(keepends=True)
     value = entries.value
-    close_line = value.end_lineno - 1  # type: ignore[operator]
-    if lines[close_line][: value.end_col_offset - 1].strip():  # type: ignore[operator]
+    close_row, close_col = _end(value)
+    if lines[close_row][: close_col - 1].strip():
         raise ImportProblem("the manifest's _ENTRIES must end with its closing bracket on a line of its own")
     if value.elts:
-        last = value.elts[-1]
-        after = lines[last.end_lineno - 1][last.end_col_offset :]  # type: ignore[operator]
-        if not after.lstrip().startswith(","):
-            row = last.end_lineno - 1  # type: ignore[operator]
-            lines[row] = lines[row][: last.end_col_offset] + "," + lines[row][last.end_col_offset :]
+        row, col = _end(value.elts[-1])
+        if not lines[row][col:].lstrip().startswith(","):
+            lines[row] = lines[row][:col] + "," + lines[row][col:]
     block = f"    # {comment}\n" + "".join(_entry(stem) + "\n" for stem in stems)
-    lines.insert(close_line, block)
+    lines.insert(close_row, block)
     return "".join(lines)
 
 
@@ -176,13 +184,12 @@ def set_cutoff(text: str, migration_id: str) -> str:
         value = node.value
         if value.lineno != value.end_lineno:
             raise ImportProblem("the manifest's LINT_CUTOFF value must be on one line")
-        row = value.lineno - 1
-        lines[row] = lines[row][: value.col_offset] + literal + lines[row][value.end_col_offset :]  # type: ignore[operator]
+        row, end = _end(value)
+        lines[row] = lines[row][: value.col_offset] + literal + lines[row][end:]
         return "".join(lines)
     entries = _assignment(tree, "_ENTRIES")
     assert entries is not None
-    at = entries.end_lineno  # type: ignore[assignment]
-    lines.insert(at, f"\n{CUTOFF_COMMENT}LINT_CUTOFF: str | None = {literal}\n")  # type: ignore[arg-type]
+    lines.insert(_end(entries)[0] + 1, f"\n{CUTOFF_COMMENT}LINT_CUTOFF: str | None = {literal}\n")
     return "".join(lines)
 
 
@@ -226,7 +233,7 @@ def _plan(tool: str, folder: Path, package: Path) -> tuple[Outcome, dict, str]:
             refusals.append(
                 Refusal(source.files[0], f"the manifest already has a migration with id {source.kit_id}")
             )
-        for name in _names(converted):
+        for name, _text in _files(converted):
             if (package / "sql" / name).exists():
                 refusals.append(
                     Refusal(source.files[0], f"sql/{name} exists but the manifest does not list it")
@@ -239,9 +246,13 @@ def _plan(tool: str, folder: Path, package: Path) -> tuple[Outcome, dict, str]:
     return outcome, listed, manifest.read_text(encoding="utf-8")
 
 
-def _names(converted: Converted) -> list[str]:
+def _files(converted: Converted) -> list[tuple[str, str]]:
+    """(file name, text) of the kit's files for one migration."""
     stem = converted.source.stem
-    return [f"{stem}.up.sql"] + ([f"{stem}.down.sql"] if converted.down is not None else [])
+    files = [(f"{stem}.up.sql", converted.up)]
+    if converted.down is not None:
+        files.append((f"{stem}.down.sql", converted.down))
+    return files
 
 
 def _compare(source: Source, listed: dict, outcome: Outcome, refusals: list[Refusal]) -> None:
@@ -251,7 +262,7 @@ def _compare(source: Source, listed: dict, outcome: Outcome, refusals: list[Refu
     except Exception:  # what cannot be read now was read when it was imported
         return
     written = {Path(f).name: Path(f) for f in listed["files"]}
-    for name, text in zip(_names(converted), (converted.up, converted.down), strict=False):
+    for name, text in _files(converted):
         path = written.get(name)
         if path is None or not path.is_file() or path.read_text(encoding="utf-8") != text:
             outcome.changed_upstream.append(f"{listed['label']} ({', '.join(source.files)})")
@@ -265,8 +276,8 @@ def _stage(package: Path, outcome: Outcome, manifest_text: str) -> None:
         shutil.copytree(package, staged, ignore=shutil.ignore_patterns("__pycache__"))
         (staged / "sql").mkdir(exist_ok=True)
         for converted in outcome.imported:
-            for name, text in zip(_names(converted), (converted.up, converted.down), strict=False):
-                (staged / "sql" / name).write_text(text, encoding="utf-8")  # type: ignore[arg-type]
+            for name, text in _files(converted):
+                (staged / "sql" / name).write_text(text, encoding="utf-8")
         (staged / "manifest.py").write_text(manifest_text, encoding="utf-8")
         new_ids = [c.source.kit_id for c in outcome.imported]
         loaded = load_listed(staged, new_ids)
@@ -287,10 +298,10 @@ def _commit(package: Path, outcome: Outcome, manifest_text: str) -> None:
     written: list[Path] = []
     try:
         for converted in outcome.imported:
-            for name, text in zip(_names(converted), (converted.up, converted.down), strict=False):
+            for name, text in _files(converted):
                 temporary = sql / f".{name}.importing"
                 written.append(temporary)
-                temporary.write_text(text, encoding="utf-8")  # type: ignore[arg-type]
+                temporary.write_text(text, encoding="utf-8")
                 os.replace(temporary, sql / name)
                 written.append(sql / name)
         temporary = package / ".manifest.py.importing"

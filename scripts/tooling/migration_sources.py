@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from migrator.runner import transactions
 from migrator.runner.origins import version_key
@@ -59,7 +60,7 @@ class Source:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def key(self) -> object:
+    def key(self) -> Any:
         return version_key(self.tool, self.version)
 
     @property
@@ -103,7 +104,8 @@ _GOLANG = re.compile(r"^([0-9]+)_(.*)\.(down|up)\.(.*)$")
 
 
 def _golang_migrate(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[Source]:
-    found: dict[int, dict[str, object]] = {}
+    titles: dict[int, tuple[str, str]] = {}  # version -> (as written, title)
+    paths: dict[tuple[int, str], Path] = {}  # (version, "up"|"down") -> file
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         match = _GOLANG.match(path.name)
         if not match:
@@ -115,30 +117,30 @@ def _golang_migrate(folder: Path, refusals: list[Refusal], ignored: list[str]) -
                 Refusal(path.name, f"a .{extension} migration, not SQL: the kit runs PostgreSQL SQL")
             )
             continue
-        entry = found.setdefault(int(version), {"version": version, "title": title})
-        if direction in entry:
-            refusals.append(
-                Refusal(path.name, f"version {int(version)} has two {direction} files ({entry[direction]})")
-            )
+        titles.setdefault(int(version), (version, title))
+        if (int(version), direction) in paths:
+            other = paths[int(version), direction].name
+            refusals.append(Refusal(path.name, f"version {int(version)} has two {direction} files ({other})"))
             continue
-        entry[direction] = path.name
-        entry[direction + "_path"] = path
+        paths[int(version), direction] = path
     sources = []
-    for entry in found.values():
-        if "up" not in entry:
-            refusals.append(Refusal(str(entry["down"]), "a down file without its up file"))
+    for number, (version, title) in titles.items():
+        up_path, down_path = paths.get((number, "up")), paths.get((number, "down"))
+        if up_path is None:
+            if down_path is not None:
+                refusals.append(Refusal(down_path.name, "a down file without its up file"))
             continue
-        up = _text(entry["up_path"], refusals)  # type: ignore[arg-type]
-        down = _text(entry["down_path"], refusals) if "down" in entry else None  # type: ignore[arg-type]
-        if up is None or ("down" in entry and down is None):
+        up = _text(up_path, refusals)
+        down = _text(down_path, refusals) if down_path is not None else None
+        if up is None or (down_path is not None and down is None):
             continue
         notes = [] if down is not None else ["no down file: irreversible (golang-migrate would step over it)"]
-        files = [str(entry["up"])] + ([str(entry["down"])] if "down" in entry else [])
+        files = [up_path.name] + ([down_path.name] if down_path is not None else [])
         sources.append(
             Source(
                 "golang-migrate",
-                str(entry["version"]),
-                str(entry["title"]),
+                version,
+                title,
                 files,
                 [Chunk(up)],
                 None if down is None else [Chunk(down)],
@@ -229,8 +231,8 @@ def _script_config(path: Path, refusals: list[Refusal]) -> dict[str, str] | None
 
 
 def _flyway(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[Source]:
-    versioned: dict[object, Source] = {}
-    undo: dict[object, tuple[str, str]] = {}
+    versioned: dict[Any, Source] = {}
+    undo: dict[Any, tuple[str, str]] = {}
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         name = path.name
         if name.endswith(".conf"):
@@ -278,10 +280,14 @@ def _flyway(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[S
         text = _text(path, refusals, config.get("encoding", "utf-8"))
         if text is None:
             continue
-        if config.get("placeholderReplacement", "true").lower() == "true" and _PLACEHOLDER.search(text):
-            found = _PLACEHOLDER.search(text).group(0)  # type: ignore[union-attr]
+        placeholder = _PLACEHOLDER.search(text)
+        if placeholder and config.get("placeholderReplacement", "true").lower() == "true":
             refusals.append(
-                Refusal(name, f"Flyway placeholder {found}: the kit substitutes nothing; write the value in")
+                Refusal(
+                    name,
+                    f"Flyway placeholder {placeholder.group(0)}: the kit substitutes nothing; "
+                    "write the value in",
+                )
             )
             continue
         transactional = config.get("executeInTransaction", "true").lower() != "false"
@@ -389,14 +395,14 @@ def read_folder(tool: str, folder: Path) -> tuple[list[Source], list[Refusal], l
     refusals: list[Refusal] = []
     ignored: list[str] = []
     sources = READERS[tool](folder, refusals, ignored)
-    keys: dict[object, Source] = {}
+    keys: dict[Any, Source] = {}
     for source in sources:
         if source.key in keys:
             refusals.append(
                 Refusal(source.files[0], f"the same version as {keys[source.key].files[0]} for {tool}")
             )
         keys[source.key] = source
-    return sorted(sources, key=lambda s: s.key), refusals, ignored  # type: ignore[arg-type, return-value]
+    return sorted(sources, key=lambda s: s.key), refusals, ignored
 
 
 # -------------------------------------------------------------------------------------------- conversion
