@@ -92,7 +92,7 @@ migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TAR
 lint-migrations: venv ## Lint the forward SQL of every migration after the manifest's LINT_CUTOFF with squawk (exit 1: findings, 2: could not lint)
 	@$(PY) -m scripts.tooling.lint_migrations
 
-import-migrations: venv ## Import another tool's migrations into migrations/ and the manifest: FROM=golang-migrate|dbmate|flyway|goose DIR=path
+import-migrations: venv ## Import another tool's migrations into migrations/ and the manifest: FROM=golang-migrate|dbmate|flyway|goose DIR=path [DRY_RUN=1]
 	@$(PY) -m scripts.tooling.import_migrations
 
 bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor

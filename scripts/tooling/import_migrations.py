@@ -389,8 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--format", default=os.environ.get("KIT_FORMAT", "") or "text", choices=("text", "json")
     )
+    dry_default = os.environ.get("KIT_DRY_RUN", "").strip().lower() in ("1", "true", "yes", "y", "on")
     parser.add_argument(
-        "--dry-run", action="store_true", default=os.environ.get("KIT_DRY_RUN", "") in ("1", "true")
+        "--dry-run", action="store_true", default=dry_default, help="check, report, write nothing"
     )
     args = parser.parse_args(argv)
     package = Path(args.migrations).resolve()

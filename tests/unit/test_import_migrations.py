@@ -246,3 +246,15 @@ def test_json_for_machines_and_usage_errors(tmp_path, package, capsys):
     (bare / "manifest.py").write_text("MIGRATIONS = ()\n")
     with pytest.raises(ImportProblem, match="no `_ENTRIES"):
         import_folder("goose", folder, bare)
+
+
+def test_a_dry_run_reports_and_writes_nothing(tmp_path, package, capsys):
+    folder = FOLDERS["dbmate"](tmp_path / "dbmate")
+    before = snapshot(package)
+
+    status = import_migrations.main(
+        ["--from", "dbmate", "--dir", str(folder), "--migrations", str(package), "--dry-run"]
+    )
+
+    assert status == 0 and snapshot(package) == before
+    assert "would import 3 migration(s)" in capsys.readouterr().out
