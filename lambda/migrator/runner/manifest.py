@@ -24,6 +24,7 @@ files is not reported as changed.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -280,17 +281,18 @@ _DIRECTIVES = {"no-transaction": ("transactional", False), "contract": ("contrac
 _EOL = re.compile(r"\r\n|\r|\n")  # the line endings str.splitlines() knows that SQL files use
 
 
-def _read_sql(path: Path) -> str | None:
+def _read_sql(path: str) -> str | None:
     """The file's text, or None when it does not exist (one system call fewer than asking first)."""
     try:
-        return path.read_bytes().decode("utf-8")
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _origin(path: Path, number: int, words: list[str]) -> tuple[str, str]:
+def _origin(path: str, number: int, words: list[str]) -> tuple[str, str]:
     if len(words) != 3:
         raise ManifestError(
             f"{path}:{number}: the origin directive is '-- migrator: origin <tool> <version>' on a line of "
@@ -299,7 +301,7 @@ def _origin(path: Path, number: int, words: list[str]) -> tuple[str, str]:
     return words[1], words[2]
 
 
-def _split_header(path: Path, text: str) -> tuple[dict[str, Any], str]:
+def _split_header(path: str, text: str) -> tuple[dict[str, Any], str]:
     """The directives of the leading ``--`` comment lines, and the SQL after those lines (kept byte for byte:
     it is what runs and what the checksum covers, so editing a header comment is not drift)."""
     options: dict[str, Any] = {}
@@ -346,26 +348,29 @@ def sql_pair(stem: str | Path, *, id: str | None = None, name: str | None = None
     the up file's leading comment lines (``-- migrator: no-transaction``, ``-- migrator: contract``,
     ``-- migrator: origin <tool> <version>``); the down file follows the up file's.
     """
-    stem = Path(stem)
-    up, down = Path(f"{stem}.up.sql"), Path(f"{stem}.down.sql")
+    # Plain strings, not Path objects: a history of hundreds is read on every start-up, and pathlib's parsing
+    # was the largest part of it.
+    stem = os.fspath(stem)
+    base = os.path.basename(stem)
+    up, down = f"{stem}.up.sql", f"{stem}.down.sql"
     up_text = _read_sql(up)
     if up_text is None:
         raise ManifestError(f"{up} does not exist: a SQL migration needs its up file")
-    default_id, _, default_name = stem.name.partition("_")
+    default_id, _, default_name = base.partition("_")
     options, forward = _split_header(up, up_text)
     if "origin" not in options and is_noop(forward):
         raise ManifestError(f"{up} has no SQL after its leading comments")
     reverse: str | None = None
-    files = [str(up)]
+    files = [up]
     down_text = _read_sql(down)
     if down_text is not None:
         down_options, reverse = _split_header(down, down_text)
         if down_options:
-            raise ManifestError(f"{down}: directives belong in the up file ({up.name})")
-        files.append(str(down))
+            raise ManifestError(f"{down}: directives belong in the up file ({os.path.basename(up)})")
+        files.append(down)
     return Migration(
         id=id or default_id,
-        name=name or default_name or stem.name,
+        name=name or default_name or base,
         forward=forward,
         reverse=reverse,
         files=tuple(files),
