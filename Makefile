@@ -28,6 +28,9 @@ endif
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
 	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
+# Adopting another tool's history: make import-migrations FROM= DIR=, make migrate ACTION=baseline FROM= TABLE=.
+ADOPT_VARS = FROM TABLE DIR
+$(foreach v,$(ADOPT_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
 RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT VERBOSE
 $(foreach v,$(RELEASE_FLOW_VARS),$(eval export KIT_$(v) = $$(value $(v))))
@@ -85,15 +88,18 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 
 # ----------------------------------------------------------------------------------- migrator
 
-.PHONY: build migrate lint-migrations bench-migrations
+.PHONY: build migrate lint-migrations bench-migrations import-migrations
 build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
 	@$(PY) -m scripts.tooling.build_lambda
 
-migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 FORMAT=json VERBOSE=1]
+migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 FROM=tool TABLE=name FORMAT=json VERBOSE=1]
 	@$(PY) -m scripts.release.migrate
 
-lint-migrations: venv ## Lint every migration's forward SQL with squawk
+lint-migrations: venv ## Lint the forward SQL of every migration after the manifest's LINT_CUTOFF with squawk (exit 1: findings, 2: could not lint)
 	@$(PY) -m scripts.tooling.lint_migrations
+
+import-migrations: venv ## Import another tool's migrations into migrations/ and the manifest: FROM=golang-migrate|dbmate|flyway|goose DIR=path [DRY_RUN=1]
+	@$(PY) -m scripts.tooling.import_migrations
 
 bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor
 	@$(PY) -m scripts.tooling.bench_migrations

@@ -1,10 +1,10 @@
 """The tooling behind the Makefile, by concern: ``release/`` (the release flow), ``localdefault/`` (the
-embedded local default) and ``tooling/`` (build, bench, lint).
+embedded local default) and ``tooling/`` (build, bench, lint, import).
 
 This module holds only the paths every package shares, so it sits at the bottom of the import graph and
 imports nothing of ours. The arrows between the packages go one way: ``release`` and ``tooling`` may use
-``localdefault``, and ``localdefault`` uses neither; the Lambda package (``lambda/migrator``) never imports
-anything from here.
+``localdefault``, ``release`` may use ``tooling``, and ``localdefault`` uses neither; the Lambda package
+(``lambda/migrator``) never imports anything from here.
 """
 
 import os

@@ -19,13 +19,12 @@ import json
 import os
 import re
 import sys
-import uuid
 from collections.abc import Mapping
 from typing import IO, Any
 
 from migrator.errors import InvalidEvent, MigratorError
 
-__all__ = ["LocalContext", "event_from_env", "main"]
+__all__ = ["LocalContext", "event_from_env", "main", "result_from_env"]
 
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
@@ -63,7 +62,8 @@ def _sql_from_file(path: str, stdin: IO[str] | None) -> str:
 
 
 def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> dict[str, Any]:
-    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
+    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_FROM`` and ``KIT_TABLE`` (baseline
+    from another tool's state table), ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
     path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT`` and
     ``KIT_ALLOW_PRODUCTION_SEED``. Raises InvalidEvent when the SQL file cannot be read or both SQL and
     SQL_FILE are given. Empty means not given; flags take
@@ -77,9 +77,10 @@ def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> 
     steps = environ.get("KIT_STEPS", "")
     if steps != "":
         event["steps"] = int(steps) if _INT.match(steps) else steps
-    target = environ.get("KIT_TARGET", "")
-    if target != "":
-        event["target"] = target
+    for var, key in (("KIT_TARGET", "target"), ("KIT_FROM", "from"), ("KIT_TABLE", "table")):
+        value = environ.get(var, "")
+        if value != "":
+            event[key] = value
     sql = environ.get("KIT_SQL", "")
     sql_file = environ.get("KIT_SQL_FILE", "")
     if sql != "" and sql_file != "":
@@ -110,29 +111,32 @@ class LocalContext:
     memory_limit_in_mb = 0
 
     def __init__(self) -> None:
-        self.aws_request_id = f"local-{uuid.uuid4()}"
+        self.aws_request_id = f"local-{os.urandom(16).hex()}"  # not uuid: its import costs ~2 ms
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the event from the environment through the handler; print the result; 0 only if ok."""
+def result_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The result of running the event from ``environ`` through the handler (never raises)."""
     from migrator.handler import handle
 
-    environ = dict(os.environ)
+    environ = dict(environ)
     environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # locally the credentials are DATABASE_URL, always
     try:
         event = event_from_env(environ)
     except MigratorError as exc:
-        action = environ.get("KIT_ACTION") or None
-        result: dict[str, Any] = {
+        return {
             "ok": False,
-            "action": action,
+            "action": environ.get("KIT_ACTION") or None,
             "error": {"type": exc.type, "message": str(exc)},
             "duration_ms": 0,
         }
-        print(json.dumps(result), flush=True)
-        return 1
     result = handle(event, LocalContext(), environ=environ)
     sys.stderr.flush()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the event from the environment through the handler; print the result; 0 only if ok."""
+    result = result_from_env(os.environ)
     print(json.dumps(result, default=str), flush=True)
     return 0 if result.get("ok") is True else 1
 

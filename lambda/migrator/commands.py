@@ -47,6 +47,7 @@ def run(
 
         return sqlaction.sql(database, request.sql, settings=settings)
 
+    # Each command loads only its own module (and what it imports): see migrator.runner's facade.
     from migrator import runner
 
     if isinstance(request, MigrateRequest):
@@ -80,6 +81,12 @@ def run(
         )
     if isinstance(request, BaselineRequest):
         return runner.baseline(
-            database, target=request.target, dry_run=request.dry_run, manifest=manifest, settings=settings
+            database,
+            target=request.target,
+            from_tool=request.from_tool,
+            table=request.table,
+            dry_run=request.dry_run,
+            manifest=manifest,
+            settings=settings,
         )
     raise TypeError(f"no command for {type(request).__name__}")  # parse_event returns only the above

@@ -76,6 +76,11 @@ class ManifestError(MigratorError):
     """The migration manifest is inconsistent (duplicate ids, wrong types)."""
 
 
+class OwnTransaction(ManifestError):
+    """A migration's SQL controls transactions (BEGIN/COMMIT/...) where that would break the runner's promise
+    that a migration and its history row commit together."""
+
+
 class LockNotAcquired(MigratorError):
     """Another migration run holds the advisory lock."""
 
@@ -127,3 +132,8 @@ class OutOfTime(MigratorError):
 
 class BaselineRefused(MigratorError):
     """``baseline`` would contradict the history: it already records migrations past the target."""
+
+
+class ForeignStateRefused(BaselineRefused):
+    """``baseline`` from another tool's state table refused: the table says a migration is dirty or failed,
+    records a version no imported migration has, or cannot be read."""

@@ -12,6 +12,7 @@ from migrator.errors import InvalidEvent
 
 __all__ = [
     "ACTIONS",
+    "FOREIGN_TOOLS",
     "MAX_SQL_LENGTH",
     "MAX_STEPS",
     "BaselineRequest",
@@ -27,6 +28,9 @@ __all__ = [
 MAX_STEPS = 1000
 MAX_SQL_LENGTH = 100_000
 _TARGET = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,199}$")
+# The tools whose state table baseline can read (migrator.runner.origins reads them).
+FOREIGN_TOOLS = ("golang-migrate", "dbmate", "flyway", "goose")
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$")
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,10 @@ class SqlRequest:
 
 @dataclass(frozen=True)
 class BaselineRequest:
-    target: str
+    target: str | None = None
     dry_run: bool = False
+    from_tool: str | None = None  # the event's "from"
+    table: str | None = None
     action: str = "baseline"
 
 
@@ -78,7 +84,7 @@ _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "rollback": (RollbackRequest, ("steps", "target", "dry_run")),
     "seed": (SeedRequest, ("allow_production_seed",)),
     "sql": (SqlRequest, ("sql",)),
-    "baseline": (BaselineRequest, ("target", "dry_run")),
+    "baseline": (BaselineRequest, ("target", "from", "table", "dry_run")),
 }
 ACTIONS: tuple[str, ...] = tuple(_SCHEMA)
 
@@ -127,6 +133,34 @@ def _steps(event: dict) -> int | None:
     return value
 
 
+def _baseline(event: dict) -> BaselineRequest:
+    target = _target(event)
+    tool = event.get("from")
+    table = event.get("table")
+    if table is not None and tool is None:
+        raise InvalidEvent('"table" names the "from" tool\'s state table; give "from" too')
+    if target is None and tool is None:
+        raise InvalidEvent(
+            'baseline needs "target": the id of the last migration the database already has (everything up '
+            'to it is recorded as applied without running), e.g. "0004"; or "from": the tool whose state '
+            f"table says what ran ({', '.join(FOREIGN_TOOLS)})"
+        )
+    if target is not None and tool is not None:
+        raise InvalidEvent('baseline takes "target" or "from", not both')
+    if tool is not None and (not isinstance(tool, str) or tool not in FOREIGN_TOOLS):
+        shown = repr(tool)[:60] if isinstance(tool, str) else _type_name(tool)
+        raise InvalidEvent(
+            f'"from" {shown} is not a tool baseline reads; use one of: {", ".join(FOREIGN_TOOLS)}'
+        )
+    if table is not None and (not isinstance(table, str) or not _TABLE.match(table)):
+        shown = repr(table)[:60] if isinstance(table, str) else _type_name(table)
+        raise InvalidEvent(
+            f'"table" {shown} is not a table name: use name or schema.name (letters, digits, _), '
+            'e.g. "schema_migrations"'
+        )
+    return BaselineRequest(target=target, dry_run=_bool(event, "dry_run"), from_tool=tool, table=table)
+
+
 def parse_event(event: Any) -> Request:
     """The typed request for ``event``, or :class:`InvalidEvent` saying what to change."""
     if not isinstance(event, dict):
@@ -169,13 +203,7 @@ def parse_event(event: Any) -> Request:
     if action == "seed":
         return SeedRequest(allow_production_seed=_bool(event, "allow_production_seed"))
     if action == "baseline":
-        target = _target(event)
-        if target is None:
-            raise InvalidEvent(
-                'baseline needs "target": the id of the last migration the database already has '
-                '(everything up to it is recorded as applied without running), e.g. "0004"'
-            )
-        return BaselineRequest(target=target, dry_run=_bool(event, "dry_run"))
+        return _baseline(event)
     # sql
     if "sql" not in event:
         raise InvalidEvent(

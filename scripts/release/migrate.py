@@ -4,6 +4,9 @@ With DATABASE_URL set, the migrator's own command code runs in this process agai
 Without it, the same event goes to the deployed migrator function of ENV (default: the local default), found
 through Terraform's ``migrator_function_name`` output.
 
+A baseline that recorded migrations moves the manifest's ``LINT_CUTOFF`` forward to the last of them (what
+already ran elsewhere is not linted again), and says so on standard error: commit the manifest.
+
 Every make variable is checked here first, all at once and before anything is called (ACTION with a "did you
 mean", ENV against the environments that exist, and the action's own values), in make's terms.
 
@@ -16,17 +19,42 @@ Lambda returns it, as the last line of standard output. The exit code says what 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import io
 import json
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from migrator import cli
 from migrator.errors import MigratorError
 
 from scripts.release import exitcodes, results
+
+
+def record_cutoff(result: dict[str, Any], manifest_module: str = "migrations.manifest") -> str | None:
+    """After a baseline that recorded migrations: set ``LINT_CUTOFF`` in the manifest file to the last one
+    recorded when that comes later in the manifest than the current cut-off. Returns the new cut-off."""
+    if result.get("action") != "baseline" or not result.get("ok") or not result.get("baselined"):
+        return None
+    import importlib
+    from pathlib import Path
+
+    from scripts.tooling.manifest_file import ManifestFileError, set_cutoff
+
+    module = importlib.import_module(manifest_module)
+    ids = [m.id for m in module.MIGRATIONS]
+    last, current = result["baselined"][-1]["id"], getattr(module, "LINT_CUTOFF", None)
+    if last not in ids or (current in ids and ids.index(current) >= ids.index(last)):
+        return None
+    path = Path(module.__file__)
+    try:
+        path.write_text(set_cutoff(path.read_text(encoding="utf-8"), last), encoding="utf-8")
+    except ManifestFileError as exc:
+        print(f"[migrate] set LINT_CUTOFF = {last!r} in {path} by hand ({exc})", file=sys.stderr)
+        return None
+    print(f"[migrate] LINT_CUTOFF moved to {last!r} in {path}: commit it", file=sys.stderr)
+    return last
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:
@@ -42,6 +70,8 @@ def problems(environ: Mapping[str, str], *, deployed: bool) -> tuple[dict | None
     if not action:
         found.append(f"ACTION= is missing; use one of: {', '.join(ACTIONS)} (e.g. make migrate ACTION=list)")
     elif action not in ACTIONS:
+        import difflib
+
         close = difflib.get_close_matches(action, ACTIONS, n=1, cutoff=0.5)
         hint = f" did you mean {close[0]}?" if close else ""
         found.append(f"ACTION={action[:60]} is not an action;{hint} use one of: {', '.join(ACTIONS)}")
@@ -132,6 +162,7 @@ def main() -> int:
         return exitcodes.BAD_INPUT
     assert event is not None
     result = _run_here(event, environ, verbose) if here else _run_deployed(event, environ, verbose)
+    record_cutoff(result)
 
     error_type = None if result.get("ok") is True else (result.get("error") or {}).get("type", "Error")
     if as_json:

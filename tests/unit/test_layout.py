@@ -161,7 +161,8 @@ def test_no_import_circle_in_the_lambda_package() -> None:
 
 
 def test_scripts_packages_point_one_way() -> None:
-    # release and tooling may use localdefault; localdefault uses neither, and nothing uses tooling.
+    # release and tooling may use localdefault; localdefault uses neither. release may use tooling (a baseline
+    # moves the manifest's lint cut-off with the importer's editor), and tooling never uses release.
     modules = _modules(REPO / "scripts", REPO)
     graph = import_graph(modules)
     arrows = {
@@ -170,7 +171,9 @@ def test_scripts_packages_point_one_way() -> None:
         for dst in dsts
         if src.count(".") >= 1 and dst.count(".") >= 1 and src.split(".")[1] != dst.split(".")[1]
     }
-    assert arrows <= {("release", "localdefault"), ("tooling", "localdefault")}, arrows
+    assert arrows <= {("release", "localdefault"), ("tooling", "localdefault"), ("release", "tooling")}, (
+        arrows
+    )
 
 
 def test_runner_and_sqlaction_are_separate_rooms() -> None:

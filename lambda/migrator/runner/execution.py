@@ -31,7 +31,7 @@ from migrator.errors import (
     UnknownAppliedMigrations,
 )
 from migrator.runner import store
-from migrator.runner.manifest import Manifest, Migration, Step
+from migrator.runner.manifest import Manifest, Migration, Step, is_noop
 from migrator.settings import Settings
 
 MAX_NOTICES = 50
@@ -67,17 +67,38 @@ def execute_step(
     if callable(step):
         result = step(caller if caller is not None else conn)
         return result if isinstance(result, int) and not isinstance(result, bool) else None
+    if is_noop(step):
+        return None
     if in_transaction:
         conn.execute(step)  # type: ignore[arg-type]  # trusted migration SQL, simple-query protocol
         return None
-    for statement in split_statements(step):
-        limit = budget()
-        if limit is not None:
-            if limit <= 0:
-                raise OutOfTime("no time left for the next statement")
-            set_statement_timeout(conn, limit)
-        conn.execute(statement)  # type: ignore[arg-type]
+    # Statement by statement, as written: a BEGIN ... COMMIT of the step's own opens and ends a transaction on
+    # the server, and its statements run inside it. Whatever happens, the session is back outside any
+    # transaction before the runner writes the history row (the step's own open transaction is rolled back).
+    try:
+        for statement in split_statements(step):
+            limit = budget()
+            if limit is not None:
+                if limit <= 0:
+                    raise OutOfTime("no time left for the next statement")
+                set_statement_timeout(conn, limit)
+            conn.execute(statement)  # type: ignore[arg-type]
+    finally:
+        left_open = _end_open_transaction(conn)
+    if left_open:
+        raise psycopg.errors.ActiveSqlTransaction(
+            "the migration ended inside a transaction it opened (a BEGIN without COMMIT); it was rolled back"
+        )
     return None
+
+
+def _end_open_transaction(conn: psycopg.Connection) -> bool:
+    """Roll back a transaction the step left open (or failed inside). True when there was one."""
+    if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return False
+    with contextlib.suppress(psycopg.Error):
+        conn.execute("ROLLBACK")
+    return True
 
 
 def one_transaction(conn: psycopg.Connection, body: str, record: str) -> None:
@@ -199,7 +220,12 @@ def run_one(
     started = time.perf_counter()
     caller = DeadlineConnection(conn, deadline, configured, migration.id) if deadline.limited else None
     if migration.transactional and isinstance(step, str):
-        body = clamp_sql(split_statements(step), first) if clamped else step
+        if is_noop(step):
+            body = ""  # nothing to run (an empty or comment-only step): only the history row changes
+        elif clamped:
+            body = clamp_sql(split_statements(step), first)
+        else:
+            body = step
         one_transaction(conn, body, record_sql())
         return ms_since(started), clamped
     if migration.transactional:

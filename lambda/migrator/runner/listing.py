@@ -18,7 +18,8 @@ def list_migrations(
 ) -> dict[str, Any]:
     """Every migration known to the code or recorded in the database, with its state: ``applied``,
     ``baselined`` (recorded by ``baseline`` without running), ``pending``, ``changed`` (content differs from
-    what was applied) or ``missing_from_code``."""
+    what was applied) or ``missing_from_code``. ``reverse_noop`` marks a reversible migration whose reverse
+    runs nothing (an empty or comment-only down file): rolling it back only removes its history row."""
     settings = settings or Settings()
     manifest = load_manifest(manifest)
     with connection(database, settings) as conn:
@@ -41,6 +42,7 @@ def list_migrations(
                 "contract": m.contract,
                 "transactional": m.transactional,
                 "reversible": m.reversible,
+                "reverse_noop": m.reverse_noop,
             }
         )
     known = {m.id for m in manifest.migrations}
@@ -56,6 +58,7 @@ def list_migrations(
                     "contract": None,
                     "transactional": None,
                     "reversible": None,
+                    "reverse_noop": None,
                 }
             )
     counts = {s: 0 for s in ("applied", "baselined", "pending", "changed", "missing_from_code")}

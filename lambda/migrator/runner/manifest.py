@@ -11,6 +11,11 @@ step is irreversible, ``<id>_<name>.down.sql``), with directives in the up file'
 
     -- migrator: no-transaction      (transactional=False)
     -- migrator: contract            (contract=True)
+    -- migrator: origin golang-migrate 20190101120000     (origin: written by make import-migrations)
+
+A down file that is empty or holds only comments is a reverse that does nothing (as in golang-migrate):
+rolling back only removes the history row. No down file at all means irreversible. An up file may be empty
+only when it was imported (it has an ``origin``): the old tool recorded it without running anything.
 
 Checksums ignore line endings (CRLF, CR and LF hash the same, as in Flyway), so a Windows checkout of the same
 files is not reported as changed.
@@ -19,16 +24,27 @@ files is not reported as changed.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from migrator.errors import ManifestError
 
-__all__ = ["CHECKSUM_VERSION", "Manifest", "Migration", "Seed", "Step", "load_manifest", "sql_pair"]
+__all__ = [
+    "CHECKSUM_VERSION",
+    "Manifest",
+    "Migration",
+    "Seed",
+    "Step",
+    "is_noop",
+    "load_manifest",
+    "sql_pair",
+]
 
 # A step is SQL text or a function given an open psycopg connection.
 Step = str | Callable[[Any], None]
@@ -56,6 +72,53 @@ def _lf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def is_noop(step: Step | None) -> bool:
+    """Whether ``step`` is SQL with nothing but comments and white space: it runs nothing (a golang-migrate
+    style empty down file). Deciding *emptiness* needs no parser: any text outside comments counts as SQL."""
+    if not isinstance(step, str):
+        return False
+    text = _BLOCK_COMMENT.sub("", step) if "/*" in step else step
+    return all(not line.strip() or line.lstrip().startswith("--") for line in text.splitlines())
+
+
+_FLYWAY_VERSION = re.compile(r"^[0-9]+([._][0-9]+)*$")
+
+
+def version_key(tool: str, version: str) -> Any:
+    """A value that compares and matches the way ``tool`` compares versions (ValueError when ``version`` is
+    not one): integers for golang-migrate and goose, the exact digits for dbmate, Flyway's dotted numbers
+    (``1_1`` is ``1.1``, and ``1.0`` is ``1``)."""
+    if tool in ("golang-migrate", "goose"):
+        if not version.isdigit():
+            raise ValueError(f"{tool} versions are whole numbers, not {version!r}")
+        return int(version)
+    if tool == "flyway":
+        if not _FLYWAY_VERSION.match(version):
+            raise ValueError(f"Flyway versions are dotted numbers such as 1.2, not {version!r}")
+        parts = [int(p) for p in version.replace("_", ".").split(".")]
+        while len(parts) > 1 and parts[-1] == 0:
+            parts.pop()
+        return tuple(parts)
+    if tool == "dbmate":
+        if not version.isdigit():
+            raise ValueError(f"dbmate versions are the digits a file name starts with, not {version!r}")
+        return version
+    raise ValueError(f"unknown tool {tool!r}; use one of: golang-migrate, dbmate, flyway, goose")
+
+
+def check_origin(migration_id: str, origin: tuple[str, str]) -> None:
+    """Refuse an origin that names no known tool or no version of it (a typo would silently unlink it)."""
+    if not (isinstance(origin, tuple) and len(origin) == 2):
+        raise ManifestError(f"migration {migration_id}: origin must be (tool, version)")
+    try:
+        version_key(*origin)
+    except ValueError as exc:
+        raise ManifestError(f"migration {migration_id}: origin {origin[0]} {origin[1]}: {exc}") from None
+
+
 def describe_step(step: Step | None) -> str:
     """What a dry run shows: the SQL itself, or the function's name and first docstring line."""
     if step is None:
@@ -78,9 +141,11 @@ class Migration:
     transactional: bool = True
     contract: bool = False
     checksum: str = field(init=False, repr=False, compare=False)
-    legacy_checksums: frozenset[str] = field(init=False, repr=False, compare=False)
     # The SQL files a sql_pair() migration was read from (the Lambda build packages exactly these).
     files: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # (tool, version) when it was imported from another tool (``baseline FROM=<tool>`` maps the tool's state
+    # table onto migrations by it); not part of the checksum.
+    origin: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -89,20 +154,32 @@ class Migration:
             raise ManifestError(f"migration {self.id}: forward must be SQL text or a function")
         if self.reverse is not None and not (isinstance(self.reverse, str) or callable(self.reverse)):
             raise ManifestError(f"migration {self.id}: reverse must be SQL text, a function or None")
+        if self.origin is not None:
+            check_origin(self.id, self.origin)
+        content = "\x00".join(
+            [_step_content(self.forward), _step_content(self.reverse), str(self.transactional)]
+        )
+        object.__setattr__(self, "checksum", hashlib.sha256(_lf(content).encode()).hexdigest())
+
+    @cached_property
+    def legacy_checksums(self) -> frozenset[str]:
+        """What version 1 may have recorded for this content. Computed on first use: only a history written
+        by the first release needs it, and three hashes per migration are a measurable part of start-up on a
+        history of hundreds."""
         content = "\x00".join(
             [_step_content(self.forward), _step_content(self.reverse), str(self.transactional)]
         )
         normalised = _lf(content)
-        object.__setattr__(self, "checksum", hashlib.sha256(normalised.encode()).hexdigest())
         # What version 1 may have recorded for this content: it hashed the text as written, so a checkout
         # with LF endings recorded the normalised form, one with CRLF endings the CRLF form, and this
         # checkout's own bytes may be either (or mixed).
-        legacy = {
-            self.checksum,
-            hashlib.sha256(content.encode()).hexdigest(),
-            hashlib.sha256(normalised.replace("\n", "\r\n").encode()).hexdigest(),
-        }
-        object.__setattr__(self, "legacy_checksums", frozenset(legacy))
+        return frozenset(
+            {
+                self.checksum,
+                hashlib.sha256(content.encode()).hexdigest(),
+                hashlib.sha256(normalised.replace("\n", "\r\n").encode()).hexdigest(),
+            }
+        )
 
     def matches(self, checksum: str, version: int = CHECKSUM_VERSION) -> bool:
         """Whether a history row's checksum (of ``version``) records this migration's current content, line
@@ -114,6 +191,11 @@ class Migration:
     @property
     def reversible(self) -> bool:
         return self.reverse is not None
+
+    @property
+    def reverse_noop(self) -> bool:
+        """Reversible, and rolling it back runs nothing (an empty or comment-only down file)."""
+        return is_noop(self.reverse)
 
     @property
     def label(self) -> str:
@@ -146,6 +228,17 @@ class Manifest:
             if migration.id in seen:
                 raise ManifestError(f"migration id {migration.id} appears twice in the manifest")
             seen.add(migration.id)
+        origins: dict[tuple[str, Any], str] = {}
+        for migration in self.migrations:
+            if migration.origin is None:
+                continue
+            key = (migration.origin[0], version_key(*migration.origin))
+            if key in origins:
+                raise ManifestError(
+                    f"migrations {origins[key]} and {migration.label} were both imported from "
+                    f"{migration.origin[0]} version {migration.origin[1]}"
+                )
+            origins[key] = migration.label
         seed_ids = [s.id for s in self.seeds]
         if len(seed_ids) != len(set(seed_ids)):
             raise ManifestError("a seed id appears twice in the manifest")
@@ -182,71 +275,102 @@ def load_manifest(source: ManifestLike = None) -> Manifest:
 # ------------------------------------------------------------------------------------------- SQL files
 
 _DIRECTIVE = re.compile(r"^--\s*migrator\s*:(.*)$", re.IGNORECASE)
+# Any directive line at all (to refuse one below the header), found in one pass over the text.
+_ANY_DIRECTIVE = re.compile(r"(?:^|(?<=\r))[ \t]*--\s*migrator\s*:", re.IGNORECASE | re.MULTILINE)
 _DIRECTIVES = {"no-transaction": ("transactional", False), "contract": ("contract", True)}
+_EOL = re.compile(r"\r\n|\r|\n")  # the line endings str.splitlines() knows that SQL files use
 
 
-def _read_sql(path: Path) -> str:
+def _read_sql(path: str) -> str | None:
+    """The file's text, or None when it does not exist (one system call fewer than asking first)."""
     try:
-        return path.read_bytes().decode("utf-8")
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8")
+    except FileNotFoundError:
+        return None
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _split_header(path: Path, text: str) -> tuple[dict[str, bool], str]:
+def _origin(path: str, number: int, words: list[str]) -> tuple[str, str]:
+    if len(words) != 3:
+        raise ManifestError(
+            f"{path}:{number}: the origin directive is '-- migrator: origin <tool> <version>' on a line of "
+            "its own (make import-migrations writes it)"
+        )
+    return words[1], words[2]
+
+
+def _split_header(path: str, text: str) -> tuple[dict[str, Any], str]:
     """The directives of the leading ``--`` comment lines, and the SQL after those lines (kept byte for byte:
     it is what runs and what the checksum covers, so editing a header comment is not drift)."""
-    lines = text.splitlines(keepends=True)
-    options: dict[str, bool] = {}
-    header = 0
-    while header < len(lines) and lines[header].lstrip().startswith("--"):
-        match = _DIRECTIVE.match(lines[header].strip())
+    options: dict[str, Any] = {}
+    start = number = 0
+    # Line by line through the header only: a history of hundreds of files is read on every start-up.
+    while start < len(text):
+        eol = _EOL.search(text, start)
+        end = eol.end() if eol else len(text)
+        line = text[start:end].strip()
+        if not line.startswith("--"):
+            break
+        number += 1
+        match = _DIRECTIVE.match(line)
         if match:
-            for word in re.split(r"[\s,]+", match.group(1).strip().lower()):
-                if not word:
-                    continue
+            words = [w for w in re.split(r"[\s,]+", match.group(1).strip()) if w]
+            if words and words[0].lower() == "origin":
+                options["origin"] = _origin(path, number, words)
+                words = []
+            for word in (w.lower() for w in words):
                 if word not in _DIRECTIVES:
                     raise ManifestError(
-                        f"{path}:{header + 1}: unknown directive {word!r}; "
-                        f"use {' or '.join(repr(d) for d in _DIRECTIVES)}"
+                        f"{path}:{number}: unknown directive {word!r}; "
+                        f"use {' or '.join(repr(d) for d in (*_DIRECTIVES, 'origin'))}"
                     )
                 key, value = _DIRECTIVES[word]
                 options[key] = value
-        header += 1
-    for number, line in enumerate(lines[header:], start=header + 1):
-        if _DIRECTIVE.match(line.strip()):
-            raise ManifestError(
-                f"{path}:{number}: a '-- migrator:' directive must be in the file's leading comment lines"
-            )
-    body = "".join(lines[header:])
-    if not body.strip():
-        raise ManifestError(f"{path} has no SQL after its leading comments")
+        start = end
+    body = text[start:]
+    stray = _ANY_DIRECTIVE.search(body)
+    if stray:
+        at = number + len(_EOL.findall(body, 0, stray.start())) + 1
+        raise ManifestError(
+            f"{path}:{at}: a '-- migrator:' directive must be in the file's leading comment lines"
+        )
     return options, body
 
 
 def sql_pair(stem: str | Path, *, id: str | None = None, name: str | None = None) -> Migration:
-    """A migration from ``<stem>.up.sql`` and ``<stem>.down.sql`` (no down file: irreversible).
+    """A migration from ``<stem>.up.sql`` and ``<stem>.down.sql`` (no down file: irreversible; an empty or
+    comment-only one: a reverse that does nothing).
 
     ``stem`` is a path such as ``migrations/sql/0008_add_posts_visibility``; its file name gives the id
     (before the first ``_``) and the name (after it) unless ``id``/``name`` are given. Directives live in
-    the up file's leading comment lines (``-- migrator: no-transaction``, ``-- migrator: contract``); the
-    down file follows the up file's.
+    the up file's leading comment lines (``-- migrator: no-transaction``, ``-- migrator: contract``,
+    ``-- migrator: origin <tool> <version>``); the down file follows the up file's.
     """
-    stem = Path(stem)
-    up, down = stem.with_name(stem.name + ".up.sql"), stem.with_name(stem.name + ".down.sql")
-    if not up.is_file():
+    # Plain strings, not Path objects: a history of hundreds is read on every start-up, and pathlib's parsing
+    # was the largest part of it.
+    stem = os.fspath(stem)
+    base = os.path.basename(stem)
+    up, down = f"{stem}.up.sql", f"{stem}.down.sql"
+    up_text = _read_sql(up)
+    if up_text is None:
         raise ManifestError(f"{up} does not exist: a SQL migration needs its up file")
-    default_id, _, default_name = stem.name.partition("_")
-    options, forward = _split_header(up, _read_sql(up))
+    default_id, _, default_name = base.partition("_")
+    options, forward = _split_header(up, up_text)
+    if "origin" not in options and is_noop(forward):
+        raise ManifestError(f"{up} has no SQL after its leading comments")
     reverse: str | None = None
-    files = [str(up)]
-    if down.is_file():
-        down_options, reverse = _split_header(down, _read_sql(down))
+    files = [up]
+    down_text = _read_sql(down)
+    if down_text is not None:
+        down_options, reverse = _split_header(down, down_text)
         if down_options:
-            raise ManifestError(f"{down}: directives belong in the up file ({up.name})")
-        files.append(str(down))
+            raise ManifestError(f"{down}: directives belong in the up file ({os.path.basename(up)})")
+        files.append(down)
     return Migration(
         id=id or default_id,
-        name=name or default_name or stem.name,
+        name=name or default_name or base,
         forward=forward,
         reverse=reverse,
         files=tuple(files),

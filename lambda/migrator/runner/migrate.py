@@ -115,6 +115,10 @@ def _migrate_plan(
     contracts = [m for m in plan if m.contract]
     if contracts and not allow_contract:
         raise _contract_refusal(plan, contracts[0])
+    if plan:
+        from migrator.runner.transactions import refuse_own_transactions
+
+        refuse_own_transactions((m, m.forward, "up") for m in plan)
     return plan
 
 
@@ -143,8 +147,10 @@ def _apply_one(
         scope = (
             "It was rolled back and not recorded"
             if migration.transactional
-            else "It ran outside a transaction (transactional=False): statements before the failing one may "
-            "have taken effect, so it must be safe to re-run; it was not recorded"
+            else "It ran outside a transaction (transactional=False): statements before the "
+            "failing one, and any transaction of its own that it committed, took effect; a transaction of "
+            "its own still open at the failure was rolled back. It was not recorded, so it must be safe to "
+            "re-run (or be finished by hand)"
         )
         logs.log("migration failed", level="ERROR", migration=migration.id, reason=reason)
         # Short on purpose: the migrations applied before it are listed in the result's "applied".

@@ -122,6 +122,10 @@ def _rollback_plan(
             "migration",
             details={"irreversible": [m.id for m in plan if not m.reversible]},
         )
+    if plan:
+        from migrator.runner.transactions import refuse_own_transactions
+
+        refuse_own_transactions((m, m.reverse, "down") for m in plan)
     return plan
 
 
@@ -148,9 +152,16 @@ def _reverse_one(
     except Failed as failed:
         reason = failure_reason(conn, failed)
         logs.log("rollback failed", level="ERROR", migration=migration.id, reason=reason)
+        partial = (
+            ""
+            if migration.transactional
+            else " (it ran outside the runner's transaction: statements before the failing one, and any "
+            "transaction of its own that it committed, took effect)"
+        )
         raise MigrationFailed(
-            f"rolling back {migration.label} failed: {reason}. It stays applied; the {earlier} migration(s) "
-            "rolled back earlier in this run stay rolled back. Fix the reverse step and run rollback again",
+            f"rolling back {migration.label} failed: {reason}. It stays applied{partial}; the {earlier} "
+            "migration(s) rolled back earlier in this run stay rolled back. Fix the reverse step and run "
+            "rollback again",
             details={"failed": migration.id, "attempts": failed.attempts, "notices": failed.notices},
         ) from None
     logs.log("migration rolled back", migration=migration.id, duration_ms=duration, attempts=attempts)
