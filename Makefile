@@ -29,7 +29,7 @@ RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TAR
 	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
-RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT
+RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT MIN_REQUESTS ALLOW_SHORT_BAKE BREAK_LOCK
 $(foreach v,$(RELEASE_FLOW_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
@@ -94,7 +94,7 @@ bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql f
 
 # ------------------------------------------------------------------------------------- release
 
-.PHONY: plan apply verify demo preflight release rollback status history
+.PHONY: plan apply verify demo preflight release rollback release-unlock status history
 preflight: build ## Before the first apply on an account: credentials, region, zone, state bucket, quota, runtime, images, egress, password [ENV=..]
 	@$(PY) -m scripts.release.preflight
 
@@ -107,11 +107,14 @@ apply: venv ## Apply the saved plan (refuses a COLOR the env tfvars disagrees wi
 verify: venv ## Check COLOR's stack before it takes traffic: deployed, tasks running, image, health, HTTP
 	@$(PY) -m scripts.release.switch verify
 
-release: venv ## Progressive release to COLOR [STEPS=10,50,100 BAKE=s MIGRATE=1 AUTO_APPROVE=1]; resumes an interrupted one
+release: venv ## Progressive release to COLOR [STEPS=10,50,100 BAKE=s MIGRATE=1 MIN_REQUESTS=200 AUTO_APPROVE=1]; resumes one started anywhere
 	@$(PY) -m scripts.release.rollout release
 
-rollback: venv ## Return all traffic to the previous colour at once (ends an unfinished release)
-	@$(PY) -m scripts.release.rollout rollback
+rollback: venv ## All traffic back to the previous colour now: one Route 53 change, no plan, no lock (ends a release started anywhere)
+	@$(PY) -m scripts.release.breakglass
+
+release-unlock: venv ## Break a stale release lock (the holder is gone); journalled
+	@$(PY) -m scripts.release.releasestate unlock
 
 status: venv ## One screen: live colour (repo, state, Route 53), weights, images, tasks, alarms, migrations [FORMAT=json]
 	@$(PY) -m scripts.release.status
