@@ -12,7 +12,7 @@ import uuid
 import boto3
 import pytest
 
-from scripts.release import breakglass, journal, observe, releasestate
+from scripts.release import breakglass, journal, observe, releasestate, rollout
 from scripts.release.releasestate import LockHeld, Rollout, StateConflict, Store
 from scripts.release.tf import Workspace
 from scripts.release.trafficfile import Traffic
@@ -210,3 +210,38 @@ def test_a_colour_without_a_record_cannot_take_the_traffic_and_a_missing_weight_
     with pytest.raises(breakglass.BreakGlassError, match="has no green record"):
         breakglass.restore(session, live_records, Traffic("green", 0))
     assert observe.route53_weights(session, live, live_records["hosted_zone_id"]) == {"blue": 90}
+
+
+def test_a_rollback_elsewhere_wins_over_a_running_release(ws, live_records, monkeypatch) -> None:
+    # GIVEN a release from blue that this run holds, and a `make rollback` on another machine that ended it
+    # and put Route 53 back to blue 100 ... after which an apply of this run landed (blue 90 / green 10)
+    session = boto3.session.Session()
+    mine = Store(ws)
+    running = a_release(env="itest")
+    mine.save(running)
+    Store(ws).abort("rolled_back", "make rollback by them", "them")
+    reconciled = []
+    monkeypatch.setattr(breakglass, "reconcile", lambda _ws, traffic: reconciled.append(traffic) or [])
+    # WHEN this run notices (its next poll or write), THEN it puts the rollback's weights back and says who
+    summary = rollout._aborted(ws, mine, session, live_records, running, started=0.0)
+    assert summary["outcome"] == "rolled_back" and "rolled back by them" in summary["reason"]
+    weights = observe.route53_weights(
+        session, live_records["hostnames"]["live"], live_records["hosted_zone_id"]
+    )
+    assert weights == {"blue": 100, "green": 0}
+    assert reconciled == [Traffic("blue", 0)]  # the tfvars and state follow (reconcile is tested end to end)
+
+
+def test_a_release_taken_over_elsewhere_stops_without_touching_traffic(ws, live_records) -> None:
+    session = boto3.session.Session()
+    mine, theirs = Store(ws), Store(ws)
+    running = a_release(env="itest")
+    mine.save(running)
+    taken = theirs.load()
+    theirs.save(taken)  # the lock was broken and the release resumed on another machine
+    summary = rollout._aborted(ws, mine, session, live_records, running, started=0.0)
+    assert summary["outcome"] == "stopped" and "touches nothing" in summary["reason"]
+    weights = observe.route53_weights(
+        session, live_records["hostnames"]["live"], live_records["hosted_zone_id"]
+    )
+    assert weights == {"blue": 90, "green": 10}
