@@ -65,7 +65,11 @@ def gather(env: str) -> dict:
         problems.append(str(exc))
     releases: list[dict] = []
     try:
-        releases = [e for e in journal.read(ws) if e.get("kind") in ("release", "rollback")][-5:]
+        releases = [
+            e
+            for e in journal.read(ws)
+            if e.get("kind") in ("release", "rollback") and e.get("outcome") != "started"
+        ][-5:]
     except journal.JournalError as exc:
         problems.append(str(exc))
     return {
