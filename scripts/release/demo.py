@@ -138,7 +138,7 @@ def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
     print(json.dumps(summary))
     if summary.get("alarm_to_weights_s") is not None:
         print(
-            f"    break-glass: weights restored {summary['alarm_to_weights_s']}s after the alarm changed state",
+            f"    break-glass: weights restored {summary['alarm_to_weights_s']}s after the alarm fired",
             file=sys.stderr,
         )
     expected = "rolled_back" if fire_alarm else "completed"
