@@ -7,12 +7,12 @@ story rather than independent tests. Bakes are seconds long. Nothing produces me
 stand in for CloudWatch: they fire alarms with SetAlarmState (what CloudWatch does when a threshold is
 crossed) and publish RequestCount datapoints as synthetic traffic (what the ALB publishes under load).
 
-The incident cases inject on moto what an account mid-incident shows: a task definition changed under the
-ECS service (what a circuit-breaker revert leaves), Terraform's state lock held (a cancelled CI plan), and a
-pending change in the database module. The local default has no RDS instance (moto serves one per server,
-and the local default uses its own PostgreSQL), so the pending database change is drift on the database
-module's secret; the break-glass path never plans before it moves traffic, so what the foreign change is
-does not matter to it, only that it is reported afterwards as a warning.
+The incident cases inject on moto what an account mid-incident shows: a service scaled by hand, Terraform's
+state lock held (a cancelled CI plan), a pending change in the database module, and a task definition changed
+under a service (what an ECS circuit-breaker revert leaves). The local default has no RDS instance (moto
+serves one per server, and the local default uses its own PostgreSQL), so the pending database change is
+drift on the database module's secret; the break-glass path never plans before it moves traffic, so what the
+foreign change is does not matter to it, only that it is reported afterwards as a warning.
 """
 
 from __future__ import annotations
@@ -205,38 +205,6 @@ def test_an_alarm_rolls_back_through_the_break_glass_path_whatever_the_incident_
         assert kit.review()["changes"] == [], kit.review()
 
 
-def test_a_circuit_breaker_revert_stops_the_release_and_a_rollback_is_not_refused_by_it(kit: Kit) -> None:
-    # GIVEN a release to blue baking at 20%
-    with kit.synthetic_traffic():
-        proc = kit.start("release", "COLOR=blue", "STEPS=20,100", "BAKE=60", "AUTO_APPROVE=1")
-        undo = None
-        try:
-            kit.wait_for_step(proc, 2)
-            # WHEN ECS reverts blue's deployment (a circuit breaker: another task definition runs)
-            undo = _inject_ecs_drift(kit)
-            stdout, stderr = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-        # THEN the release stops, naming the revert, and traffic stays where it was (a stop, not a rollback)
-        summary = kit.summary(stdout)
-        assert summary["outcome"] == "stopped", stderr
-        assert "circuit breaker" in summary["reason"], summary
-        assert "not Terraform's release-kit-local-blue:" in summary["reason"]
-        assert kit.live_weights() == {"blue": 20, "green": 80}
-
-        # WHEN `make rollback` runs with the drift still there, THEN it returns the weights and only warns
-        try:
-            rolled = kit.make("rollback")
-        finally:
-            undo()
-    result = kit.summary(rolled.stdout)
-    assert result["outcome"] == "rolled_back" and result["to"] == "green"
-    assert any("aws_ecs_service" in warning for warning in result["warnings"]), result["warnings"]
-    assert kit.live_weights() == {"blue": 0, "green": 100}
-    assert kit.rollout_state() is None
-
-
 def test_a_plan_that_changes_more_than_traffic_stops_before_applying(kit: Kit) -> None:
     # GIVEN a change besides traffic in the env tfvars (a pull request that also changed logs)
     original = kit.tfvars.read_text()
@@ -257,7 +225,17 @@ def test_a_plan_that_changes_more_than_traffic_stops_before_applying(kit: Kit) -
     assert kit.rollout_state() is None
 
 
-def test_a_release_killed_on_one_machine_is_resumed_on_another_and_the_contract_gate_uses_evidence(
+def _wait_for_the_lock(kit: Kit, holder: Kit, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lock = kit.release_lock()
+        if lock and lock["workdir"] == str(holder.local_dir):
+            return
+        time.sleep(0.3)
+    pytest.fail(f"{holder.local_dir} did not take the release lock within {timeout}s")
+
+
+def test_a_killed_release_resumes_elsewhere_stops_on_a_revert_is_undone_anywhere_and_the_contract_gate_waits(
     kit: Kit,
 ) -> None:
     # GIVEN a release to blue killed (kill -9: no cleanup at all) while baking at 10%
@@ -298,18 +276,34 @@ def test_a_release_killed_on_one_machine_is_resumed_on_another_and_the_contract_
     assert Kit.summary(unlocked.stdout)["holder"]["pid"] == holder["pid"]
     broken = [e for e in kit.journal() if e["kind"] == "lock"][-1]
     assert broken["outcome"] == "broken" and broken["holder"]["pid"] == holder["pid"]
-    with kit.synthetic_traffic():
-        resumed, summary = other.release("BAKE=1")
-    assert summary["outcome"] == "completed", resumed.stderr
-    assert "resuming release" in resumed.stderr
-    assert kit.live_weights() == {"blue": 100, "green": 0}
-    assert other.traffic() == ("blue", 0)
+    resumed = other.start("release", "BAKE=60")
+    undo = None
+    try:
+        _wait_for_the_lock(kit, other)
+        # ... and while it bakes, ECS reverts blue's deployment (a circuit breaker: another task definition)
+        undo = _inject_ecs_drift(kit)
+        stdout, stderr = resumed.communicate(timeout=120)
 
-    # AND `make rollback` on the first machine returns all traffic to the previous colour at once
-    rolled = kit.make("rollback")
-    assert kit.summary(rolled.stdout)["to"] == "green"
+        # THEN the resumed release stops, naming the revert; traffic stays (a stop, not a rollback)
+        summary = Kit.summary(stdout)
+        assert "resuming release" in stderr and summary["outcome"] == "stopped", stderr
+        assert "circuit breaker" in summary["reason"], summary
+        assert "not Terraform's release-kit-local-blue:" in summary["reason"]
+        assert kit.live_weights() == {"blue": 10, "green": 90}
+
+        # AND `make rollback` on the first machine, with the revert still there, undoes the release the second
+        # one ran: all traffic back to the previous colour at once, the drift only a warning
+        rolled = kit.make("rollback")
+    finally:
+        if resumed.poll() is None:
+            os.killpg(resumed.pid, signal.SIGKILL)
+        if undo:
+            undo()
+    result = kit.summary(rolled.stdout)
+    assert result["outcome"] == "rolled_back" and result["to"] == "green"
+    assert any("aws_ecs_service" in warning for warning in result["warnings"]), result["warnings"]
     assert kit.live_weights() == {"blue": 0, "green": 100}
-    assert kit.traffic() == ("green", 0)
+    assert kit.traffic() == ("green", 0) and kit.rollout_state() is None
 
     # WHEN blue has no traffic but still runs a task, THEN the contract step is still refused
     still_running = kit.migrate(ACTION="migrate", ALLOW_CONTRACT="1")
