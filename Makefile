@@ -32,7 +32,7 @@ $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 ADOPT_VARS = FROM TABLE DIR
 $(foreach v,$(ADOPT_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
-RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT VERBOSE
+RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT VERBOSE MIN_REQUESTS ALLOW_SHORT_BAKE BREAK_LOCK
 $(foreach v,$(RELEASE_FLOW_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
@@ -106,7 +106,7 @@ bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql f
 
 # ------------------------------------------------------------------------------------- release
 
-.PHONY: plan apply verify demo preflight release rollback status history
+.PHONY: plan apply verify demo preflight release rollback release-unlock status history
 preflight: build ## Before the first apply on an account: credentials, region, zone, state bucket, quota, runtime, images, egress, password [ENV=..]
 	@$(PY) -m scripts.release.preflight
 
@@ -119,11 +119,14 @@ apply: venv ## Apply the saved plan (refuses a COLOR the env tfvars disagrees wi
 verify: venv ## Check COLOR's stack before it takes traffic: deployed, tasks running, image, health, HTTP
 	@$(PY) -m scripts.release.switch verify
 
-release: venv ## Progressive release to COLOR [STEPS=10,50,100 BAKE=s MIGRATE=1 AUTO_APPROVE=1]; resumes an interrupted one
+release: venv ## Progressive release to COLOR [STEPS=10,50,100 BAKE=s MIGRATE=1 MIN_REQUESTS=200 AUTO_APPROVE=1]; resumes one started anywhere
 	@$(PY) -m scripts.release.rollout release
 
-rollback: venv ## Return all traffic to the previous colour at once (ends an unfinished release)
-	@$(PY) -m scripts.release.rollout rollback
+rollback: venv ## All traffic back to the previous colour now: one Route 53 change, no plan, no lock (ends a release started anywhere)
+	@$(PY) -m scripts.release.breakglass
+
+release-unlock: venv ## Break a stale release lock (the holder is gone); journalled
+	@$(PY) -m scripts.release.releasestate unlock
 
 status: venv ## One screen: live colour (repo, state, Route 53), weights, images, tasks, alarms, migrations [FORMAT=json]
 	@$(PY) -m scripts.release.status

@@ -30,6 +30,16 @@ output "hostnames" {
   }
 }
 
+output "hosted_zone_id" {
+  description = "ID of the hosted zone that holds the live records: the break-glass rollback and the contract gate look the zone up by it, never by name."
+  value       = data.aws_route53_zone.this.zone_id
+}
+
+output "idle_failover_enabled" {
+  description = "Whether a zero-weight colour's record evaluates target health (see var.idle_failover_enabled): the break-glass rollback writes the records by the traffic module's rule."
+  value       = var.idle_failover_enabled
+}
+
 output "live_color" {
   description = "The colour serving live traffic."
   value       = module.traffic.live_color

@@ -1,9 +1,16 @@
-"""moto in server mode, plus the one thing the kit needs that moto lacks: a Lambda function's code download.
+"""moto in server mode, plus the two things the kit needs that moto lacks: a Lambda function's code download,
+and an ECS deployment per task definition change.
 
 On AWS, ``lambda:GetFunction`` returns ``Code.Location``, a short-lived URL from which the deployed package
 can be downloaded. moto returns a made-up S3 address that nothing serves. This launcher runs the standard
 moto server and rewrites that address to a route on the same server that returns the stored package bytes,
 so the local invoker (``release/invoke.py``) downloads the deployed package exactly as it would on AWS.
+
+On AWS, an UpdateService that changes the task definition starts a new PRIMARY deployment of it (the old one
+drains and goes). moto changes the service's task definition but leaves its one deployment naming the old
+one, so `verify` (which requires the PRIMARY deployment to run Terraform's task definition) would fail after
+every image change. The launcher gives such an update a new deployment of the new task definition, in the
+state ECS reaches once it is done (moto runs no tasks to wait for).
 
     python -m scripts.localdefault.motoserver -p 5000
 """
@@ -19,6 +26,9 @@ import sys
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.core.utils import utcnow
+from moto.ecs.models import EC2ContainerServiceBackend
+from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -38,6 +48,34 @@ def _get_code_with_location(self: LambdaFunction) -> dict[str, Any]:
     if self.code_bytes and response.get("Code", {}).get("RepositoryType") == "S3":
         response["Code"]["Location"] = _code_location(self)
     return response
+
+
+_original_update_service = EC2ContainerServiceBackend.update_service
+
+
+def _update_service_with_deployment(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]):
+    service = _original_update_service(self, service_properties)
+    deployments = service.deployments
+    if deployments and deployments[0].get("taskDefinition") != service.task_definition:
+        deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+        done = service.running_count >= service.desired_count
+        progress = "completed" if done else "in progress"
+        now = utcnow()
+        service.deployments = [
+            {
+                **deployments[0],
+                "id": deployment_id,
+                "taskDefinition": service.task_definition,
+                "desiredCount": service.desired_count,
+                "runningCount": service.running_count,
+                "pendingCount": service.pending_count,
+                "rolloutState": "COMPLETED" if done else "IN_PROGRESS",
+                "rolloutStateReason": f"ECS deployment {deployment_id} {progress}.",
+                "createdAt": now,
+                "updatedAt": now,
+            }
+        ]
+    return service
 
 
 def _serve_code(path: str, start_response) -> list[bytes]:
@@ -76,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     os.environ["RELEASE_KIT_MOTO_URL"] = f"http://{args.host}:{args.port}"
     LambdaFunction.get_code = _get_code_with_location
+    EC2ContainerServiceBackend.update_service = _update_service_with_deployment
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     run_simple(args.host, args.port, make_app(), threaded=True, use_reloader=False)
 

@@ -1,9 +1,11 @@
 """The contract gate: a contract migration runs only when the evidence says the previous colour is retired.
 
 A contract step removes or tightens something the previous release may still use, so it is refused while
-the colour that is not live still takes traffic (its Route 53 weight, as Route 53 answers, is above 0) or
-still runs tasks (its ECS service's running count). FORCE_CONTRACT=1 overrides; the override, with the
-evidence it overrode, goes to the journal.
+the colour that is not live still takes traffic (its Route 53 weight, as Route 53 answers in the zone named by
+its ID, is above 0, or its record is missing, which proves nothing) or still runs tasks (its ECS service's
+running count), and while the live colour does not run what Terraform deployed (an ECS circuit breaker that
+reverted it to the previous release's task definition would be broken by the contract step). FORCE_CONTRACT=1
+overrides; the override, with the evidence it overrode, goes to the journal.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from scripts.release import journal, observe
+from scripts.release import journal, observe, verify
 from scripts.release.tf import Workspace
 
 if TYPE_CHECKING:
@@ -28,19 +30,28 @@ class ContractGateError(RuntimeError):
 class Evidence:
     live_color: str | None
     previous_color: str | None
-    previous_weight: int
+    previous_weight: int | None  # None: the colour is deployed but Route 53 has no record of it
     previous_running: int
     previous_desired: int
+    live_problem: str | None = None  # why the live colour does not run what Terraform deployed, if so
 
     @property
     def retired(self) -> bool:
-        return self.previous_weight == 0 and self.previous_running == 0
+        return self.previous_weight == 0 and self.previous_running == 0 and not self.live_problem
 
     def describe(self) -> str:
-        return (
-            f"{self.previous_color} has weight {self.previous_weight} in Route 53 and runs "
-            f"{self.previous_running} task(s) (desired {self.previous_desired})"
+        weight = (
+            "has no record in Route 53 (a missing record proves nothing about its traffic)"
+            if self.previous_weight is None
+            else f"has weight {self.previous_weight} in Route 53"
         )
+        text = (
+            f"{self.previous_color} {weight} and runs {self.previous_running} task(s) "
+            f"(desired {self.previous_desired})"
+        )
+        if self.live_problem:
+            text += f", and {self.live_color} does not run what Terraform deployed ({self.live_problem})"
+        return text
 
 
 def gather(session: Session, outputs: dict) -> Evidence:
@@ -48,11 +59,16 @@ def gather(session: Session, outputs: dict) -> Evidence:
     live = outputs.get("live_color")
     previous = {"blue": "green", "green": "blue"}.get(live or "")
     hostnames = outputs.get("hostnames") or {}
-    weights = observe.route53_weights(session, hostnames["live"]) if hostnames.get("live") else {}
+    live_name = hostnames.get("live")
+    weights = observe.route53_weights(session, live_name, outputs.get("hosted_zone_id")) if live_name else {}
     stacks = outputs.get("stacks") or {}
     counts = observe.task_counts(session, {previous: stacks[previous]}) if previous in stacks else {}
     tasks = counts.get(previous or "", {"running": 0, "desired": 0})
-    return Evidence(live, previous, weights.get(previous or "", 0), tasks["running"], tasks["desired"])
+    # A colour that is not deployed has no record, rightly; a deployed one without a record is unexplained.
+    weight = weights.get(previous or "", None if previous in stacks else 0)
+    running = verify.running(live, outputs, session) if live in stacks else None
+    problem = running.failures() if running is not None and not running.ok else None
+    return Evidence(live, previous, weight, tasks["running"], tasks["desired"], problem)
 
 
 def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrations: list[str]) -> Evidence:
@@ -63,11 +79,12 @@ def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrat
     if not force:
         raise ContractGateError(
             f"contract migration(s) {', '.join(migrations) or '(pending)'} refused: "
-            f"{evidence.describe()}, so it may still run the old code the contract step breaks. "
-            f"Drain it (`make release COLOR={evidence.live_color}` to completion), disable it "
-            f"({evidence.previous_color}.enabled = false, or desired_count = 0, then plan and apply), "
-            "or wait until its tasks stop. "
-            "FORCE_CONTRACT=1 overrides, and the override is recorded in the journal"
+            f"{evidence.describe()}, so old code the contract step breaks may still run. "
+            f"Drain {evidence.previous_color} (`make release COLOR={evidence.live_color}` to completion), "
+            f"disable it ({evidence.previous_color}.enabled = false, or desired_count = 0, then plan and "
+            "apply), or wait until its tasks stop; and let the live colour finish its deployment "
+            f"(`make verify COLOR={evidence.live_color}`). FORCE_CONTRACT=1 overrides, and the override is "
+            "recorded in the journal"
         )
     journal.record(
         ws,

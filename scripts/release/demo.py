@@ -5,13 +5,20 @@
     3. migrate the schema through the deployed function (up to the tables version 1 needs)
     4. deploy green at version 2 next to it; blue keeps all the traffic
     5. `make release COLOR=green MIGRATE=1`: verify green, run the expand migrations, 10% to green, bake...
-       and green's 5xx alarm fires during the bake, so the release rolls back by itself
+       and green's 5xx alarm fires during the bake, so the release rolls back by itself, through the
+       break-glass path (one Route 53 change batch, no plan, no state lock)
     6. `make release COLOR=green` again, alarms quiet: 10% -> 50% -> 100%, completed
     7. `make status`
 
-Nothing produces metrics on the local default, so step 5 fires the alarm the way CloudWatch would when the
-threshold is crossed: SetAlarmState. Each step prints what it does, its progress and its time, and the demo
-stops at the first failure with the reason. The contract migration is deliberately left pending: it runs
+Nothing produces metrics on the local default, so the demo stands in for CloudWatch twice, and says so: step 5
+fires the alarm the way CloudWatch would when the threshold is crossed (SetAlarmState), and during both
+releases it publishes synthetic traffic, RequestCount datapoints for each colour's load balancer
+(PutMetricData), because a bake that saw fewer than MIN_REQUESTS requests is inconclusive and never passes.
+moto accepts datapoints in the AWS/ApplicationELB namespace; AWS reserves "AWS/" namespaces for its own
+services, so on AWS only the load balancer itself can publish them.
+
+Each step prints what it does, its progress and its time, and the demo stops at the first failure with the
+reason. The contract migration is deliberately left pending: it runs
 only once the old colour is retired. The demo works on a copy of terraform/env under .local/demo/env (a
 release writes live_color there), so your checkout's tfvars never change.
 """
@@ -30,7 +37,7 @@ from pathlib import Path
 
 from scripts import LOCAL_DIR
 from scripts.localdefault import localenv
-from scripts.release import environment, rollout, status, switch, trafficfile
+from scripts.release import environment, observe, releasestate, rollout, status, switch, trafficfile
 from scripts.release.invoke import InvokeError, invoke
 from scripts.release.tf import ENV_DIR, TerraformError
 
@@ -58,17 +65,52 @@ def overlay(name: str, *, green_enabled: bool = True) -> tuple[Path, ...]:
     return (path,)
 
 
+SYNTHETIC_REQUESTS_PER_SECOND = 200
+
+
+def synthetic_traffic(stop: threading.Event) -> None:
+    """Until ``stop``: RequestCount datapoints for both colours' load balancers, one per second, as the ALBs
+    would publish them under real traffic (the demo's stand-in; see the module docstring)."""
+    ws = environment.workspace(ENV)
+    session = environment.aws_session(ws)
+    stacks = ws.outputs().get("stacks") or {}
+    balancers = [observe.alb_arn(session, stack["target_group_arn"]) for stack in stacks.values()]
+    cloudwatch = session.client("cloudwatch")
+    while not stop.wait(1.0):
+        cloudwatch.put_metric_data(
+            Namespace="AWS/ApplicationELB",
+            MetricData=[
+                {
+                    "MetricName": "RequestCount",
+                    "Dimensions": [{"Name": "LoadBalancer", "Value": observe.load_balancer_dimension(arn)}],
+                    "Value": SYNTHETIC_REQUESTS_PER_SECOND,
+                    "Unit": "Count",
+                }
+                for arn in balancers
+                if arn
+            ],
+        )
+
+
 def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
-    """`make release COLOR=green` with short bakes; with ``fire_alarm``, green's 5xx alarm goes to ALARM
-    during the first bake, as CloudWatch would set it on a breach."""
+    """`make release COLOR=green` with short bakes and synthetic traffic; with ``fire_alarm``, green's 5xx
+    alarm goes to ALARM during the first bake, as CloudWatch would set it on a breach."""
     alarm = "release-kit-local-green-target-5xx-rate"
     cloudwatch = _boto("cloudwatch")
     cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: start quiet")
     firing = threading.Event()
+    print(
+        f"    (demo) synthetic traffic: {SYNTHETIC_REQUESTS_PER_SECOND} requests/s to each colour, published "
+        "as RequestCount datapoints (PutMetricData) so the bakes have traffic to judge",
+        file=sys.stderr,
+    )
+    traffic = threading.Thread(target=synthetic_traffic, args=(firing,), daemon=True)
+    traffic.start()
 
     def fire_during_the_first_bake() -> None:
+        store = releasestate.Store(environment.workspace(ENV))
         while not firing.is_set():
-            state = rollout.Rollout.load(ENV)
+            state = store.load()
             if state and state.steps[state.index]["do"] == "bake":
                 print(f"\n    (demo) {alarm} -> ALARM: 5xx rate over the threshold", file=sys.stderr)
                 cloudwatch.set_alarm_state(
@@ -94,6 +136,11 @@ def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
         firing.set()
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: reset")
     print(json.dumps(summary))
+    if summary.get("alarm_to_weights_s") is not None:
+        print(
+            f"    break-glass: weights restored {summary['alarm_to_weights_s']}s after the alarm fired",
+            file=sys.stderr,
+        )
     expected = "rolled_back" if fire_alarm else "completed"
     if summary["outcome"] != expected:
         raise DemoFailed(f"the release ended {summary['outcome']}, expected {expected}: {summary['reason']}")
@@ -146,22 +193,10 @@ def applied_migrations() -> list[str]:
 
 def route53_weights() -> dict[str, int]:
     """The weights Route 53 itself answers with for the live name (not what Terraform meant to set)."""
-    import boto3
-
     ws = environment.workspace(ENV)
-    ws.export_aws_env()
-    live = ws.outputs()["hostnames"]["live"].rstrip(".") + "."
-    route53 = boto3.client("route53")
-    weights = {}
-    for zone in route53.list_hosted_zones()["HostedZones"]:
-        if not live.endswith("." + zone["Name"]):
-            continue
-        pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone["Id"])
-        for page in pages:
-            for record in page["ResourceRecordSets"]:
-                if record["Name"] == live and "SetIdentifier" in record:
-                    weights[record["SetIdentifier"]] = int(record["Weight"])
-    return dict(sorted(weights.items()))
+    outputs = ws.outputs()
+    session = environment.aws_session(ws)
+    return observe.route53_weights(session, outputs["hostnames"]["live"], outputs.get("hosted_zone_id"))
 
 
 def main() -> int:
@@ -191,7 +226,8 @@ def main() -> int:
             lambda: deploy("blue", overlay("2-green-v2")),
         ),
         (
-            "release green with the expand migrations; green's 5xx alarm fires in the first bake",
+            "release green with the expand migrations; green's 5xx alarm fires in the first bake, and the "
+            "break-glass rollback returns the weights",
             lambda: release_green(overlay("2-green-v2"), fire_alarm=True),
         ),
         (

@@ -12,8 +12,11 @@ preflight), so none of them needs another to learn which environment it is in. I
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from scripts import LOCAL_DIR
@@ -103,6 +106,33 @@ def var_files() -> tuple[Path, ...]:
     """``VAR_FILE=a.tfvars,b.tfvars``: extra variable files for this command."""
     raw = os.environ.get("KIT_VAR_FILE", "") or os.environ.get("VAR_FILE", "")
     return tuple(Path(p).resolve() for p in raw.split(",") if p.strip())
+
+
+def run_command(
+    action: str, command: Callable[[], dict], errors: tuple[type[BaseException], ...] = ()
+) -> int:
+    """A release command's make target: its JSON summary is the last line of standard output. A refusal or
+    failure (a ReleaseError, TerraformError, LocalEnvError or one of ``errors``) becomes a summary with
+    ``ok: false``, ``outcome: stopped`` and the reason; the exit status is 0 only when ``ok``."""
+    from scripts.release.tf import TerraformError
+
+    started = time.monotonic()
+    try:
+        summary = command()
+    except (ReleaseError, TerraformError, localenv.LocalEnvError, *errors) as exc:
+        say(f"error: {exc}")
+        summary = {
+            "ok": False,
+            "action": action,
+            "from": None,
+            "to": os.environ.get("KIT_COLOR") or None,
+            "steps": [],
+            "outcome": "stopped",
+            "reason": str(exc),
+            "duration_s": round(time.monotonic() - started, 1),
+        }
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["ok"] else 1
 
 
 def main() -> int:

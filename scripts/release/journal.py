@@ -16,16 +16,13 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from scripts.release import statebucket
 from scripts.release.tf import Workspace
-
-if TYPE_CHECKING:
-    from boto3.session import Session
 
 PREFIX = "release-journal"
 
@@ -38,35 +35,11 @@ def file_sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
 
-def _backend_setting(ws: Workspace, name: str) -> str | None:
-    text = ws.backend_config.read_text() if ws.backend_config.exists() else ""
-    found = re.search(rf'^\s*{name}\s*=\s*"([^"]*)"', text, re.M)
-    return found[1] if found else None
-
-
-def _session(ws: Workspace):
-    import boto3
-
-    ws.export_aws_env()
-    region = _backend_setting(ws, "region") or os.environ.get("AWS_REGION") or "us-east-1"
-    return boto3.session.Session(region_name=region)
-
-
 def _location(ws: Workspace) -> tuple[str, str]:
-    bucket = _backend_setting(ws, "bucket")
-    if not bucket:
-        raise JournalError(
-            f"{ws.backend_config.name} names no bucket, so there is nowhere to keep the journal"
-        )
-    return bucket, f"{PREFIX}/{ws.env}/"
-
-
-def caller_arn(session: Session) -> str:
-    """Who is acting: the caller's identity ARN (an assumed role shows the session name, i.e. the person)."""
     try:
-        return session.client("sts").get_caller_identity()["Arn"]
-    except Exception as exc:
-        return f"unknown ({type(exc).__name__})"
+        return statebucket.bucket(ws), f"{PREFIX}/{ws.env}/"
+    except statebucket.BucketError as exc:
+        raise JournalError(str(exc)) from exc
 
 
 def images(outputs: dict) -> dict[str, str | None]:
@@ -76,14 +49,14 @@ def images(outputs: dict) -> dict[str, str | None]:
 
 def record(ws: Workspace, kind: str, *, outputs: dict | None = None, **fields: Any) -> str:
     """Append one event; returns its key."""
-    session = _session(ws)
+    session = statebucket.session(ws)
     bucket, prefix = _location(ws)
     now = dt.datetime.now(dt.UTC)
     event = {
         "kind": kind,
         "env": ws.env,
         "at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "who": caller_arn(session),
+        "who": statebucket.caller_arn(session),
         **({"images": images(outputs)} if outputs is not None else {}),
         **fields,
     }
@@ -94,6 +67,7 @@ def record(ws: Workspace, kind: str, *, outputs: dict | None = None, **fields: A
             Key=key,
             Body=json.dumps(event, sort_keys=True).encode(),
             ContentType="application/json",
+            IfNoneMatch="*",  # an event is written once; nothing may ever overwrite one
         )
     except Exception as exc:
         raise JournalError(f"could not write the journal event to s3://{bucket}/{key}: {exc}") from exc
@@ -111,7 +85,7 @@ def record_quietly(ws: Workspace, kind: str, **fields: Any) -> str | None:
 
 def read(ws: Workspace, *, last: int | None = None) -> list[dict]:
     """The events of ENV, oldest first (the last ``last`` of them when given)."""
-    session = _session(ws)
+    session = statebucket.session(ws)
     bucket, prefix = _location(ws)
     s3 = session.client("s3")
     keys: list[str] = []

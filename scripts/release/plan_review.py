@@ -3,7 +3,8 @@
 Pure functions over the plan document: no terraform, no AWS. ``review(plan)`` returns a ``Review`` with what
 each colour runs (image and health check path, before and after, LIVE or IDLE, and a downgrade warning when
 a version goes backwards), the changes grouped by module, the traffic weights before and after, and the
-DANGER findings; ``to_markdown`` renders it, versions first: they are what a reviewer must see.
+DANGER findings; ``to_markdown`` renders it, versions first: they are what a reviewer must see;
+``foreign_changes(plan)`` lists everything a traffic step's plan changes besides the weights.
 
 DANGER means a destroy or a replace (delete-then-create or create-then-delete) of:
 - the shared database or its credentials secret (data loss, or a migrator that cannot log in);
@@ -25,6 +26,7 @@ PROTECTED_TYPES = {
     "aws_secretsmanager_secret": "the migrator's credentials secret",
 }
 ACTION_WORDS = {"create": "create", "update": "update", "replace": "replace", "delete": "destroy"}
+WEIGHTED_RECORDS = tuple(f'module.traffic.aws_route53_record.this["{color}"]' for color in COLORS)
 
 
 @dataclass(frozen=True)
@@ -376,3 +378,43 @@ def to_markdown(result: Review) -> str:
             lines.append(f"- `{symbol[change.action]}` `{change.address}`{detail}")
         lines += ["", "</details>", ""]
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------- traffic-only plans
+
+
+def _traffic_neutral(values: dict) -> dict:
+    """A weighted record's values without what a traffic step may change: its weight, and whether its alias
+    evaluates target health (the traffic module evaluates health only while no colour has weight 0)."""
+    values = dict(values)
+    values["alias"] = [
+        {k: v for k, v in alias.items() if k != "evaluate_target_health"}
+        for alias in values.get("alias") or []
+    ]
+    return values
+
+
+def foreign_changes(plan: dict) -> list[str]:
+    """Every change in a plan besides a weight update of the two weighted records."""
+    foreign: list[str] = []
+    for resource in plan.get("resource_changes", []):
+        actions = resource["change"]["actions"]
+        if actions in (["no-op"], ["read"]):
+            continue
+        address = resource["address"]
+        if address in WEIGHTED_RECORDS and actions == ["update"]:
+            before = _traffic_neutral(resource["change"].get("before") or {})
+            after = _traffic_neutral(resource["change"].get("after") or {})
+            unknown = resource["change"].get("after_unknown") or {}
+            changed = sorted(
+                key
+                for key in set(before) | set(after)
+                if key != "weighted_routing_policy"
+                and (before.get(key) != after.get(key) or unknown.get(key))
+            )
+            if not changed:
+                continue
+            foreign.append(f"{address} (changes {', '.join(changed)})")
+        else:
+            foreign.append(f"{address} ({'/'.join(actions)})")
+    return foreign

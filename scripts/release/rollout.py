@@ -1,19 +1,27 @@
-"""`make release COLOR=<to> [STEPS=10,50,100] [BAKE=s] [MIGRATE=1] [AUTO_APPROVE=1]` and `make rollback`.
+"""`make release COLOR=<to> [STEPS=10,50,100] [BAKE=s] [MIGRATE=1] [AUTO_APPROVE=1]`, `make rollback` and
+`make release-unlock`.
 
 A release is a short list of steps, as data (the way Argo Rollouts declares one):
 
-    verify            the target colour is deployed, ready, and none of its alarms fires
+    verify            the target colour is deployed, runs what Terraform deployed, and no alarm of it fires
     migrate           (MIGRATE=1) the pending expand migrations, through the deployed function
     weight <p>        write the traffic settings for p% to the target into the env tfvars, plan, check that
                       the plan changes only the two weighted records, apply
-    bake <s>          watch both colours' alarms for s seconds; one of the target's in ALARM rolls back
+    bake <s>          watch both colours' alarms for s seconds (see ``bake``): an alarm of the target's rolls
+                      back, a revert or too little traffic stops without advancing
 
-After each step the index of the next one is saved (``.local/releases/<env>.json``), so Ctrl-C or a kill
-leaves a release that `make release` resumes and `make rollback` undoes. A rollback is the same plan/apply
-of the traffic settings the release started from. Every step, rollback and outcome goes to the journal.
+Forward steps stop on any surprise; the way back never does. A rollback, by hand or on an alarm, is the
+break-glass path (``breakglass``): one Route 53 change batch, no plan and no state lock, with every foreign
+change in the plan reported as a warning afterwards.
+
+The release's state and a release lock live in the state bucket (``releasestate``): a second `make release`
+anywhere is refused, naming who holds the lock and since when; `make release` and `make rollback` resume or
+undo a release started on any machine; `make release-unlock` (or BREAK_LOCK=1) breaks a stale lock, and the
+journal records it. A journal write that fails stops a forward step; it only warns on the way back.
 
 The last line of standard output is a JSON summary:
-``{ok, action, from, to, steps, outcome: completed|rolled_back|stopped, reason, duration_s, ...}``.
+``{ok, action, from, to, steps, outcome, reason, duration_s, ...}``, where outcome is completed, rolled_back,
+stopped or inconclusive.
 """
 
 from __future__ import annotations
@@ -24,89 +32,41 @@ import os
 import signal
 import sys
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from scripts import LOCAL_DIR
-from scripts.localdefault import localenv
-from scripts.release import environment, journal, observe, switch, trafficfile
-from scripts.release.environment import COLORS, ReleaseError, say
-from scripts.release.plan_review import review
-from scripts.release.tf import ApplyProgress, TerraformError, Workspace
+from scripts.release import bake, breakglass, environment, journal, observe, releasestate, switch, trafficfile
+from scripts.release.bake import Aborted, AlarmFired, Inconclusive, Stopped
+from scripts.release.environment import ReleaseError, say
+from scripts.release.plan_review import foreign_changes, review
+from scripts.release.releasestate import Rollout, StateConflict, StateError, Store
+from scripts.release.tf import ApplyProgress, Workspace
 from scripts.release.trafficfile import Traffic
 
 if TYPE_CHECKING:
     from boto3.session import Session
 
-STATE_DIR = LOCAL_DIR / "releases"
 DEFAULT_STEPS = (10, 50, 100)
 # Realistic on AWS: alarms evaluate over minutes (3 periods of 60 s by default), and a bake shorter than
 # that watches nothing. The local default has no traffic and no metrics, so it only needs to prove the loop.
 DEFAULT_BAKE_SECONDS = {"local": 5}
 DEFAULT_BAKE_SECONDS_AWS = 600
-WEIGHTED_RECORDS = tuple(f'module.traffic.aws_route53_record.this["{color}"]' for color in COLORS)
-
-
-class Stopped(ReleaseError):
-    """The release stopped without rolling back (the state stays for a resume or a rollback)."""
-
-
-class AlarmFired(ReleaseError):
-    """An alarm of the target colour fired during a bake."""
-
-    def __init__(self, alarm: str, states: dict[str, str]) -> None:
-        super().__init__(f"alarm {alarm} is in ALARM")
-        self.alarm = alarm
-        self.states = states
+# Refusals and failures that end a release command with a JSON summary instead of a traceback.
+ERRORS = (
+    trafficfile.TrafficFileError,
+    breakglass.BreakGlassError,
+    journal.JournalError,
+    observe.ObserveError,
+)
+__all__ = ["AlarmFired", "Inconclusive", "Rollout", "Stopped", "foreign_changes", "release"]
 
 
 class Interrupted(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: stop where we are, keep the state."""
 
 
-# ------------------------------------------------------------------------------------------ the state
-
-
-@dataclass
-class Rollout:
-    env: str
-    source: str
-    target: str
-    percents: list[int]
-    bake_seconds: float
-    steps: list[dict]
-    start: dict  # the Traffic the release started from: where a rollback returns
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    index: int = 0
-    applied: dict | None = None  # the Traffic last applied by this release
-    started_at: float = field(default_factory=time.time)
-    migrations: list[str] = field(default_factory=list)
-
-    @staticmethod
-    def path(env: str) -> Path:
-        return STATE_DIR / f"{env}.json"
-
-    @classmethod
-    def load(cls, env: str) -> Rollout | None:
-        path = cls.path(env)
-        return cls(**json.loads(path.read_text())) if path.exists() else None
-
-    def save(self) -> None:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        temporary = self.path(self.env).with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(temporary, self.path(self.env))  # a kill never leaves half a state file
-
-    def finish(self) -> None:
-        self.path(self.env).unlink(missing_ok=True)
-
-    @property
-    def start_traffic(self) -> Traffic:
-        return Traffic(**self.start)
+# ------------------------------------------------------------------------------------------ the steps
 
 
 def parse_steps(raw: str | None) -> list[int]:
@@ -162,43 +122,6 @@ class Shift:
     weights_after: dict[str, int]
     plan_sha256: str | None
     applied: bool
-
-
-def _traffic_neutral(values: dict) -> dict:
-    """A weighted record's values without what a traffic step may change: its weight, and whether its alias
-    evaluates target health (the traffic module evaluates health only while no colour has weight 0)."""
-    values = dict(values)
-    values["alias"] = [
-        {k: v for k, v in alias.items() if k != "evaluate_target_health"}
-        for alias in values.get("alias") or []
-    ]
-    return values
-
-
-def foreign_changes(plan: dict) -> list[str]:
-    """Every change in a plan besides a weight update of the two weighted records."""
-    foreign: list[str] = []
-    for resource in plan.get("resource_changes", []):
-        actions = resource["change"]["actions"]
-        if actions in (["no-op"], ["read"]):
-            continue
-        address = resource["address"]
-        if address in WEIGHTED_RECORDS and actions == ["update"]:
-            before = _traffic_neutral(resource["change"].get("before") or {})
-            after = _traffic_neutral(resource["change"].get("after") or {})
-            unknown = resource["change"].get("after_unknown") or {}
-            changed = sorted(
-                key
-                for key in set(before) | set(after)
-                if key != "weighted_routing_policy"
-                and (before.get(key) != after.get(key) or unknown.get(key))
-            )
-            if not changed:
-                continue
-            foreign.append(f"{address} (changes {', '.join(changed)})")
-        else:
-            foreign.append(f"{address} ({'/'.join(actions)})")
-    return foreign
 
 
 def shift(ws: Workspace, traffic: Traffic, *, label: str) -> Shift:
@@ -258,53 +181,6 @@ def _weights(weights: dict[str, int]) -> str:
 # ------------------------------------------------------------------------------------------ the steps
 
 
-def _poll_seconds(bake_seconds: float) -> float:
-    return max(1.0, min(15.0, bake_seconds / 10))
-
-
-def watch_alarms(session: Session, rollout: Rollout, alarms: dict[str, list[str]], seconds: float) -> None:
-    """Watch both colours' alarms for ``seconds``; raise AlarmFired on one of the target's."""
-    names = alarms.get(rollout.target, []) + alarms.get(rollout.source, [])
-    started = time.monotonic()
-    warned: set[str] = set()
-    failures = 0
-    while True:
-        try:
-            states = observe.alarm_states(session, names)
-            failures = 0
-        except (BotoCoreError, ClientError) as exc:
-            # One failed poll is a network hiccup; three in a row mean the bake is blind, so it stops
-            # (the state stays: `make release` resumes the bake, `make rollback` undoes the release).
-            failures += 1
-            say(f"    warning: could not read the alarms ({exc})")
-            if failures >= 3:
-                raise Stopped(f"could not read the alarms three times in a row: {exc}") from exc
-            time.sleep(_poll_seconds(seconds))
-            continue
-        missing = [n for n in names if states[n] == "MISSING"]
-        if missing:
-            raise Stopped(
-                f"alarm(s) {', '.join(missing)} do not exist, so the bake watches nothing: apply first"
-            )
-        firing = [n for n in alarms.get(rollout.target, []) if states[n] == "ALARM"]
-        if firing:
-            raise AlarmFired(firing[0], states)
-        for name in alarms.get(rollout.source, []):
-            if states[name] == "ALARM" and name not in warned:
-                warned.add(name)
-                say(f"    note: {name} ({rollout.source}, the colour traffic leaves) is in ALARM")
-        elapsed = time.monotonic() - started
-        summary = "  ".join(
-            f"{color}: {sum(states[n] == 'OK' for n in watched)}/{len(watched)} OK"
-            for color in (rollout.target, rollout.source)
-            for watched in [alarms.get(color, [])]
-        )
-        say(f"    bake {min(elapsed, seconds):4.0f}/{seconds:.0f}s  {summary}")
-        if elapsed >= seconds:
-            return
-        time.sleep(min(_poll_seconds(seconds), max(seconds - elapsed, 0.0)))
-
-
 def verify_target(ws: Workspace, session: Session, rollout: Rollout, alarms: dict[str, list[str]]) -> None:
     verdict = switch.verify_color(ws.env, rollout.target, ws=ws)
     say(verdict.render())
@@ -351,7 +227,7 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
     say(f"    running expand migrations {', '.join(expand)} through {function}")
     result = invoke(function, {"action": "migrate", "target": expand[-1]})
     outcome = "applied" if result.get("ok") else "failed"
-    journal.record_quietly(
+    _journal(
         ws,
         "migration",
         outputs=outputs,
@@ -366,6 +242,15 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
 
 
 # ------------------------------------------------------------------------------------------ commands
+
+
+def _journal(ws: Workspace, kind: str, **fields) -> None:
+    """A forward step's journal entry: when it cannot be written, the release stops (without advancing, so
+    a resume redoes the step, which is then a no-op, and writes the entry)."""
+    try:
+        journal.record(ws, kind, **fields)
+    except journal.JournalError as exc:
+        raise Stopped(f"the journal could not be written, so the release stops: {exc}") from exc
 
 
 def _summary(
@@ -404,22 +289,71 @@ def release(
     migrate: bool = False,
     auto_approve: bool = False,
     extra_var_files: tuple[Path, ...] = (),
+    min_requests: str | None = None,
+    allow_short_bake: bool = False,
+    break_lock: bool = False,
 ) -> dict:
-    """Run (or resume) a progressive release to ``target``; returns the JSON summary."""
+    """Run (or resume) a progressive release to ``target``, holding ENV's release lock; returns the JSON
+    summary."""
     started = time.monotonic()
-    rollout = Rollout.load(env)
+    minimum = bake.min_requests(min_requests)
     ws = environment.workspace(env, extra_var_files)
-    ws.init()
+    store = Store(ws)  # the lock first: a second release anywhere is refused before it plans or inits
+    if break_lock and store.holder() is not None:
+        releasestate.break_journalled(ws, store, "BREAK_LOCK=1 on make release")
+    store.lock(store.session, release=None)
+    try:
+        ws.init()
+        outputs = ws.outputs()
+        session = environment.aws_session(ws)
+        return _release(
+            ws,
+            store,
+            session,
+            outputs,
+            target,
+            started,
+            steps,
+            bake_seconds,
+            migrate,
+            auto_approve,
+            extra_var_files,
+            minimum,
+            allow_short_bake,
+        )
+    finally:
+        warning = store.unlock()
+        if warning:
+            say(f"warning: {warning}")
+
+
+def _release(
+    ws: Workspace,
+    store: Store,
+    session: Session,
+    outputs: dict,
+    target: str | None,
+    started: float,
+    steps: str | None,
+    bake_seconds: str | None,
+    migrate: bool,
+    auto_approve: bool,
+    extra_var_files: tuple[Path, ...],
+    minimum: int,
+    allow_short_bake: bool,
+) -> dict:
+    env = ws.env
+    rollout = store.load()
     if rollout is not None:
         if target is not None and target != rollout.target:
             raise ReleaseError(
                 f"a release of ENV={env} from {rollout.source} to {rollout.target} is under way (step "
-                f"{rollout.index + 1}/{len(rollout.steps)}): `make release COLOR={rollout.target}` "
-                "resumes it, `make rollback` undoes it"
+                f"{rollout.index + 1}/{len(rollout.steps)}, started by {rollout.started_by}): "
+                f"`make release COLOR={rollout.target}` resumes it, `make rollback` undoes it"
             )
         say(
             f"==> resuming release {rollout.id}: {rollout.source} -> {rollout.target}, "
-            f"step {rollout.index + 1}/{len(rollout.steps)}"
+            f"step {rollout.index + 1}/{len(rollout.steps)} (started by {rollout.started_by})"
         )
         if steps and steps.strip() and parse_steps(steps) != rollout.percents:
             say(f"    note: STEPS={steps} is ignored; a resumed release keeps its steps {rollout.percents}")
@@ -429,7 +363,8 @@ def release(
             for step in rollout.steps[rollout.index :]:
                 if step["do"] == "bake":
                     step["seconds"] = seconds
-            rollout.save()
+        _check_bake_length(session, outputs, rollout, allow_short_bake)
+        store.save(rollout)
     else:
         if target is None:
             raise ReleaseError("COLOR is required: the colour to release to, e.g. make release COLOR=green")
@@ -442,38 +377,62 @@ def release(
                 "there is nothing to release to it"
             )
         percents = parse_steps(steps)
-        bake = parse_bake(bake_seconds, env)
+        seconds = parse_bake(bake_seconds, env)
         rollout = Rollout(
             env=env,
             source=current.live_color,
             target=target,
             percents=percents,
-            bake_seconds=bake,
-            steps=build_steps(percents, bake, migrate),
+            bake_seconds=seconds,
+            steps=build_steps(percents, seconds, migrate),
             start=asdict(current),
+            started_by=releasestate.actor(session),
         )
-        plan_text = ", ".join(
-            f"{s['do']} {s.get('percent', '')}{'%' if 'percent' in s else ''}{s.get('seconds', '')}"
-            f"{'s' if 'seconds' in s else ''}".strip()
-            for s in rollout.steps
-        )
+        _check_bake_length(session, outputs, rollout, allow_short_bake)
+        plan_text = ", ".join(_describe(s, rollout) for s in rollout.steps)
         say(f"==> release {rollout.id} of ENV={env}: {rollout.source} -> {target}: {plan_text}")
+        if rollout.target not in (outputs.get("stacks") or {}):
+            raise ReleaseError(
+                f"{rollout.target} is not deployed in ENV={env}: set {rollout.target}.enabled = true with "
+                f"its image in {trafficfile.path_for(env)}, `make plan`, `make apply`, then release"
+            )
         if not auto_approve:
             _confirm(f"Release {target} in ENV={env}?")
-        rollout.save()
-
-    outputs = ws.outputs()
-    if rollout.target not in (outputs.get("stacks") or {}):
-        rollout.finish()
-        raise ReleaseError(
-            f"{rollout.target} is not deployed in ENV={env}: set {rollout.target}.enabled = true with its "
-            f"image in {trafficfile.path_for(env)}, `make plan`, `make apply`, then release"
+        _journal(
+            ws,
+            "release",
+            outputs=outputs,
+            release=rollout.id,
+            outcome="started",
+            **{"from": rollout.source, "to": rollout.target},
+            steps=rollout.percents,
         )
+        store.save(rollout)
+    return _run(ws, store, session, outputs, rollout, started, minimum)
+
+
+def _check_bake_length(session: Session, outputs: dict, rollout: Rollout, allow_short: bool) -> None:
+    bakes = [float(s["seconds"]) for s in rollout.steps[rollout.index :] if s["do"] == "bake"]
+    if bakes:
+        names = (outputs.get("alarms") or {}).get(rollout.target, [])
+        bake.check_length(session, names, min(bakes), allow_short=allow_short)
+
+
+def _run(
+    ws: Workspace,
+    store: Store,
+    session: Session,
+    outputs: dict,
+    rollout: Rollout,
+    started: float,
+    minimum: int,
+) -> dict:
     alarms = outputs.get("alarms") or {}
-    session = environment.aws_session(ws)
     previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         while rollout.index < len(rollout.steps):
+            if store.changed():
+                raise Aborted("the release state changed")
             step = rollout.steps[rollout.index]
             say(f"\n==> step {rollout.index + 1}/{len(rollout.steps)}: {_describe(step, rollout)}")
             if step["do"] == "verify":
@@ -484,7 +443,7 @@ def release(
                 traffic = Traffic.for_share(rollout.source, rollout.target, step["percent"])
                 moved = shift(ws, traffic, label=f"{step['percent']}% to {rollout.target}")
                 rollout.applied = asdict(traffic)
-                journal.record_quietly(
+                _journal(
                     ws,
                     "step",
                     outputs=outputs,
@@ -498,35 +457,19 @@ def release(
                     migrations=rollout.migrations,
                 )
             elif step["do"] == "bake":
-                watch_alarms(session, rollout, alarms, float(step["seconds"]))
+                bake.watch(session, store, rollout, alarms, outputs, float(step["seconds"]), minimum)
             rollout.index += 1
-            rollout.save()
+            store.save(rollout)
+        _journal(ws, "release", **_outcome_fields(ws.outputs(), rollout, "completed", None))
+        store.end(rollout, "completed", None, releasestate.actor(session))
     except AlarmFired as fired:
-        say(f"\n==> {fired.alarm} fired: rolling back to {rollout.start_traffic.describe()}")
-        back = shift(ws, rollout.start_traffic, label="rollback")
-        rollout.finish()
-        reason = (
-            f"alarm {fired.alarm} fired during the bake; traffic returned to {_weights(back.weights_after)}"
-        )
-        journal.record_quietly(
-            ws,
-            "rollback",
-            outputs=outputs,
-            release=rollout.id,
-            **{"from": rollout.source, "to": rollout.target},
-            alarm=fired.alarm,
-            weights_before=back.weights_before,
-            weights_after=back.weights_after,
-            plan_sha256=back.plan_sha256,
-            outcome="rolled_back",
-            reason=reason,
-        )
-        say(f"error: release rolled back: {reason}")
-        return _summary("release", rollout, "rolled_back", reason, started, alarm=fired.alarm)
+        return _roll_back_on_alarm(ws, store, session, outputs, rollout, fired, started)
+    except (Aborted, StateConflict):
+        return _aborted(ws, store, session, outputs, rollout, started)
     except Stopped as exc:
-        _record_outcome(ws, outputs, rollout, "stopped", str(exc))
-        say(f"error: release stopped: {exc}")
-        return _summary("release", rollout, "stopped", str(exc), started)
+        _record_outcome(ws, outputs, rollout, exc.outcome, str(exc))
+        say(f"error: release {'paused' if exc.outcome == 'inconclusive' else 'stopped'}: {exc}")
+        return _summary("release", rollout, exc.outcome, str(exc), started)
     except KeyboardInterrupt:
         reason = (
             f"interrupted at step {rollout.index + 1}/{len(rollout.steps)}: `make release` resumes, "
@@ -537,28 +480,113 @@ def release(
         return _summary("release", rollout, "stopped", reason, started)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    rollout.finish()
-    _record_outcome(ws, ws.outputs(), rollout, "completed", None)
     say(f"\n==> {rollout.target} is live with all traffic")
     return _summary("release", rollout, "completed", None, started)
 
 
-def _record_outcome(ws: Workspace, outputs: dict, rollout: Rollout, outcome: str, reason: str | None) -> None:
+def _roll_back_on_alarm(
+    ws: Workspace,
+    store: Store,
+    session: Session,
+    outputs: dict,
+    rollout: Rollout,
+    fired: AlarmFired,
+    started: float,
+) -> dict:
+    say(f"\n==> {fired.alarm} fired: rolling back to {rollout.start_traffic.describe()}")
+    try:
+        restored = breakglass.rollback_to(ws, session, outputs, rollout.start_traffic)
+    except breakglass.BreakGlassError as exc:
+        reason = f"alarm {fired.alarm} fired, and the rollback FAILED: {exc}. Run `make rollback` now"
+        _record_outcome(ws, outputs, rollout, "stopped", reason)
+        say(f"error: {reason}")
+        return _summary("release", rollout, "stopped", reason, started, alarm=fired.alarm)
+    to_weights = round(restored.at - fired.changed_at, 1)
+    seen = restored.at - fired.detected_at
+    reason = (
+        f"alarm {fired.alarm} fired during the bake; traffic returned to {_weights(restored.weights_after)} "
+        f"{to_weights}s after the alarm changed state ({seen:.1f}s after the bake saw it)"
+    )
+    try:
+        store.end(rollout, "rolled_back", reason, releasestate.actor(session))
+    except StateError as exc:
+        restored.warnings.append(f"the release state could not be marked ended: {exc}")
     journal.record_quietly(
         ws,
-        "release",
+        "rollback",
         outputs=outputs,
         release=rollout.id,
         **{"from": rollout.source, "to": rollout.target},
-        steps=rollout.percents,
-        weights_before=Traffic(**rollout.start).weights,
-        weights_after=Traffic(**rollout.applied).weights
-        if rollout.applied
-        else Traffic(**rollout.start).weights,
-        migrations=rollout.migrations,
-        outcome=outcome,
+        alarm=fired.alarm,
+        weights_before=restored.weights_before,
+        weights_after=restored.weights_after,
+        route53_change=restored.change_id,
+        restore_s=round(restored.seconds, 2),
+        warnings=restored.warnings,
+        outcome="rolled_back",
         reason=reason,
     )
+    say(f"error: release rolled back: {reason}")
+    return _summary(
+        "release",
+        rollout,
+        "rolled_back",
+        reason,
+        started,
+        alarm=fired.alarm,
+        alarm_to_weights_s=to_weights,
+        warnings=restored.warnings,
+    )
+
+
+def _aborted(
+    ws: Workspace, store: Store, session: Session, outputs: dict, rollout: Rollout, started: float
+) -> dict:
+    """The state changed under this run. A rollback elsewhere wins: the weights it set are made sure of (an
+    apply of this run may have finished after it); anything else (the lock broken and the release taken
+    over) stops this run without touching traffic."""
+    try:
+        now = store.read()
+    except StateError as exc:
+        now = None
+        say(f"warning: {exc}")
+    ended = (now.ended if now is not None and now.id == rollout.id else None) or {}
+    if ended.get("outcome") == "rolled_back":
+        restored = breakglass.restore(session, outputs, rollout.start_traffic)
+        if restored.change_id is not None:
+            say(
+                f"    an apply of this run landed after the rollback: weights put back ({restored.change_id})"
+            )
+            restored.warnings = breakglass.reconcile(ws, rollout.start_traffic)
+        reason = f"rolled back by {ended.get('by')} at {ended.get('at')}: {ended.get('reason')}"
+        say(f"error: release {reason}")
+        return _summary("release", rollout, "rolled_back", reason, started)
+    reason = (
+        "the release state was changed elsewhere while this run held it (its lock broken and the release "
+        "taken over, or ended): this run stops and touches nothing; `make status` shows who runs it"
+    )
+    say(f"error: {reason}")
+    return _summary("release", rollout, "stopped", reason, started)
+
+
+def _outcome_fields(outputs: dict, rollout: Rollout, outcome: str, reason: str | None) -> dict:
+    start = Traffic(**rollout.start).weights
+    return {
+        "outputs": outputs,
+        "release": rollout.id,
+        "from": rollout.source,
+        "to": rollout.target,
+        "steps": rollout.percents,
+        "weights_before": start,
+        "weights_after": Traffic(**rollout.applied).weights if rollout.applied else start,
+        "migrations": rollout.migrations,
+        "outcome": outcome,
+        "reason": reason,
+    }
+
+
+def _record_outcome(ws: Workspace, outputs: dict, rollout: Rollout, outcome: str, reason: str | None) -> None:
+    journal.record_quietly(ws, "release", **_outcome_fields(outputs, rollout, outcome, reason))
 
 
 def _describe(step: dict, rollout: Rollout) -> str:
@@ -571,93 +599,30 @@ def _describe(step: dict, rollout: Rollout) -> str:
     return f"bake {step['seconds']:.0f}s, watching the alarms"
 
 
-def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
-    """Return all traffic to the previous colour at once: the colour an unfinished release started from,
-    or else the live colour without its canary, or else the other colour."""
-    started = time.monotonic()
-    ws = environment.workspace(env, extra_var_files)
-    ws.init()
-    rollout = Rollout.load(env)
-    current = trafficfile.read(trafficfile.path_for(env))
-    if rollout is not None:
-        wanted = Traffic(rollout.source, 0)
-    elif current.canary_percent:
-        wanted = Traffic(current.live_color, 0)
-    else:
-        wanted = Traffic(current.other_color, 0)
-    outputs = ws.outputs()
-    if wanted.live_color not in (outputs.get("stacks") or {}):
-        raise ReleaseError(
-            f"{wanted.live_color} is not deployed in ENV={env}, so traffic cannot go back to it"
-        )
-    say(f"==> rollback of ENV={env}: all traffic to {wanted.live_color} (from {current.describe()})")
-    moved = shift(ws, wanted, label="rollback")
-    if rollout is not None:
-        rollout.finish()
-    reason = f"make rollback: traffic returned to {_weights(moved.weights_after)}"
-    journal.record_quietly(
-        ws,
-        "rollback",
-        outputs=outputs,
-        release=rollout.id if rollout else None,
-        weights_before=moved.weights_before,
-        weights_after=moved.weights_after,
-        plan_sha256=moved.plan_sha256,
-        outcome="rolled_back",
-        reason=reason,
-    )
-    return {
-        "ok": True,
-        "action": "rollback",
-        "from": current.live_color if current.canary_percent == 0 else None,
-        "to": wanted.live_color,
-        "steps": [],
-        "outcome": "rolled_back",
-        "reason": reason,
-        "duration_s": round(time.monotonic() - started, 1),
-    }
-
-
 # ------------------------------------------------------------------------------------------------ CLI
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
-    if argv not in (["release"], ["rollback"]):
-        say(
-            "usage: python -m scripts.release.rollout release|rollback   (COLOR, STEPS, ... from the "
-            "environment)"
-        )
+    if argv != ["release"]:
+        say("usage: python -m scripts.release.rollout release   (COLOR, STEPS, ... from the environment)")
         return 2
-    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
-    started = time.monotonic()
-    try:
-        if argv == ["release"]:
-            summary = release(
-                env,
-                os.environ.get("KIT_COLOR") or None,
-                steps=os.environ.get("KIT_STEPS"),
-                bake_seconds=os.environ.get("KIT_BAKE"),
-                migrate=environment.flag("MIGRATE"),
-                auto_approve=environment.flag("AUTO_APPROVE"),
-                extra_var_files=environment.var_files(),
-            )
-        else:
-            summary = rollback(env, extra_var_files=environment.var_files())
-    except (ReleaseError, TerraformError, localenv.LocalEnvError, trafficfile.TrafficFileError) as exc:
-        say(f"error: {exc}")
-        summary = {
-            "ok": False,
-            "action": argv[0],
-            "from": None,
-            "to": os.environ.get("KIT_COLOR") or None,
-            "steps": [],
-            "outcome": "stopped",
-            "reason": str(exc),
-            "duration_s": round(time.monotonic() - started, 1),
-        }
-    print(json.dumps(summary), flush=True)
-    return 0 if summary["ok"] else 1
+    return environment.run_command(
+        "release",
+        lambda: release(
+            os.environ.get("KIT_ENV") or environment.LOCAL_ENV,
+            os.environ.get("KIT_COLOR") or None,
+            steps=os.environ.get("KIT_STEPS"),
+            bake_seconds=os.environ.get("KIT_BAKE"),
+            migrate=environment.flag("MIGRATE"),
+            auto_approve=environment.flag("AUTO_APPROVE"),
+            extra_var_files=environment.var_files(),
+            min_requests=os.environ.get("KIT_MIN_REQUESTS"),
+            allow_short_bake=environment.flag("ALLOW_SHORT_BAKE"),
+            break_lock=environment.flag("BREAK_LOCK"),
+        ),
+        ERRORS,
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Traffic three ways (as the repository's env tfvars says, as the Terraform state 
 judged on the weights: at a tie or mid-canary no colour "answers" more than another, so agreement means the
 three sources list the same weights (and the repository and the state name the same live colour). Then each
 colour's image and running/desired tasks, the alarm states, the migration level (latest applied, pending,
-whether a contract step is pending), an unfinished release, and the last releases from the journal.
+whether a contract step is pending), an unfinished release and who holds the release lock (both from the
+state bucket), and the last releases from the journal.
 
 It exits 1 only when the sources really disagree or an alarm fires (``problems``); what it could not read
 is a ``warning`` and does not change the exit code.
@@ -16,8 +17,7 @@ import json
 import os
 import sys
 
-from scripts.release import environment, journal, observe, trafficfile
-from scripts.release.rollout import Rollout
+from scripts.release import environment, journal, observe, releasestate, trafficfile
 from scripts.release.tf import TerraformError
 
 
@@ -31,7 +31,8 @@ def gather(env: str) -> dict:
 
     written = trafficfile.read(trafficfile.path_for(env))
     hostnames = outputs.get("hostnames") or {}
-    route53 = observe.route53_weights(session, hostnames["live"]) if hostnames.get("live") else {}
+    zone = outputs.get("hosted_zone_id")
+    route53 = observe.route53_weights(session, hostnames["live"], zone) if hostnames.get("live") else {}
     state_weights = outputs.get("traffic_weights") or {}
     live = {"repository": written.live_color, "state": outputs.get("live_color")}
     problems += traffic_problems(written, live["state"], state_weights, route53)
@@ -55,10 +56,19 @@ def gather(env: str) -> dict:
             problems.append(f"{color}: {', '.join(firing)} in ALARM")
 
     migrations = _migrations(outputs)
-    rollout = Rollout.load(env)
+    rollout, lock = None, None
+    try:
+        store = releasestate.Store(ws)
+        rollout, lock = store.load(), store.holder()
+    except releasestate.StateError as exc:
+        warnings.append(str(exc))
     releases: list[dict] = []
     try:
-        releases = [e for e in journal.read(ws) if e.get("kind") in ("release", "rollback")][-5:]
+        releases = [
+            e
+            for e in journal.read(ws)
+            if e.get("kind") in ("release", "rollback") and e.get("outcome") != "started"
+        ][-5:]
     except journal.JournalError as exc:
         warnings.append(str(exc))
     if "error" in migrations:
@@ -78,10 +88,13 @@ def gather(env: str) -> dict:
                 "to": rollout.target,
                 "step": rollout.index + 1,
                 "of": len(rollout.steps),
+                "started_by": rollout.started_by,
+                "updated_at": rollout.updated_at,
             }
             if rollout
             else None
         ),
+        "release_lock": lock,
         "last_releases": releases,
         "problems": problems,
         "warnings": warnings,
@@ -174,6 +187,9 @@ def render(status: dict) -> str:
             f"  in progress   release {r['id']} {r['from']} -> {r['to']} at step {r['step']}/{r['of']}: "
             "`make release` resumes, `make rollback` undoes"
         )
+        lines.append(f"                started by {r['started_by']}, last saved {r['updated_at']}")
+    if status.get("release_lock"):
+        lines.append(f"  release lock  held by {releasestate.describe_holder(status['release_lock'])}")
     lines.append("  last releases" + ("" if status["last_releases"] else "  none"))
     lines += [f"    {journal.render_line(e)}" for e in status["last_releases"]]
     lines += [f"  warning: {w}" for w in status.get("warnings", [])]

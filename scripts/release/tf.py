@@ -148,9 +148,11 @@ class Workspace:
         self.run("init", "-input=false", "-reconfigure", f"-backend-config={self.backend_config}")
         marker.write_text(fingerprint)
 
-    def plan(self, plan_file: Path, variables: Mapping[str, str]) -> int:
-        """Save a plan; return terraform's -detailed-exitcode (0 no changes, 2 changes)."""
-        args = ["plan", "-input=false", "-lock-timeout=60s", "-detailed-exitcode", f"-out={plan_file}"]
+    def plan(self, plan_file: Path, variables: Mapping[str, str], *, lock: bool = True) -> int:
+        """Save a plan; return terraform's -detailed-exitcode (0 no changes, 2 changes). ``lock=False`` plans
+        without the state lock (a read-only look that never waits for, or leaves, a lock)."""
+        locking = "-lock-timeout=60s" if lock else "-lock=false"
+        args = ["plan", "-input=false", locking, "-detailed-exitcode", f"-out={plan_file}"]
         args += self.var_args() + [f"-var={k}={v}" for k, v in variables.items()]
         proc = subprocess.run(
             ["terraform", f"-chdir={ROOT_DIR}", *args],
@@ -162,6 +164,20 @@ class Workspace:
         if proc.returncode not in (0, 2):
             raise TerraformError(_diagnostics(proc.stderr) or "terraform plan failed")
         return proc.returncode
+
+    def refresh_only(self, targets: tuple[str, ...], *, lock_timeout: str) -> None:
+        """Record what the remote objects ``targets`` really are in the state, changing no infrastructure
+        (`apply -refresh-only -target=...`); waits at most ``lock_timeout`` for the state lock."""
+        self.run(
+            "apply",
+            "-refresh-only",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            f"-lock-timeout={lock_timeout}",
+            *self.var_args(),
+            *(f"-target={target}" for target in targets),
+        )
 
     def show_json(self, plan_file: Path) -> dict:
         return json.loads(self.run("show", "-json", str(plan_file)).stdout)

@@ -1,13 +1,19 @@
 """The end-to-end tests' handle on a local default of their own: make targets, boto3 clients on its moto
-server, and the weights Route 53 really holds."""
+server, the weights Route 53 really holds, the release state in the state bucket, synthetic traffic, and a
+second checkout of the repository on the same local default (another operator's machine)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +22,8 @@ import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+STATE_BUCKET = "release-kit-tfstate"
+RELEASE_STATE = "release-state/local"
 
 
 @dataclass
@@ -62,13 +70,18 @@ class Kit:
     def live_weights(self) -> dict[str, int]:
         """The weights Route 53 itself holds for the live name (not what Terraform says it set)."""
         route53 = self.boto("route53")
-        zone = route53.list_hosted_zones_by_name(DNSName="example.test")["HostedZones"][0]["Id"]
+        zone = self.zone_id
         records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
         return {
             r["SetIdentifier"]: r["Weight"]
             for r in records
             if r["Name"] == "api.example.test." and "SetIdentifier" in r
         }
+
+    @functools.cached_property
+    def zone_id(self) -> str:
+        """The hosted zone of the live records, by the ID Terraform outputs (never the first zone listed)."""
+        return self.outputs()["hosted_zone_id"]
 
     def outputs(self) -> dict:
         state = self.boto("s3").get_object(Bucket="release-kit-tfstate", Key="local/terraform.tfstate")
@@ -118,11 +131,75 @@ class Kit:
         )
 
     def rollout_state(self) -> dict | None:
-        path = self.local_dir / "releases" / "local.json"
+        """The release in progress, from the state bucket (None when there is none, or it has ended)."""
+        document = self._bucket_json(f"{RELEASE_STATE}/release.json")
+        return None if document is None or document.get("ended") else document
+
+    def release_lock(self) -> dict | None:
+        return self._bucket_json(f"{RELEASE_STATE}/lock.json")
+
+    def _bucket_json(self, key: str) -> dict | None:
+        s3 = self.boto("s3")
         try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            return json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
             return None
+
+    @contextlib.contextmanager
+    def synthetic_traffic(self, per_second: int = 200) -> Iterator[None]:
+        """RequestCount datapoints for every load balancer while the block runs, as the ALBs would publish
+        them under traffic: moto runs no load balancer, and a bake without traffic is inconclusive."""
+        balancers = [
+            lb["LoadBalancerArn"] for lb in self.boto("elbv2").describe_load_balancers()["LoadBalancers"]
+        ]
+        cloudwatch = self.boto("cloudwatch")
+        stop = threading.Event()
+
+        def publish() -> None:
+            while not stop.wait(0.5):
+                cloudwatch.put_metric_data(
+                    Namespace="AWS/ApplicationELB",
+                    MetricData=[
+                        {
+                            "MetricName": "RequestCount",
+                            "Dimensions": [
+                                {"Name": "LoadBalancer", "Value": arn.split(":loadbalancer/", 1)[1]}
+                            ],
+                            "Value": per_second / 2,
+                            "Unit": "Count",
+                        }
+                        for arn in balancers
+                    ],
+                )
+
+        thread = threading.Thread(target=publish, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    def other_checkout(self, name: str) -> Kit:
+        """Another operator's checkout on the same local default: its own working directory (terraform data,
+        plans) and its own copy of the env files, pointing at the same moto server and state bucket."""
+        other = self.local_dir.parent / f"{self.local_dir.name}-{name}"
+        shutil.rmtree(other, ignore_errors=True)
+        other.mkdir()
+        shutil.copy(self.local_dir / "state.json", other / "state.json")
+        shutil.copytree(self.local_dir / "tls", other / "tls")
+        shutil.copytree(self.local_dir / "env", other / "env")
+        env = {**self.env, "RELEASE_KIT_LOCAL_DIR": str(other), "RELEASE_KIT_ENV_DIR": str(other / "env")}
+        return Kit(env=env, local_dir=other)
+
+    def wait_for_weights(self, weights: dict[str, int], timeout: float = 120) -> float:
+        """Seconds until Route 53 answers ``weights`` (polled every 0.1 s)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.live_weights() == weights:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        pytest.fail(f"Route 53 did not answer {weights} within {timeout}s: {self.live_weights()}")
 
     def wait_for_step(self, proc: subprocess.Popen[str], index: int, timeout: float = 240) -> None:
         """Wait until the background release has saved ``index`` as its next step."""

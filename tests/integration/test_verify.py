@@ -62,6 +62,8 @@ def test_a_deployed_colour_passes_and_says_what_it_could_not_check(deployed):
     assert by_name(verdict) == {
         "deployed": PASS,
         "tasks running": PASS,
+        "deployment": PASS,
+        "task definition": PASS,
         "image": PASS,
         "target health": SKIP,
         "HTTP smoke check": SKIP,
@@ -89,3 +91,25 @@ def test_a_colour_that_is_not_deployed_fails_with_what_to_do(aws_env):
     verdict = verify("green", {"stacks": {}}, boto3.session.Session())
     assert not verdict.ok
     assert "set green.enabled = true and apply" in verdict.render()
+
+
+def test_a_task_definition_changed_under_the_service_fails_and_says_so(deployed):
+    # GIVEN a deployed colour, WHEN its service is moved to another task definition outside Terraform (what
+    # an ECS circuit-breaker revert leaves behind), THEN verify fails on the task definition it runs
+    session, make_service = deployed
+    outputs = make_service(desired=1)
+    stack = outputs["stacks"]["green"]
+    ecs = session.client("ecs")
+    other = ecs.register_task_definition(
+        family=stack["service_name"],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "example/api:2.0.0", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=stack["cluster_name"], service=stack["service_name"], taskDefinition=other)
+    verdict = verify("green", outputs, session)
+    assert by_name(verdict)["task definition"] == FAIL
+    assert "not Terraform's" in verdict.render() and "circuit breaker" in verdict.render()
+    assert not verdict.ok
