@@ -182,7 +182,8 @@ def test_refusals(kit: Kit) -> None:
     assert "green stack is not enabled" in disabled.stderr
     assert kit.traffic() == ("blue", 0)
 
-    # A malformed migrate event is refused by the deployed function and changes nothing
+    # A malformed migrate is refused before anything is invoked, in make's terms, and changes nothing
     refused = kit.migrate(ACTION="rollback", STEPS="-1")
     assert refused["ok"] is False
-    assert refused["error"]["type"] == "InvalidEvent"
+    assert refused["error"]["type"] == "BadInput"
+    assert "STEPS=-1 must be from 1 to 1000" in refused["error"]["message"]
