@@ -45,7 +45,7 @@ def run(
     if isinstance(request, SqlRequest):
         from migrator import sqlaction
 
-        return sqlaction.sql(database, request.sql, settings=settings)
+        return sqlaction.sql(database, request.sql, settings=settings, deadline=deadline)
 
     from migrator import runner
 

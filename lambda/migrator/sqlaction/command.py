@@ -4,6 +4,7 @@ reader role in a READ ONLY transaction with limits (see :mod:`migrator.sqlaction
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,20 +14,42 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from migrator.connection import Database, connection, credentials_of, pg_reason
 from migrator.credentials import Credentials
-from migrator.errors import DatabaseUnavailable
+from migrator.deadline import FINISH_MARGIN_MS, Deadline
+from migrator.errors import DatabaseUnavailable, OutOfTime
 from migrator.settings import Settings
 from migrator.sqlaction import guard, reader_role, readonly
 
-__all__ = ["sql"]
+__all__ = ["action_deadline", "sql"]
 
 
-def sql(database: Database, statement: str, *, settings: Settings | None = None) -> dict[str, Any]:
+def sql(
+    database: Database, statement: str, *, settings: Settings | None = None, deadline: Deadline | None = None
+) -> dict[str, Any]:
     """Run one read-only statement as the sql action's own role (see :mod:`.reader_role`): the guard allows
     it (or raises UnsafeSQL) before anything connects, the server-side check allows what it resolves to, then
-    it runs in a READ ONLY transaction with a statement timeout and row and byte caps. Returns columns, rows,
-    row_count, truncated, bytes and the role it ran as."""
+    it runs in a READ ONLY transaction with row and byte caps. One deadline covers it all: ``sql_timeout_ms``
+    from now, or the invocation's own ``deadline`` (less a margin to answer), whichever comes first. Returns
+    columns, rows, row_count, truncated, bytes and the role it ran as."""
     settings = settings or Settings()
+    ends = action_deadline(settings, deadline)
     guard.plan_sql(statement)
+    return _as_reader(database, settings, statement, ends, guard=True)
+
+
+def action_deadline(settings: Settings, deadline: Deadline | None) -> float:
+    """When the action must be done (a ``time.monotonic()`` value): its own timeout, or the invocation's."""
+    ends = time.monotonic() + settings.sql_timeout_ms / 1000
+    remaining = deadline.remaining_ms() if deadline is not None else None
+    if remaining is not None:
+        if remaining <= FINISH_MARGIN_MS:
+            raise OutOfTime("too little of the invocation's time is left to run a query; invoke it again")
+        ends = min(ends, time.monotonic() + (remaining - FINISH_MARGIN_MS) / 1000)
+    return ends
+
+
+def _as_reader(
+    database: Database, settings: Settings, statement: str, ends: float, *, guard: bool, search_path: str = ""
+) -> dict[str, Any]:
     with _reader_connection(credentials_of(database), settings) as (conn, setup):
         result = readonly.run_readonly(
             conn,
@@ -34,6 +57,10 @@ def sql(database: Database, statement: str, *, settings: Settings | None = None)
             row_limit=settings.sql_row_limit,
             statement_timeout_ms=settings.sql_timeout_ms,
             max_bytes=settings.sql_max_bytes,
+            deadline=ends,
+            guard=guard,
+            resolve=guard,
+            search_path=search_path or None,
         )
     result["role"] = settings.sql_role
     if setup and (setup["created"] or setup["not_set"]):
