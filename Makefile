@@ -26,7 +26,7 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH NAME
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
 RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT
@@ -85,6 +85,10 @@ build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (r
 
 migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1]
 	@$(PY) -m scripts.release.migrate
+
+.PHONY: reports
+reports: venv ## Named reports, run by `make migrate ACTION=report NAME=..`: locks activity indexes constraints columns sequences replication sizes
+	@$(PY) -m scripts.release.reports
 
 lint-migrations: venv ## Lint every migration's forward SQL with squawk
 	@$(PY) -m scripts.tooling.lint_migrations

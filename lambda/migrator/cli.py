@@ -63,8 +63,8 @@ def _sql_from_file(path: str, stdin: IO[str] | None) -> str:
 
 
 def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> dict[str, Any]:
-    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
-    path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT`` and
+    """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_NAME`` (a report's), ``KIT_SQL`` (or
+    ``KIT_SQL_FILE``: a path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT`` and
     ``KIT_ALLOW_PRODUCTION_SEED``. Raises InvalidEvent when the SQL file cannot be read or both SQL and
     SQL_FILE are given. Empty means not given; flags take
     1/true/yes (0/false/no are left out: false is every flag's default); STEPS becomes an int when it is
@@ -80,6 +80,9 @@ def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> 
     target = environ.get("KIT_TARGET", "")
     if target != "":
         event["target"] = target
+    name = environ.get("KIT_NAME", "")
+    if name != "":
+        event["name"] = name
     sql = environ.get("KIT_SQL", "")
     sql_file = environ.get("KIT_SQL_FILE", "")
     if sql != "" and sql_file != "":

@@ -19,6 +19,7 @@ from migrator.events import (
     BaselineRequest,
     ListRequest,
     MigrateRequest,
+    ReportRequest,
     Request,
     RollbackRequest,
     SeedRequest,
@@ -46,6 +47,10 @@ def run(
         from migrator import sqlaction
 
         return sqlaction.sql(database, request.sql, settings=settings, deadline=deadline)
+    if isinstance(request, ReportRequest):
+        from migrator import sqlaction
+
+        return sqlaction.report(database, request.name, settings=settings, deadline=deadline)
 
     from migrator import runner
 

@@ -17,6 +17,7 @@ __all__ = [
     "BaselineRequest",
     "ListRequest",
     "MigrateRequest",
+    "ReportRequest",
     "Request",
     "RollbackRequest",
     "SeedRequest",
@@ -27,6 +28,7 @@ __all__ = [
 MAX_STEPS = 1000
 MAX_SQL_LENGTH = 100_000
 _TARGET = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,199}$")
+_REPORT_NAME = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,22 @@ class SqlRequest:
 
 
 @dataclass(frozen=True)
+class ReportRequest:
+    name: str
+    action: str = "report"
+
+
+@dataclass(frozen=True)
 class BaselineRequest:
     target: str
     dry_run: bool = False
     action: str = "baseline"
 
 
-Request = MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest | BaselineRequest
+Request = (
+    MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest | BaselineRequest
+    | ReportRequest
+)  # fmt: skip
 
 # action -> (request type, the keys it takes besides "action")
 _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -79,6 +90,7 @@ _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "seed": (SeedRequest, ("allow_production_seed",)),
     "sql": (SqlRequest, ("sql",)),
     "baseline": (BaselineRequest, ("target", "dry_run")),
+    "report": (ReportRequest, ("name",)),
 }
 ACTIONS: tuple[str, ...] = tuple(_SCHEMA)
 
@@ -176,6 +188,13 @@ def parse_event(event: Any) -> Request:
                 '(everything up to it is recorded as applied without running), e.g. "0004"'
             )
         return BaselineRequest(target=target, dry_run=_bool(event, "dry_run"))
+    if action == "report":
+        name = event.get("name")
+        if not isinstance(name, str) or not _REPORT_NAME.match(name):
+            raise InvalidEvent(
+                'action "report" needs "name": a report\'s name, e.g. "locks" (`make help` lists them)'
+            )
+        return ReportRequest(name=name)
     # sql
     if "sql" not in event:
         raise InvalidEvent(

@@ -340,7 +340,8 @@ def cast_refusal(function: str, result_type: str) -> str | None:
 CONSTRUCTS: dict[str, Entry] = {
     "scan, join (nested loop, merge), LIMIT/OFFSET": Entry(_C, _K, "constant per row; every row checks for "
                                                        "cancellation (the deadline stops the statement)"),
-    "hash join": Entry(_C, _L, "the hash table spills to batches on disk past work_mem"),
+    "joins": Entry(_C, _L, "nested loop and merge join (with sorts and materialisation that spill): the "
+                   "reader role plans no hash join, whose batches cannot split rows that share one key"),
     "ORDER BY, DISTINCT, GROUP BY": Entry(_C, _L, "tuplesort spills to disk past work_mem; the reader role "
                                           "plans GROUP BY and DISTINCT without hashing (enable_hashagg off)"),
     "UNION, INTERSECT, EXCEPT": Entry(_C, _L, "PostgreSQL 15 never spills a hashed set operation, so they're "

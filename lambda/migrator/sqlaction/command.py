@@ -17,9 +17,9 @@ from migrator.credentials import Credentials
 from migrator.deadline import FINISH_MARGIN_MS, Deadline
 from migrator.errors import DatabaseUnavailable, OutOfTime
 from migrator.settings import Settings
-from migrator.sqlaction import guard, reader_role, readonly
+from migrator.sqlaction import guard, reader_role, readonly, reports, resolver
 
-__all__ = ["action_deadline", "sql"]
+__all__ = ["action_deadline", "report", "sql"]
 
 
 def sql(
@@ -34,6 +34,20 @@ def sql(
     ends = action_deadline(settings, deadline)
     guard.plan_sql(statement)
     return _as_reader(database, settings, statement, ends, guard=True)
+
+
+def report(
+    database: Database, name: str, *, settings: Settings | None = None, deadline: Deadline | None = None
+) -> dict[str, Any]:
+    """Run the named report (:mod:`.reports`) as the reader role, read-only, with the sql action's deadline
+    and caps. Its SQL is fixed and reviewed, so the two checks of free SQL do not apply; it runs with
+    search_path ``pg_catalog, pg_temp``. Returns the report's name, description and note, and its rows."""
+    settings = settings or Settings()
+    ends = action_deadline(settings, deadline)
+    chosen = reports.report_sql(name, settings.sql_schemas)
+    rows = _as_reader(database, settings, chosen.sql, ends, guard=False, search_path=resolver.CHECK_PATH)
+    note = {"note": chosen.note} if chosen.note else {}
+    return {"report": name, "description": chosen.description, **note, **rows}
 
 
 def action_deadline(settings: Settings, deadline: Deadline | None) -> float:

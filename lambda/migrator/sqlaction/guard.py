@@ -355,8 +355,8 @@ def _check_query(root: ast.SelectStmt, *, allow_params: bool) -> None:
     scan_result = _Scan(allow_params=allow_params)
     scan_result.walk(root)
     scan_result.check_denied_columns()
-    _Sizer().select(root, [])
     _check_hash_tables(root)
+    _Sizer().select(root, [])
     nodes = _Weigher().select(root, [], 1)[0]
     if nodes > bounds.MAX_PLAN_NODES:
         raise UnsafeSQL(

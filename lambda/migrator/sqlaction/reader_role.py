@@ -56,6 +56,7 @@ READER_SETTINGS: dict[str, str] = {
     "jit": "off",
     # PostgreSQL 15 never spills a hashed INTERSECT or EXCEPT; sorts spill (readonly sets it per transaction)
     "enable_hashagg": "off",
+    "enable_hashjoin": "off",  # nor a hash join whose rows all share one key
 }
 # Superuser-only settings: set where the migrator may (a superuser, or GRANT SET ON PARAMETER), reported
 # as not set otherwise (RDS: set them in the DB parameter group).

@@ -71,6 +71,9 @@ TRANSACTION_SETTINGS: dict[str, str] = {
     # Hashed set operations (INTERSECT, EXCEPT) keep every row in memory and PostgreSQL 15 never spills them:
     # plan them with sorts, which spill. (Hash aggregation would spill, but is planned the same way.)
     "enable_hashagg": "off",
+    # A hash join spills by splitting its input into batches by hash value; rows that all share one key cannot
+    # be split, and a one-row estimate over a million equal keys held the whole inner side in memory.
+    "enable_hashjoin": "off",
     "max_parallel_workers_per_gather": "0",
     "jit": "off",
     # a vanished client is noticed while a long statement runs

@@ -869,27 +869,38 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
                 _check_like_pattern(node)
 
 
+# The functions an object records a dependency on: directly, or through an operator it uses (pinned built-in
+# operators record nothing; an operator created later records its own OID, and its code runs).
+_CALLED = (
+    "SELECT d.refobjid FROM {deps} d WHERE d.refclassid {eq} 'pg_catalog.pg_proc'::pg_catalog.regclass"
+    " UNION SELECT o.oprcode::pg_catalog.oid FROM {deps} d"
+    " JOIN pg_catalog.pg_operator o ON o.oid {eq} d.refobjid"
+    " WHERE d.refclassid {eq} 'pg_catalog.pg_operator'::pg_catalog.regclass"
+)
+
+
 def _check_attached_code(conn: psycopg.Connection, relation: int, shown: str) -> None:
     """Code stored with a table runs when it is read: the planner folds index expressions and partial-index
     predicates, partition keys, extended-statistics expressions and the CHECK constraints it uses to skip
-    partitions. PostgreSQL records the functions each of them calls (built-ins are pinned, so any recorded
-    function is not a built-in); each must be trusted. Triggers and defaults do not run on a read."""
+    partitions. PostgreSQL records the functions and operators each of them calls (built-ins are pinned, so
+    anything recorded is not a built-in); each function, and each operator's function, must be trusted.
+    Triggers and defaults do not run on a read."""
     row = conn.execute(
-        "SELECT f.oid::pg_catalog.regprocedure::pg_catalog.text FROM ("
-        "  SELECT d.refobjid FROM pg_catalog.pg_depend d"
+        "WITH deps AS ("
+        "  SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"
         f"  WHERE d.classid {_EQ} 'pg_catalog.pg_class'::pg_catalog.regclass"
         f"    AND d.objid {_EQ} %(relation)s::pg_catalog.oid"
-        f"    AND d.refclassid {_EQ} 'pg_catalog.pg_proc'::pg_catalog.regclass"
         "  UNION"
-        "  SELECT d2.refobjid FROM pg_catalog.pg_depend d1 JOIN pg_catalog.pg_depend d2"
+        "  SELECT d2.refclassid, d2.refobjid FROM pg_catalog.pg_depend d1 JOIN pg_catalog.pg_depend d2"
         f"      ON d2.classid {_EQ} d1.classid AND d2.objid {_EQ} d1.objid"
-        f"     AND d2.refclassid {_EQ} 'pg_catalog.pg_proc'::pg_catalog.regclass"
         f"   WHERE d1.refclassid {_EQ} 'pg_catalog.pg_class'::pg_catalog.regclass"
         f"     AND d1.refobjid {_EQ} %(relation)s::pg_catalog.oid"
         f"     AND d1.classid {_EQ} ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,"
         "      'pg_catalog.pg_constraint'::pg_catalog.regclass,"
-        "      'pg_catalog.pg_statistic_ext'::pg_catalog.regclass])"
-        f") AS f(oid) WHERE NOT {_trusted('f.oid')} LIMIT 1",
+        "      'pg_catalog.pg_statistic_ext'::pg_catalog.regclass]))"
+        " SELECT f.oid::pg_catalog.regprocedure::pg_catalog.text"
+        f" FROM ({_CALLED.format(deps='deps', eq=_EQ)})"
+        f" AS f(oid) WHERE NOT {_trusted('f.oid')} LIMIT 1",
         {"relation": relation},
     ).fetchone()
     if row:
@@ -965,12 +976,15 @@ def _check_types(conn: psycopg.Connection, found: _Found) -> None:
         "  ) AS x(child))"
         " SELECT t.oid, pg_catalog.format_type(t.oid, NULL), t.typtype, pg_catalog.bool_or(c.constructed),"
         f"  {io},"
-        # a domain's CHECK that calls only built-ins records no function dependency
-        "  EXISTS (SELECT FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_depend kd"
-        f"          ON kd.classid {_EQ} 'pg_catalog.pg_constraint'::pg_catalog.regclass"
-        f"         AND kd.objid {_EQ} k.oid"
-        f"         AND kd.refclassid {_EQ} 'pg_catalog.pg_proc'::pg_catalog.regclass"
-        f"         WHERE k.contypid {_EQ} t.oid AND NOT {_trusted('kd.refobjid')}),"
+        # a domain's CHECK that calls only built-ins records no function or operator dependency
+        "  EXISTS (SELECT FROM pg_catalog.pg_constraint k CROSS JOIN LATERAL ("
+        + _CALLED.format(
+            deps="(SELECT kd.refclassid, kd.refobjid FROM pg_catalog.pg_depend kd"
+            f" WHERE kd.classid {_EQ} 'pg_catalog.pg_constraint'::pg_catalog.regclass"
+            f" AND kd.objid {_EQ} k.oid)",
+            eq=_EQ,
+        )
+        + f"         ) AS kf(oid) WHERE k.contypid {_EQ} t.oid AND NOT {_trusted('kf.oid')}),"
         "  EXISTS (SELECT FROM pg_catalog.pg_range r"
         f"           LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid {_EQ} r.rngsubopc"
         f"           LEFT JOIN pg_catalog.pg_amproc p ON p.amprocfamily {_EQ} oc.opcfamily"
