@@ -3,6 +3,7 @@ reader role in a READ ONLY transaction with limits (see :mod:`migrator.sqlaction
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from migrator.connection import Database, connection, credentials_of, pg_reason
@@ -125,5 +127,15 @@ def _reader_connection(
         try:
             yield conn, setup
         finally:
+            _release(conn)
             conn.close()
         return
+
+
+def _release(conn: psycopg.Connection) -> None:
+    """Session-level advisory locks end with the backend, which exits after the client has gone: release them
+    before returning, so that the action's end is the locks' end."""
+    if conn.broken or conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        return
+    with contextlib.suppress(psycopg.Error):
+        conn.execute("SELECT pg_catalog.pg_advisory_unlock_all()")

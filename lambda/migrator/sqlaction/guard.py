@@ -825,8 +825,9 @@ class _Sizer:
                 self.expr(extra, scope, depth)
             name = node.funcname[-1].sval
             if name == "concat_ws" and args:
-                # the separator is repeated between every two values
-                return args[0] * max(len(args) - 2, 0) + sum(args[1:])
+                # the separator is repeated between every two values; a literal one is a copy of (part of) the
+                # query text each time
+                return max(args[0], 1) * max(len(args) - 2, 0) + sum(args[1:])
             if name in ("regexp_match", "regexp_matches"):
                 # each capture group can hold the whole input
                 pattern = _string_literal(node.args[1]) if len(node.args or ()) > 1 else None
