@@ -1,6 +1,6 @@
 """Catalog columns that hold table data, stored expressions or secrets, found from pg_attribute rather than
-from memory: every built-in column of a data-holding type (anyarray, pg_node_tree, bytea, statistics) is refused by
-both checks, and every text column of a catalog table is either refused or reviewed here as harmless."""
+from memory: every built-in column of a data-holding type (anyarray, pg_node_tree, bytea, statistics) is
+refused by both checks, and every text column of a catalog table is either refused or reviewed as harmless."""
 
 from __future__ import annotations
 
