@@ -33,6 +33,7 @@ __all__ = [
     "MAX_SERIES_ROWS",
     "MAX_TYPMOD",
     "REFUSED_FUNCTIONS",
+    "SECRET_SETTINGS",
     "Growth",
     "check_like_pattern",
     "check_series_bounds",
@@ -184,7 +185,17 @@ def setting_refusal(name: str) -> str | None:
             f"setting {name!r} is a custom setting: custom settings may hold secrets and are not shown; "
             "built-in settings (SHOW work_mem, current_setting('server_version')) are"
         )
+    if name.lower() in SECRET_SETTINGS:
+        return f"setting {name!r} may hold a password or a command with credentials, and is not shown"
     return None
+
+
+# Built-in settings that may hold a password (a replication connection string) or a command with credentials.
+# PostgreSQL shows most of them to superusers only; the checks refuse them for everyone.
+SECRET_SETTINGS = frozenset(
+    {"primary_conninfo", "ssl_passphrase_command", "archive_command", "restore_command",
+     "archive_cleanup_command", "recovery_end_command", "archive_library"}
+)  # fmt: skip
 
 
 # The argument rules, shared by both layers: each layer reads the argument from its own tree (the guard

@@ -70,6 +70,7 @@ _MAX_VIEW_DEPTH = 16
 _ANY_SUBLINK, _ARRAY_SUBLINK = "2", "6"
 _AND_EXPR = "0"
 _RTE_RELATION, _RTE_SUBQUERY, _RTE_JOIN, _RTE_CTE = "0", "1", "2", "6"
+_JOIN_FULL = "2"
 _SETOP_UNION = "1"
 _CAST_FORMATS = ("1", "2")  # CoercionForm: a FuncExpr printed as an explicit or implicit cast
 # Bitmapset offset of column numbers (FirstLowInvalidHeapAttributeNumber is -7 in PostgreSQL 12 to 17).
@@ -194,6 +195,8 @@ class _Found:
     relations: dict[int, set[int]] = field(default_factory=dict)  # relid -> selected column numbers
     # functions in the left side of an IN (subquery) the planner must turn into a join: none may be volatile
     join_conditions: set[int] = field(default_factory=set)
+    # operators a FULL JOIN is implemented with: a hash join is its only choice unless they can be sorted
+    full_join_operators: set[int] = field(default_factory=set)
     row_security: bool = False  # a relation read has row-level security (EXPLAIN would print its policy)
     user_views: bool = False  # a user view is read (EXPLAIN would print its WHERE clause)
 
@@ -255,6 +258,8 @@ def _collect(tree: Any, found: _Found) -> None:
             for key in ("startInRangeFunc", "endInRangeFunc"):
                 for oid in oids(node.get(key)):
                     found.add_function(oid, node)
+        elif name == "JOINEXPR" and node.get("jointype") == _JOIN_FULL:
+            _check_full_join(node, found)
         elif name == "SUBLINK" and node.get("subLinkType") == _ARRAY_SUBLINK:
             raise UnsafeSQL(
                 "ARRAY(subquery) folds any number of rows into one value of unbounded size; "
@@ -265,6 +270,19 @@ def _collect(tree: Any, found: _Found) -> None:
             if relid and (name == "RTEPERMISSIONINFO" or node.get("rtekind") == _RTE_RELATION):
                 columns = found.relations.setdefault(relid[0], set())
                 columns.update(bit - _ATTNO_OFFSET for bit in bitmap(node.get("selectedCols")))
+
+
+def _check_full_join(join: Node, found: _Found) -> None:
+    """A FULL JOIN can only be a merge join or a hash join. With hash joins off for the reader, a condition
+    PostgreSQL cannot sort (xid = xid) still makes it a hash join, and a hash join's batch of rows that share
+    one key never spills (a million of them took a backend to 350 MB): every condition must be an operator
+    that can merge-join (checked with the operators)."""
+    for condition in _conjuncts(join.get("quals")):
+        if not (isinstance(condition, Node) and condition.name == "OPEXPR"):
+            raise UnsafeSQL(
+                "a FULL JOIN's ON must be equalities of sortable columns; rewrite it with UNION ALL"
+            )
+        found.full_join_operators.update(oids(condition.get("opno")))
 
 
 def _check_query_node(query: Node) -> None:
@@ -442,10 +460,13 @@ class _PlanSize:
         return size
 
     def _var(self, var: Node, scope: list[Node]) -> int:
-        if var.get("varlevelsup") != "0":
+        # A column of an outer query (a LATERAL subquery's, a correlated sublink's) is substituted too when
+        # the planner pulls the inner query up: resolve it in the query it belongs to.
+        levels = int(var.get("varlevelsup", "0"))
+        if not 0 <= levels < len(scope):
             return 1
-        query = scope[0]
-        rtable = query.get("rtable") or []
+        scope = scope[levels:]
+        rtable = scope[0].get("rtable") or []
         index, attno = int(var.get("varno", "0")), int(var.get("varattno", "0"))
         if not 1 <= index <= len(rtable) or not isinstance(rtable[index - 1], Node):
             return 1
@@ -457,11 +478,10 @@ class _PlanSize:
             aliases = rte.get("joinaliasvars") or []
             return self._expr(aliases[attno - 1], scope) if 1 <= attno <= len(aliases) else 1
         if kind == _RTE_CTE:
-            levels = int(rte.get("ctelevelsup", "0"))
-            owner = scope[levels] if levels < len(scope) else None
-            for cte in (owner.get("cteList") or []) if owner is not None else []:
+            owner = int(rte.get("ctelevelsup", "0"))
+            for cte in (scope[owner].get("cteList") or []) if owner < len(scope) else []:
                 if isinstance(cte, Node) and cte.get("ctename") == rte.get("ctename"):
-                    return self._column(cte["ctequery"], attno, scope[levels:])
+                    return self._column(cte["ctequery"], attno, scope[owner:])
         return 1
 
     def _column(self, query: Node, attno: int, outer: list[Node]) -> int:
@@ -702,44 +722,48 @@ def _check_relations(conn: psycopg.Connection, found: _Found, seen: set[int]) ->
             (list(pending),),
         ).fetchall()
         nested = _Found()
-        for oid, schema, name, kind, row_security in rows:
+        shown = {oid: f"{schema}.{name}" for oid, schema, name, _, _ in rows}
+        user: list[int] = []
+        views: list[int] = []
+        for oid, _, name, kind, row_security in rows:
             seen.add(oid)
-            shown = f"{schema}.{name}"
             if oid < policy.BUILTIN_OID_LIMIT:
-                _check_builtin_relation(conn, oid, name, shown, pending[oid])
+                _check_builtin_relation(conn, oid, name, shown[oid], pending[oid])
                 continue
             if kind == "f":
-                raise UnsafeSQL(f"{shown} is a foreign table: reading it runs a query on another server")
-            if row_security:
-                found.row_security = True
-            _check_indexes(conn, oid, shown)
-            _check_attached_code(conn, oid, shown)
-            # Inheritance children and partitions are scanned too, with their own indexes and constraints.
-            for (child,) in conn.execute(
-                f"SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent {_EQ} %s::pg_catalog.oid",
-                (oid,),
-            ):
-                if child not in seen:
-                    nested.relations.setdefault(child, set())
-            trees = []
+                raise UnsafeSQL(f"{shown[oid]} is a foreign table: reading it runs a query on another server")
+            found.row_security |= row_security
+            found.user_views |= kind == "v"
+            user.append(oid)
             if kind == "v":
-                found.user_views = True
-                trees += conn.execute(
-                    "SELECT ev_action FROM pg_catalog.pg_rewrite"
-                    f" WHERE ev_class {_EQ} %s::pg_catalog.oid AND rulename {_EQ} '_RETURN'::pg_catalog.name",
-                    (oid,),
-                ).fetchall()
-            if row_security:
-                trees += conn.execute(
-                    f"SELECT polqual FROM pg_catalog.pg_policy WHERE polrelid {_EQ} %s::pg_catalog.oid"
-                    f" AND polcmd {_EQ} ANY ('{{r,*}}'::pg_catalog.\"char\"[]) AND polqual IS NOT NULL",
-                    (oid,),
-                ).fetchall()
-            for (tree,) in trees:
-                try:
-                    _collect(parse_node_tree(tree), nested)
-                except (ValueError, IndexError):
-                    raise UnsafeSQL(f"the definition of {shown} could not be read; refusing it") from None
+                views.append(oid)
+        if not user:
+            break
+        # One query per kind of check for the whole level: a table with thousands of partitions is one level.
+        _check_indexes(conn, user, shown)
+        _check_attached_code(conn, user, shown)
+        # Inheritance children and partitions are scanned too, with their own indexes and constraints.
+        for (child,) in conn.execute(
+            f"SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent {_EQ} ANY (%s::pg_catalog.oid[])",
+            (user,),
+        ):
+            if child not in seen:
+                nested.relations.setdefault(child, set())
+        # What a user view and a row-level security policy read and call is checked like the query.
+        trees = conn.execute(
+            "SELECT ev_class, ev_action FROM pg_catalog.pg_rewrite"
+            f" WHERE ev_class {_EQ} ANY (%(views)s::pg_catalog.oid[])"
+            f"   AND rulename {_EQ} '_RETURN'::pg_catalog.name"
+            " UNION ALL SELECT polrelid, polqual FROM pg_catalog.pg_policy"
+            f" WHERE polrelid {_EQ} ANY (%(user)s::pg_catalog.oid[])"
+            f"   AND polcmd {_EQ} ANY ('{{r,*}}'::pg_catalog.\"char\"[]) AND polqual IS NOT NULL",
+            {"user": user, "views": views},
+        ).fetchall()
+        for oid, tree in trees:
+            try:
+                _collect(parse_node_tree(tree), nested)
+            except (ValueError, IndexError):
+                raise UnsafeSQL(f"the definition of {shown[oid]} could not be read; refusing it") from None
         found.merge(nested)
         pending = {oid: cols for oid, cols in nested.relations.items() if oid not in seen}
 
@@ -831,7 +855,7 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
     if not found.operators:
         return
     rows = conn.execute(
-        "SELECT o.oid, n.nspname, o.oprname, o.oprcode::pg_catalog.oid, p.proname,"
+        "SELECT o.oid, n.nspname, o.oprname, o.oprcode::pg_catalog.oid, p.proname, o.oprcanmerge,"
         "       pg_catalog.format_type(o.oprleft, NULL), l.typname, l.typlen,"
         "       pg_catalog.format_type(o.oprright, NULL), r.typname, r.typlen"
         f"  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace"
@@ -841,19 +865,9 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
         f" WHERE o.oid {_EQ} ANY (%s::pg_catalog.oid[])",
         (list(found.operators),),
     ).fetchall()
-    for (
-        oid,
-        schema,
-        name,
-        function,
-        function_name,
-        left,
-        left_name,
-        left_len,
-        right,
-        right_name,
-        right_len,
-    ) in rows:
+    for row in rows:
+        oid, schema, name, function, function_name, mergeable, left, left_name, left_len = row[:9]
+        right, right_name, right_len = row[9:]
         shown = f"operator {schema}.{name} ({left}, {right})"
         if oid >= policy.BUILTIN_OID_LIMIT or function >= policy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
             raise UnsafeSQL(f"the query uses {shown}, which is not a built-in PostgreSQL operator")
@@ -861,6 +875,11 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
         entry, why = bounds.operator_verdict(function_name, operands)
         if entry is None:
             raise UnsafeSQL(f"the query uses {shown} ({function_name}): {why}")
+        if oid in found.full_join_operators and not mergeable:
+            raise UnsafeSQL(
+                f"a FULL JOIN on {shown}, which PostgreSQL cannot sort, is run as a hash join whose rows "
+                "sharing one key never spill to disk; join on sortable columns, or rewrite it with UNION ALL"
+            )
         if function_name == "numeric_power":
             for node in found.operators[oid]:
                 _check_exponent(node.get("args") or [])
@@ -879,7 +898,7 @@ _CALLED = (
 )
 
 
-def _check_attached_code(conn: psycopg.Connection, relation: int, shown: str) -> None:
+def _check_attached_code(conn: psycopg.Connection, relations: list[int], shown: dict[int, str]) -> None:
     """Code stored with a table runs when it is read: the planner folds index expressions and partial-index
     predicates, partition keys, extended-statistics expressions and the CHECK constraints it uses to skip
     partitions. PostgreSQL records the functions and operators each of them calls (built-ins are pinned, so
@@ -887,39 +906,46 @@ def _check_attached_code(conn: psycopg.Connection, relation: int, shown: str) ->
     Triggers and defaults do not run on a read."""
     row = conn.execute(
         "WITH deps AS ("
-        "  SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"
+        "  SELECT d.objid AS relation, d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"
         f"  WHERE d.classid {_EQ} 'pg_catalog.pg_class'::pg_catalog.regclass"
-        f"    AND d.objid {_EQ} %(relation)s::pg_catalog.oid"
+        f"    AND d.objid {_EQ} ANY (%(relations)s::pg_catalog.oid[])"
         "  UNION"
-        "  SELECT d2.refclassid, d2.refobjid FROM pg_catalog.pg_depend d1 JOIN pg_catalog.pg_depend d2"
+        "  SELECT d1.refobjid, d2.refclassid, d2.refobjid"
+        "    FROM pg_catalog.pg_depend d1 JOIN pg_catalog.pg_depend d2"
         f"      ON d2.classid {_EQ} d1.classid AND d2.objid {_EQ} d1.objid"
         f"   WHERE d1.refclassid {_EQ} 'pg_catalog.pg_class'::pg_catalog.regclass"
-        f"     AND d1.refobjid {_EQ} %(relation)s::pg_catalog.oid"
+        f"     AND d1.refobjid {_EQ} ANY (%(relations)s::pg_catalog.oid[])"
         f"     AND d1.classid {_EQ} ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,"
         "      'pg_catalog.pg_constraint'::pg_catalog.regclass,"
         "      'pg_catalog.pg_statistic_ext'::pg_catalog.regclass]))"
-        " SELECT f.oid::pg_catalog.regprocedure::pg_catalog.text"
-        f" FROM ({_CALLED.format(deps='deps', eq=_EQ)})"
-        f" AS f(oid) WHERE NOT {_trusted('f.oid')} LIMIT 1",
-        {"relation": relation},
+        " SELECT f.relation, f.oid::pg_catalog.regprocedure::pg_catalog.text FROM ("
+        "  SELECT d.relation, d.refobjid FROM deps d"
+        f"  WHERE d.refclassid {_EQ} 'pg_catalog.pg_proc'::pg_catalog.regclass"
+        "  UNION SELECT d.relation, o.oprcode::pg_catalog.oid FROM deps d"
+        f"  JOIN pg_catalog.pg_operator o ON o.oid {_EQ} d.refobjid"
+        f"  WHERE d.refclassid {_EQ} 'pg_catalog.pg_operator'::pg_catalog.regclass"
+        f") AS f(relation, oid) WHERE NOT {_trusted('f.oid')} LIMIT 1",
+        {"relations": relations},
     ).fetchone()
     if row:
         raise UnsafeSQL(
-            f"{shown} has an index, partition key, statistics or constraint that calls {row[0]}, which is "
-            "not a built-in function or one a superuser installed with an extension: reading the table would "
-            "run it"
+            f"{shown[row[0]]} has an index, partition key, statistics or constraint that calls {row[1]}, "
+            "which is not a built-in function or one a superuser installed with an extension: reading the "
+            "table would run it"
         )
 
 
-def _check_indexes(conn: psycopg.Connection, relation: int, shown: str) -> None:
+def _check_indexes(conn: psycopg.Connection, relations: list[int], shown: dict[int, str]) -> None:
     """An index (or partition key) whose operator class runs untrusted code runs it on every comparison."""
     row = conn.execute(
-        "SELECT i.relname FROM ("
-        "  SELECT x.indexrelid::pg_catalog.regclass::pg_catalog.text, x.indclass::pg_catalog.oid[]"
-        f"   FROM pg_catalog.pg_index x WHERE x.indrelid {_EQ} %(relation)s::pg_catalog.oid"
-        "  UNION ALL SELECT 'the partition key', p.partclass::pg_catalog.oid[]"
-        f"   FROM pg_catalog.pg_partitioned_table p WHERE p.partrelid {_EQ} %(relation)s::pg_catalog.oid"
-        " ) AS i(relname, classes)"
+        "SELECT i.relation, i.name FROM ("
+        "  SELECT x.indrelid, x.indexrelid::pg_catalog.regclass::pg_catalog.text,"
+        "         x.indclass::pg_catalog.oid[]"
+        f"   FROM pg_catalog.pg_index x WHERE x.indrelid {_EQ} ANY (%(relations)s::pg_catalog.oid[])"
+        "  UNION ALL SELECT p.partrelid, 'the partition key', p.partclass::pg_catalog.oid[]"
+        "   FROM pg_catalog.pg_partitioned_table p"
+        f"  WHERE p.partrelid {_EQ} ANY (%(relations)s::pg_catalog.oid[])"
+        " ) AS i(relation, name, classes)"
         " CROSS JOIN LATERAL pg_catalog.unnest(i.classes) AS c(opclass)"
         f" JOIN pg_catalog.pg_opclass oc ON oc.oid {_EQ} c.opclass"
         " WHERE ("
@@ -930,12 +956,12 @@ def _check_indexes(conn: psycopg.Connection, relation: int, shown: str) -> None:
         f"             WHERE o.amopfamily {_EQ} oc.opcfamily"
         f"               AND NOT {_trusted('op.oprcode::pg_catalog.oid')}))"
         " LIMIT 1",
-        {"relation": relation},
+        {"relations": relations},
     ).fetchone()
     if row:
         raise UnsafeSQL(
-            f"{shown} has an index ({row[0]}) whose operator class runs functions that are not built-in; "
-            "a scan would call them"
+            f"{shown[row[0]]} has an index ({row[1]}) whose operator class runs functions that are not "
+            "built-in; a scan would call them"
         )
 
 
