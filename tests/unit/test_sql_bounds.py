@@ -139,6 +139,8 @@ def test_the_reader_is_iterative() -> None:
         ("SELECT id FROM users WHERE random() IN (SELECT id FROM users)", "IN (subquery)"),
         ("WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT n + 1 FROM r) SELECT * FROM r", "uses UNION"),
         ("SELECT attmissingval FROM pg_attribute", "attmissingval"),
+        ("SHOW primary_conninfo", "password"),
+        ("SELECT current_setting('archive_command')", "password"),
         ("SELECT stavalues1 FROM pg_statistic", "pg_statistic"),
         ("SELECT a FROM (SELECT (b = b AND b = b AND b = b AND b = b AND b = b AND b = b)::int AS a FROM ("
          "SELECT (c = c AND c = c AND c = c AND c = c AND c = c AND c = c)::int AS b FROM ("
@@ -234,3 +236,17 @@ def test_reports_name_the_minimum_set_and_read_no_query_text() -> None:
     } <= set(reports.REPORTS)
     for name, report in reports.REPORTS.items():
         assert ".query" not in report.sql and " query," not in report.sql, name
+
+
+def test_the_handler_caps_any_error_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from migrator import handler
+
+    long_name = "x" * 9_000  # under the 10,000-character limit, quoted in the refusal
+    result = handler.handle(
+        {"action": "sql", "sql": f"SELECT {long_name}()"}, environ={"DATABASE_URL": "postgresql://a@b/c"}
+    )
+    assert result["error"]["type"] == "UnsafeSQL"
+    assert (
+        len(result["error"]["message"]) < 4096 + 60
+        and "more characters not shown" in result["error"]["message"]
+    )
