@@ -241,9 +241,10 @@ def test_reports_name_the_minimum_set_and_read_no_query_text() -> None:
 def test_the_handler_caps_any_error_message(monkeypatch: pytest.MonkeyPatch) -> None:
     from migrator import handler
 
-    long_name = "x" * 9_000  # under the 10,000-character limit, quoted in the refusal
+    # the parser quotes the unterminated string, 9,000 characters (under the 10,000-character limit)
+    statement = "SELECT 'x" + "x" * 9_000
     result = handler.handle(
-        {"action": "sql", "sql": f"SELECT {long_name}()"}, environ={"DATABASE_URL": "postgresql://a@b/c"}
+        {"action": "sql", "sql": statement}, environ={"DATABASE_URL": "postgresql://a@b/c"}
     )
     assert result["error"]["type"] == "UnsafeSQL"
     assert (
