@@ -35,7 +35,7 @@ import psycopg
 import pytest
 from migrator import handler as handler_module
 from migrator import sqlaction
-from migrator.errors import UnsafeSQL
+from migrator.errors import QueryFailed, UnsafeSQL
 from migrator.sqlaction import command, readonly
 from migrator.sqlaction.readonly import run_readonly
 
@@ -508,6 +508,22 @@ def test_a_slow_query_releases_its_lock_by_the_deadline(
     assert time.monotonic() - started < 30
     assert result["ok"] is False and "statement timeout" in result["error"]["message"], result
     assert waited and 0.3 + waited[0] < TIMEOUT_MS / 1000 + 1, waited
+
+
+def test_the_deadline_holds_whatever_the_server_does(database: dict[str, str]) -> None:
+    # GIVEN both checks switched off and a call that never checks for cancellation (btrim over a 4,000
+    # character set: seconds of work), so that only the limits stand
+    sql = next(p for p in PAYLOADS if p.id == "btrim-large-set").sql
+    with psycopg.connect(database["superuser"], autocommit=True) as conn:
+        _cap_memory(conn.info.backend_pid, 1024)
+        started = time.monotonic()
+        # WHEN it runs with a 1 s deadline
+        with pytest.raises(QueryFailed, match="did not stop the statement"):
+            run_readonly(conn, sql, statement_timeout_ms=1000, guard=False, resolve=False)
+        # THEN the action returned within the deadline plus 1 s: the server ignored the cancel, so the
+        # connection was closed under it (its transaction ends when the call does)
+        assert time.monotonic() - started < 2
+        assert conn.closed or conn.broken
 
 
 def test_without_the_action_batched_fetches_hold_the_lock_for_many_timeouts(database: dict[str, str]) -> None:
