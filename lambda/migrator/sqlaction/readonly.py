@@ -106,11 +106,11 @@ class _Deadline:
         # The server did not stop (an uncancellable call): close the socket under the waiting libpq call.
         # The backend notices at its next check (client_connection_check_interval) and rolls back.
         self.abandoned = True
-        try:
-            with socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        with (
+            contextlib.suppress(OSError, psycopg.Error),
+            socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
         self._done.set()
