@@ -366,7 +366,7 @@ def measured_action(database: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
 def _harm(database: dict[str, str], payload: Payload) -> dict[str, Any]:
     """Run the payload as a superuser with nothing but a statement timeout; cancel it once it passes HARM_MB.
     Returns what happened: elapsed seconds, peak MB, error text size, rows."""
-    timeout_ms = {"uncancellable": 500, "time": 3000}.get(payload.harm, 10_000)
+    timeout_ms = {"uncancellable": 500, "time": TIMEOUT_MS}.get(payload.harm, 10_000)
     with psycopg.connect(database["superuser"], autocommit=True) as conn:
         pid = conn.info.backend_pid
         _cap_memory(pid, 1024)  # the harm is shown at 300 MB; past 1 GB more, PostgreSQL says "out of memory"
@@ -428,7 +428,7 @@ def test_without_the_action_each_payload_does_harm(database: dict[str, str], pay
         # one call ran on past its statement timeout by more than a second: no timeout stops it
         assert outcome["elapsed"] > outcome["timeout_ms"] / 1000 + 1, outcome
     elif payload.harm == "time":
-        # it runs as long as it is let (here until its statement timeout): only a deadline bounds it
+        # it runs past the action's own timeout when nothing stops it: only the deadline bounds it
         assert "statement timeout" in outcome["error"], outcome
     elif payload.harm == "message":
         assert len(outcome["error"]) > 1_000_000, len(outcome["error"])
@@ -479,6 +479,47 @@ def test_each_check_alone_refuses(database: dict[str, str], payload: Payload, la
     with psycopg.connect(database["superuser"], autocommit=True) as conn, pytest.raises(UnsafeSQL) as refused:
         run_readonly(conn, payload.sql, statement_timeout_ms=TIMEOUT_MS, **switched_off)
     assert getattr(payload, layer) in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "refusal"),
+    [
+        ("SELECT id FROM users WHERE (id + random()::int) IN (SELECT id FROM users)", "volatile"),
+        ("SELECT count(*) FROM users GROUP BY email HAVING 1 IN (SELECT id FROM users)", "IN (subquery)"),
+        ("SELECT id FROM users u WHERE u.id IN (SELECT id FROM users) OR u.id = 1", "IN (subquery)"),
+        ("SELECT u.id FROM users u LEFT JOIN users v ON v.id IN (SELECT 1) WHERE true", "IN (subquery)"),
+        ("WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r", "UNION"),
+        (
+            "SELECT * FROM (SELECT '1'::xid AS k) a FULL JOIN (SELECT '1'::xid AS k) b ON a.k = b.k",
+            "FULL JOIN",
+        ),
+        ("SELECT * FROM (SELECT 1 AS k) a FULL JOIN (SELECT 1 AS k) b ON a.k < b.k", "FULL JOIN"),
+        ("SELECT x FROM (SELECT '1'::xid AS x UNION SELECT '2'::xid) s", "cannot be sorted"),
+        (_nested_laterals(6, 9), "expression nodes"),
+    ],
+)
+def test_the_check_alone_plans_no_unspillable_hash_table(
+    database: dict[str, str], sql: str, refusal: str
+) -> None:
+    with psycopg.connect(database["superuser"], autocommit=True) as conn, pytest.raises(UnsafeSQL) as refused:
+        run_readonly(conn, sql, guard=False)
+    assert refusal in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # a correlated NOT IN is a subplan run per row, never hashed: the check allows it (the guard, which
+        # cannot see correlation in the text, does not)
+        "SELECT count(*) FROM users u WHERE u.id NOT IN (SELECT v.id FROM users v WHERE v.email = u.email)",
+        "SELECT count(*) FROM users u WHERE u.id IN (SELECT v.id FROM users v) AND u.email <> ''",
+        "SELECT * FROM (SELECT 1 AS k) a FULL JOIN (SELECT 1 AS k) b ON a.k = b.k",
+        "SELECT id FROM users INTERSECT SELECT 1",
+    ],
+)
+def test_the_check_alone_allows_what_postgresql_spills(database: dict[str, str], sql: str) -> None:
+    with psycopg.connect(database["superuser"], autocommit=True) as conn:
+        assert run_readonly(conn, sql, guard=False)["truncated"] is False
 
 
 def test_a_slow_query_releases_its_lock_by_the_deadline(

@@ -68,7 +68,7 @@ _MAX_VIEW_DEPTH = 16
 
 # enum values as PostgreSQL 15 prints them
 _ANY_SUBLINK, _ARRAY_SUBLINK = "2", "6"
-_AND_EXPR = "0"
+_AND_EXPR = "and"  # BoolExpr prints its operator as a word
 _RTE_RELATION, _RTE_SUBQUERY, _RTE_JOIN, _RTE_CTE = "0", "1", "2", "6"
 _JOIN_FULL = "2"
 _SETOP_UNION = "1"
@@ -310,15 +310,6 @@ def _level_nodes(tree: Any) -> Iterator[Node]:
             pending.extend(item)
 
 
-def _child_queries(query: Node) -> Iterator[Node]:
-    for node in _level_nodes(query):
-        if node is not query and node.name == "QUERY":
-            yield node
-    for cte in query.get("cteList") or ():
-        if isinstance(cte, Node) and isinstance(cte.get("ctequery"), Node):
-            yield from ()  # reached through _level_nodes already (CTE queries are fields of this level)
-
-
 def _conjuncts(quals: Any) -> Iterator[Any]:
     pending = [quals]
     while pending:
@@ -398,9 +389,9 @@ def _check_any_sublink(sublink: Node, is_condition: bool, found: _Found) -> None
         return  # correlated: run once per row, never hashed
     test = sublink.get("testexpr")
     if is_condition and _references_level(test, 0):
-        for node in walk(test):
-            if node.name in ("FUNCEXPR", "OPEXPR"):
-                found.join_conditions.update(oids(node.get("funcid") or node.get("opno")))
+        for node in walk(test):  # (every built-in operator's function is stable or immutable)
+            if node.name == "FUNCEXPR":
+                found.join_conditions.update(oids(node.get("funcid")))
         return
     raise UnsafeSQL(
         "NOT IN (subquery), and IN (subquery) anywhere but as a condition of WHERE, make PostgreSQL 15 build "
