@@ -1,5 +1,6 @@
-"""The ``sql`` command: one read-only statement, checked by the guard and the server-side check, run as the
-reader role in a READ ONLY transaction with limits (see :mod:`migrator.sqlaction.readonly` for the layers)."""
+"""The ``sql`` and ``report`` commands: one read-only statement (checked by the guard and the server-side
+check) or a named report (fixed SQL), run as the reader role in a READ ONLY transaction with limits and one
+deadline (see :mod:`migrator.sqlaction.readonly` for the layers)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from migrator.errors import DatabaseUnavailable, OutOfTime
 from migrator.settings import Settings
 from migrator.sqlaction import guard, reader_role, readonly, reports, resolver
 
-__all__ = ["action_deadline", "report", "sql"]
+__all__ = ["report", "sql"]
 
 
 def sql(
@@ -33,9 +34,9 @@ def sql(
     from now, or the invocation's own ``deadline`` (less a margin to answer), whichever comes first. Returns
     columns, rows, row_count, truncated, bytes and the role it ran as."""
     settings = settings or Settings()
-    ends = action_deadline(settings, deadline)
+    ends = _action_deadline(settings, deadline)
     guard.plan_sql(statement)
-    return _as_reader(database, settings, statement, ends, guard=True)
+    return _as_reader(database, settings, statement, ends, checked=True)
 
 
 def report(
@@ -45,14 +46,14 @@ def report(
     and caps. Its SQL is fixed and reviewed, so the two checks of free SQL do not apply; it runs with
     search_path ``pg_catalog, pg_temp``. Returns the report's name, description and note, and its rows."""
     settings = settings or Settings()
-    ends = action_deadline(settings, deadline)
+    ends = _action_deadline(settings, deadline)
     chosen = reports.report_sql(name, settings.sql_schemas)
-    rows = _as_reader(database, settings, chosen.sql, ends, guard=False, search_path=resolver.CHECK_PATH)
+    rows = _as_reader(database, settings, chosen.sql, ends, checked=False, search_path=resolver.CHECK_PATH)
     note = {"note": chosen.note} if chosen.note else {}
     return {"report": name, "description": chosen.description, **note, **rows}
 
 
-def action_deadline(settings: Settings, deadline: Deadline | None) -> float:
+def _action_deadline(settings: Settings, deadline: Deadline | None) -> float:
     """When the action must be done (a ``time.monotonic()`` value): its own timeout, or the invocation's."""
     ends = time.monotonic() + settings.sql_timeout_ms / 1000
     remaining = deadline.remaining_ms() if deadline is not None else None
@@ -64,8 +65,15 @@ def action_deadline(settings: Settings, deadline: Deadline | None) -> float:
 
 
 def _as_reader(
-    database: Database, settings: Settings, statement: str, ends: float, *, guard: bool, search_path: str = ""
+    database: Database,
+    settings: Settings,
+    statement: str,
+    ends: float,
+    *,
+    checked: bool,
+    search_path: str = "",
 ) -> dict[str, Any]:
+    """Run ``statement`` as the reader role; ``checked`` is False only for a named report's own SQL."""
     with _reader_connection(credentials_of(database), settings) as (conn, setup):
         result = readonly.run_readonly(
             conn,
@@ -74,8 +82,8 @@ def _as_reader(
             statement_timeout_ms=settings.sql_timeout_ms,
             max_bytes=settings.sql_max_bytes,
             deadline=ends,
-            guard=guard,
-            resolve=guard,
+            guard=checked,
+            resolve=checked,
             search_path=search_path or None,
         )
     result["role"] = settings.sql_role
