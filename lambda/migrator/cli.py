@@ -81,7 +81,7 @@ def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> 
     if target != "":
         event["target"] = target
     name = environ.get("KIT_NAME", "")
-    if name != "":
+    if name != "" and action == "report":  # NAME is a common shell variable (WSL sets it): reports only
         event["name"] = name
     sql = environ.get("KIT_SQL", "")
     sql_file = environ.get("KIT_SQL_FILE", "")
