@@ -26,7 +26,7 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH NAME
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # Adopting another tool's history: make import-migrations FROM= DIR=, make migrate ACTION=baseline FROM= TABLE=.
 ADOPT_VARS = FROM TABLE DIR
@@ -92,8 +92,12 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
 	@$(PY) -m scripts.tooling.build_lambda
 
-migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 FROM=tool TABLE=name FORMAT=json VERBOSE=1]
+migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|report|baseline [NAME=report STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 FROM=tool TABLE=name FORMAT=json VERBOSE=1]
 	@$(PY) -m scripts.release.migrate
+
+.PHONY: reports
+reports: venv ## Named reports, run by `make migrate ACTION=report NAME=..`: locks activity indexes constraints columns sequences replication sizes
+	@$(PY) -m scripts.release.reports
 
 lint-migrations: venv ## Lint the forward SQL of every migration after the manifest's LINT_CUTOFF with squawk (exit 1: findings, 2: could not lint)
 	@$(PY) -m scripts.tooling.lint_migrations

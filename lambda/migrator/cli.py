@@ -63,7 +63,7 @@ def _sql_from_file(path: str, stdin: IO[str] | None) -> str:
 
 def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> dict[str, Any]:
     """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_FROM`` and ``KIT_TABLE`` (baseline
-    from another tool's state table), ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
+    from another tool's state table), ``KIT_NAME`` (a report's), ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
     path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT`` and
     ``KIT_ALLOW_PRODUCTION_SEED``. Raises InvalidEvent when the SQL file cannot be read or both SQL and
     SQL_FILE are given. Empty means not given; flags take
@@ -81,6 +81,9 @@ def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> 
         value = environ.get(var, "")
         if value != "":
             event[key] = value
+    name = environ.get("KIT_NAME", "")
+    if name != "" and action == "report":  # NAME is a common shell variable (WSL sets it): reports only
+        event["name"] = name
     sql = environ.get("KIT_SQL", "")
     sql_file = environ.get("KIT_SQL_FILE", "")
     if sql != "" and sql_file != "":

@@ -19,6 +19,7 @@ from migrator.events import (
     BaselineRequest,
     ListRequest,
     MigrateRequest,
+    ReportRequest,
     Request,
     RollbackRequest,
     SeedRequest,
@@ -45,7 +46,11 @@ def run(
     if isinstance(request, SqlRequest):
         from migrator import sqlaction
 
-        return sqlaction.sql(database, request.sql, settings=settings)
+        return sqlaction.sql(database, request.sql, settings=settings, deadline=deadline)
+    if isinstance(request, ReportRequest):
+        from migrator import sqlaction
+
+        return sqlaction.report(database, request.name, settings=settings, deadline=deadline)
 
     # Each command loads only its own module (and what it imports): see migrator.runner's facade.
     from migrator import runner

@@ -18,6 +18,7 @@ __all__ = [
     "BaselineRequest",
     "ListRequest",
     "MigrateRequest",
+    "ReportRequest",
     "Request",
     "RollbackRequest",
     "SeedRequest",
@@ -31,6 +32,7 @@ _TARGET = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,199}$")
 # The tools whose state table baseline can read (migrator.runner.origins reads them).
 FOREIGN_TOOLS = ("golang-migrate", "dbmate", "flyway", "goose")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$")
+_REPORT_NAME = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ class SqlRequest:
 
 
 @dataclass(frozen=True)
+class ReportRequest:
+    name: str
+    action: str = "report"
+
+
+@dataclass(frozen=True)
 class BaselineRequest:
     target: str | None = None
     dry_run: bool = False
@@ -75,7 +83,10 @@ class BaselineRequest:
     action: str = "baseline"
 
 
-Request = MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest | BaselineRequest
+Request = (
+    MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest | BaselineRequest
+    | ReportRequest
+)  # fmt: skip
 
 # action -> (request type, the keys it takes besides "action")
 _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -85,6 +96,7 @@ _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "seed": (SeedRequest, ("allow_production_seed",)),
     "sql": (SqlRequest, ("sql",)),
     "baseline": (BaselineRequest, ("target", "from", "table", "dry_run")),
+    "report": (ReportRequest, ("name",)),
 }
 ACTIONS: tuple[str, ...] = tuple(_SCHEMA)
 
@@ -204,6 +216,13 @@ def parse_event(event: Any) -> Request:
         return SeedRequest(allow_production_seed=_bool(event, "allow_production_seed"))
     if action == "baseline":
         return _baseline(event)
+    if action == "report":
+        name = event.get("name")
+        if not isinstance(name, str) or not _REPORT_NAME.match(name):
+            raise InvalidEvent(
+                'action "report" needs "name": a report\'s name, e.g. "locks" (`make help` lists them)'
+            )
+        return ReportRequest(name=name)
     # sql
     if "sql" not in event:
         raise InvalidEvent(

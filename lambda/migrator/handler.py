@@ -24,6 +24,15 @@ __all__ = ["handle", "handler"]
 
 _cold_start = True
 _RESERVED = frozenset({"ok", "action", "error", "duration_ms"})
+# An error message may quote what caused it (an invalid value, a statement): a few KB of it is enough, in the
+# result and in the log line that repeats it.
+_MAX_MESSAGE = 4096
+
+
+def _capped(message: str) -> str:
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    return f"{message[:_MAX_MESSAGE]}... [{len(message) - _MAX_MESSAGE} more characters not shown]"
 
 
 def _random_id() -> str:
@@ -67,7 +76,7 @@ def handle(
             result = {
                 "ok": False,
                 "action": action,
-                "error": {"type": exc.type, "message": str(exc)},
+                "error": {"type": exc.type, "message": _capped(str(exc))},
                 **extra,
             }
         except Exception as exc:  # the handler's promise: a result, never a traceback

@@ -181,6 +181,10 @@ def render(result: dict) -> str:
         return _render_list(result)
     if action == "sql":
         return _render_sql(result)
+    if action == "report":
+        head = [f"{result.get('report')}: {result.get('description')}"] if result.get("description") else []
+        note = [f"note: {result['note']}"] if result.get("note") else []
+        return "\n".join([*head, _render_sql(result), *note])
     done = [k for k in _DONE_LISTS if k in result]
     head = ""
     if action in ("migrate", "rollback", "baseline", "seed") and not any(result.get(k) for k in done):

@@ -87,9 +87,9 @@ ATTACKS: tuple[Attack, ...] = (
            "split_part", "not run: uncancellable on long values"),
     Attack("like-column-pattern", "SELECT count(*) FROM users a, users b WHERE a.email LIKE b.email",
            "literal pattern", "literal pattern", "not run: LIKE backtracking is uncancellable"),
-    Attack("array-containment", "SELECT count(*) FROM users WHERE tags @> tags", None, "array @> array",
+    Attack("array-containment", "SELECT count(*) FROM users WHERE tags @> tags", None, "arraycontains",
            "not run: containment loops are uncancellable"),
-    Attack("jsonb-containment", "SELECT count(*) FROM users WHERE doc @> doc", None, "jsonb @> jsonb",
+    Attack("jsonb-containment", "SELECT count(*) FROM users WHERE doc @> doc", None, "jsonb_contains",
            "not run: containment loops are uncancellable"),
     # 3. bytes and memory
     Attack("format-padding", "SELECT format('%4000000s', g) FROM generate_series(1, 10) g", "format()",
@@ -130,7 +130,7 @@ ATTACKS: tuple[Attack, ...] = (
            "operator public.<<<", "not run: planted code"),
     Attack("planted-domain", "SELECT 1::util.checked_int", "type util.checked_int", "domain util.checked_int",
            "not run: planted code"),
-    Attack("planted-domain-unqualified", "SELECT 7::checked_int", None, "domain checked_int",
+    Attack("planted-domain-unqualified", "SELECT 7::checked_int", None, "domain public.checked_int",
            "not run: planted code"),
     Attack("planted-cast", "SELECT CAST(7 AS util.money2)", "type util.money2", "util.int_to_money2",
            "not run: planted code"),
@@ -179,6 +179,9 @@ ATTACKS: tuple[Attack, ...] = (
            "SELECT (s).pg_stat_get_backend_activity FROM pg_stat_get_backend_idset() s",
            "pg_stat_get_backend", "pg_stat_get_backend", "hidden"),
     Attack("like-any-subquery", "SELECT 1 WHERE 'a' LIKE ANY (SELECT email FROM users)", "literal pattern",
+           "IN (subquery)", "not run: LIKE backtracking is uncancellable"),
+    Attack("like-any-subquery-as-a-join",
+           "SELECT count(*) FROM users u WHERE u.email LIKE ANY (SELECT email FROM users)", "literal pattern",
            "literal pattern", "not run: LIKE backtracking is uncancellable"),
     Attack("domain-array-literal", "SELECT '{7}'::checked_int[] AS x", "not a built-in type", None,
            "not run: the domain's CHECK runs while the query is analysed"),
@@ -622,13 +625,19 @@ def test_callers_sharing_the_reader_role_cannot_read_each_others_query_text(env)
     assert SECRET not in str(seen)
 
 
-def test_an_untrusted_event_trigger_stops_the_action(fresh_database, lambda_context) -> None:
-    # GIVEN a superuser's event trigger on DDL, whose function is not a built-in (the check creates a view)
+def test_the_check_creates_nothing_so_no_event_trigger_runs_in_it(fresh_database, lambda_context) -> None:
+    # GIVEN the reader role set up, then a superuser's event trigger on every DDL command, recording each run
+    # (the first version of the check created a temporary view, and such a trigger ran inside it)
+    sqlaction.sql(fresh_database, "SELECT 1")
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute(
-            "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;"
-            "CREATE EVENT TRIGGER watch ON ddl_command_end EXECUTE FUNCTION on_ddl()"
+            "CREATE TABLE fired (tag text); GRANT INSERT ON fired TO PUBLIC;"
+            "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER"
+            "  AS $$ BEGIN INSERT INTO fired VALUES (tg_tag); END $$;"
+            "CREATE EVENT TRIGGER watch ON ddl_command_start EXECUTE FUNCTION on_ddl()"
         )
-    # WHEN the sql action runs THEN it refuses before creating anything
-    with pytest.raises(UnsafeSQL, match="event trigger watch"):
-        sqlaction.sql(fresh_database, "SELECT 1")
+        # WHEN the sql action checks and runs a query
+        result = sqlaction.sql(fresh_database, "SELECT count(*) FROM pg_class WHERE relkind = 'r'")
+        # THEN it answers, and no DDL ran: the check reads PostgreSQL's analysis from a prepared statement
+        assert result["rows"][0][0] > 0
+        assert conn.execute("SELECT count(*) FROM fired").fetchone() == (0,)

@@ -159,3 +159,26 @@ def test_a_result_of_an_unknown_shape_still_reads_as_text():
 )
 def test_exit_codes_tell_bad_input_from_a_refusal_from_a_failure(error_type, code):
     assert exitcodes.for_migrator_error(error_type) == code
+
+
+def test_a_report_reads_like_sql_with_its_description_and_note():
+    text = results.render(
+        {
+            "ok": True,
+            "action": "report",
+            "report": "locks",
+            "description": "who blocks whom",
+            "note": "other roles' query text is not shown",
+            "columns": [{"name": "pid"}, {"name": "mode"}],
+            "rows": [[42, "AccessExclusiveLock"]],
+            "row_count": 1,
+        }
+    )
+    assert text.splitlines() == [
+        "locks: who blocks whom",
+        "pid  mode",
+        "---  -------------------",
+        "42   AccessExclusiveLock",
+        "(1 row)",
+        "note: other roles' query text is not shown",
+    ]

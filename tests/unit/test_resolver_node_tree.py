@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from migrator.sqlaction.resolver import _const_int, _const_text, parse_node_tree
+from migrator.sqlaction.nodetree import const_int as _const_int
+from migrator.sqlaction.nodetree import const_text as _const_text
+from migrator.sqlaction.nodetree import parse_node_tree
 
 # Trimmed from a real pg_rewrite.ev_action: a FuncExpr over a Var and a text constant.
 TREE = (

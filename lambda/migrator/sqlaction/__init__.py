@@ -4,8 +4,12 @@
     policy.py       what may be called and read, with a growth class per function; both checks enforce it
     resolver.py     the server-side layer: what the query really resolves to, by OID, before it runs
     reader_role.py  the least-privileged role the statement runs as
-    readonly.py     the READ ONLY transaction and its limits (time, rows, bytes)
-    command.py      the ``sql`` command that puts them together
+    nodetree.py     PostgreSQL's node text (the analysis the server-side check reads)
+    bounds.py       why each allowed function, operator, cast and construct is bounded (cost classes)
+    messages.py     PostgreSQL's error text, cut to a few KB
+    readonly.py     the READ ONLY transaction and its limits (one deadline, rows, bytes)
+    reports.py      named reports: fixed, reviewed SQL (locks, activity, indexes, ...)
+    command.py      the ``sql`` and ``report`` commands that put them together
 
 This is the most security-sensitive code in the repository, kept in one package so that a reviewer can read
 all of it, and nothing else, in one sitting. It imports the top-level modules (connection, credentials,
@@ -13,6 +17,6 @@ errors, logs, scram, settings) and never ``migrator.runner``: the migration runn
 test checks).
 """
 
-from migrator.sqlaction.command import sql
+from migrator.sqlaction.command import report, sql
 
-__all__ = ["sql"]
+__all__ = ["report", "sql"]

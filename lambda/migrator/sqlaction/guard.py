@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pglast import ast, parse_sql
-from pglast.enums import A_Expr_Kind, SetOperation, SubLinkType
+from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation, SubLinkType
 from pglast.parser import ParseError, scan
 
 from migrator.errors import UnsafeSQL
-from migrator.sqlaction import policy
+from migrator.sqlaction import bounds, policy
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
@@ -130,7 +130,9 @@ _DISTINCT_DENIED_COLUMNS = frozenset(
         "routine_definition", "view_definition", "proargdefaults", "typdefaultbin", "adbin", "conbin",
         "indexprs", "indpred", "tgargs", "tgqual", "partexprs", "stxexprs", "histogram_bounds",
         "most_common_vals", "most_common_elems", "indexdef", "relpartbound", "rowfilter", "prqual",
-        "domain_default", "column_default", "generation_expression", "attribute_default",
+        "domain_default", "column_default", "generation_expression", "attribute_default", "attmissingval",
+        "attfdwoptions", "agginitval", "aggminitval", "extcondition", "parameter_default", "stavalues1",
+        "stavalues2", "stavalues3", "stavalues4", "stavalues5", "typdefault",
     }
 )  # fmt: skip
 
@@ -353,7 +355,15 @@ def _check_query(root: ast.SelectStmt, *, allow_params: bool) -> None:
     scan_result = _Scan(allow_params=allow_params)
     scan_result.walk(root)
     scan_result.check_denied_columns()
+    _check_hash_tables(root)
     _Sizer().select(root, [])
+    nodes = _Weigher().select(root, [], 1)[0]
+    if nodes > bounds.MAX_PLAN_NODES:
+        raise UnsafeSQL(
+            f"the plan of this query could hold about {nodes:,} expression nodes (each column of a subquery "
+            f"is copied into every place that uses it); the limit is {bounds.MAX_PLAN_NODES:,}: use fewer "
+            "levels or fewer references to the same column"
+        )
 
 
 class _Scan:
@@ -487,6 +497,18 @@ def _check_function(call: ast.FuncCall) -> None:
             "see migrator.sqlaction.policy)"
         )
     args = list(call.args or ())
+    if call.func_variadic and name == "concat_ws":
+        raise UnsafeSQL(
+            "concat_ws(sep, VARIADIC array) repeats the separator once per element; list the values"
+        )
+    if name in ("btrim", "ltrim", "rtrim") and len(args) == 2:
+        characters = _string_literal(args[1])
+        if characters is None or len(characters) > bounds.TRIM_SET_MAX:
+            raise UnsafeSQL(
+                f"TRIM, btrim, ltrim and rtrim take a literal set of at most {bounds.TRIM_SET_MAX} "
+                "characters: each character of the value is compared with every character of the set, and "
+                "that loop cannot be cancelled"
+            )
     regexp = name in ("regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like")
     if name == "power":
         _check_exponent(args[1] if len(args) == 2 else None)
@@ -658,7 +680,7 @@ class _Source(NamedTuple):
 _BASE = _Source(1, 1)
 _GROWTH_FACTOR = {
     policy.Growth.DOUBLE: 2, policy.Growth.QUADRUPLE: 4, policy.Growth.SIXFOLD: 6,
-    policy.Growth.EIGHTEENFOLD: 18,
+    policy.Growth.EIGHTFOLD: 8,
 }  # fmt: skip
 
 
@@ -802,6 +824,10 @@ class _Sizer:
             for extra in (node.agg_order, node.agg_filter, node.over):
                 self.expr(extra, scope, depth)
             name = node.funcname[-1].sval
+            if name == "concat_ws" and args:
+                # the separator is repeated between every two values; a literal one is a copy of (part of) the
+                # query text each time
+                return max(args[0], 1) * max(len(args) - 2, 0) + sum(args[1:])
             if name in ("regexp_match", "regexp_matches"):
                 # each capture group can hold the whole input
                 pattern = _string_literal(node.args[1]) if len(node.args or ()) > 1 else None
@@ -879,6 +905,156 @@ class _Sizer:
             if names[-2] in frame:
                 return max(frame[names[-2]].widest, 1)
         return max(widest, 1)
+
+
+# ------------------------------------------------------------------------------- hash tables, plan size
+
+# Volatile functions on the allow-list: IN (subquery) with one on its left is not turned into a join.
+_VOLATILE = frozenset({"random", "clock_timestamp", "gen_random_uuid"})
+
+
+def _conjuncts(clause: object) -> Iterator[object]:
+    pending = [clause]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, ast.BoolExpr) and item.boolop == BoolExprType.AND_EXPR:
+            pending.extend(item.args or ())
+        elif item is not None:
+            yield item
+
+
+def _check_hash_tables(root: ast.SelectStmt) -> None:
+    """PostgreSQL 15 never spills the hash table of a recursive UNION, nor that of an uncorrelated
+    IN (subquery) it runs as a hashed subplan (NOT IN, or IN anywhere but as a condition of WHERE). The
+    text cannot show correlation, so this layer allows IN (subquery) only where PostgreSQL makes it a join."""
+    conditions: set[int] = set()
+    for node in iter_nodes(root):
+        if isinstance(node, ast.SelectStmt):
+            conditions.update(id(item) for item in _conjuncts(node.whereClause))
+        if isinstance(node, ast.WithClause) and node.recursive:
+            for cte in node.ctes or ():
+                query = cte.ctequery
+                if (
+                    isinstance(query, ast.SelectStmt)
+                    and query.op == SetOperation.SETOP_UNION
+                    and not query.all
+                ):
+                    raise UnsafeSQL(
+                        f"WITH RECURSIVE {cte.ctename} uses UNION: PostgreSQL 15 keeps its rows in an "
+                        "in-memory hash table that never spills to disk; use UNION ALL (with a WHERE that "
+                        "stops it, or a CYCLE clause)"
+                    )
+    for node in iter_nodes(root):
+        if not (isinstance(node, ast.SubLink) and node.subLinkType == SubLinkType.ANY_SUBLINK):
+            continue
+        left = list(iter_nodes(node.testexpr))
+        is_join = (
+            id(node) in conditions
+            and any(isinstance(item, ast.ColumnRef) for item in left)
+            and not any(
+                isinstance(item, ast.FuncCall) and item.funcname[-1].sval in _VOLATILE for item in left
+            )
+        )
+        if not is_join:
+            raise UnsafeSQL(
+                "NOT IN (subquery), and IN (subquery) anywhere but as a condition of WHERE, make PostgreSQL "
+                "15 build an in-memory hash table of the whole subquery that never spills to disk; write "
+                "NOT EXISTS (SELECT ... WHERE ...) or EXISTS instead"
+            )
+
+
+class _Weigher:
+    """The plan-size rule on the text: how many expression nodes the plan may hold once the planner has
+    copied each column of a subquery (or CTE) into every place that uses it. A source is weighed by its
+    heaviest column (and all its columns for ``s.*``), so this over-counts; the server-side check counts
+    exactly. Also bounds how deeply queries nest."""
+
+    def __init__(self) -> None:
+        self.ctes: list[dict[str, tuple[int, int]]] = []
+
+    def select(
+        self, stmt: ast.SelectStmt, outer: list[dict[str, tuple[int, int]]], level: int
+    ) -> tuple[int, int, int]:
+        """(total nodes, heaviest column, all columns) of one SELECT."""
+        if level > bounds.MAX_QUERY_DEPTH:
+            raise UnsafeSQL(f"the query nests more than {bounds.MAX_QUERY_DEPTH} levels of subqueries")
+        if stmt.op != SetOperation.SETOP_NONE:
+            left = self.select(stmt.larg, outer, level)
+            right = self.select(stmt.rarg, outer, level)
+            return left[0] + right[0], left[1] + right[1], left[2] + right[2]
+        self.ctes.append({})
+        try:
+            total = 0
+            for cte in (stmt.withClause.ctes or ()) if stmt.withClause else ():
+                self.ctes[-1][cte.ctename] = (1, 1)  # a recursive CTE refers to itself
+                nodes, heaviest, every = self.select(cte.ctequery, outer, level + 1)
+                self.ctes[-1][cte.ctename] = (heaviest, every)
+                total += nodes
+            frame: dict[str, tuple[int, int]] = {}
+            for item in stmt.fromClause or ():
+                total += self._from(item, frame, outer, level)
+            scope = [*outer, frame]
+            for clause in (stmt.whereClause, stmt.havingClause, stmt.groupClause, stmt.sortClause,
+                           stmt.distinctClause, stmt.windowClause, stmt.limitCount, stmt.limitOffset,
+                           stmt.valuesLists):  # fmt: skip
+                total += self.expr(clause, scope, level)
+            weights = [self.expr(target, scope, level) for target in stmt.targetList or ()]
+            return total + sum(weights), max([1, *weights]), max(1, sum(weights))
+        finally:
+            self.ctes.pop()
+
+    def _from(self, item: object, frame: dict[str, tuple[int, int]], outer: list, level: int) -> int:
+        if isinstance(item, ast.RangeVar):
+            weight = (1, 1)
+            if item.schemaname is None:
+                weight = next(
+                    (ctes[item.relname] for ctes in reversed(self.ctes) if item.relname in ctes), weight
+                )
+            frame[item.alias.aliasname if item.alias else item.relname] = weight
+            return 0
+        if isinstance(item, ast.RangeSubselect):
+            nodes, heaviest, every = self.select(
+                item.subquery, [*outer, frame] if item.lateral else outer, level + 1
+            )
+            frame[item.alias.aliasname if item.alias else f"?{len(frame)}"] = (heaviest, every)
+            return nodes
+        if isinstance(item, ast.JoinExpr):
+            nodes = self._from(item.larg, frame, outer, level) + self._from(item.rarg, frame, outer, level)
+            return nodes + self.expr(item.quals, [*outer, frame], level)
+        if isinstance(item, ast.RangeFunction):
+            frame[item.alias.aliasname if item.alias else f"?{len(frame)}"] = (1, 1)
+        return self.expr(item, [*outer, frame], level)
+
+    def expr(self, node: object, scope: list[dict[str, tuple[int, int]]], level: int) -> int:
+        total = 0
+        pending = [node]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, (list, tuple)):
+                pending.extend(item)
+            elif isinstance(item, ast.ColumnRef):
+                total += self._column(item, scope)
+            elif isinstance(item, ast.SubLink):
+                total += 1 + self.select(item.subselect, scope, level + 1)[0]
+                pending.append(item.testexpr)
+            elif isinstance(item, ast.SelectStmt):
+                total += self.select(item, scope, level + 1)[0]
+            elif isinstance(item, ast.Node):
+                total += 1
+                pending.extend(getattr(item, name, None) for name in item.__slots__)
+        return total
+
+    @staticmethod
+    def _column(ref: ast.ColumnRef, scope: list[dict[str, tuple[int, int]]]) -> int:
+        names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
+        star = isinstance(ref.fields[-1], ast.A_Star)
+        source = names[-1] if star and names else names[-2] if len(names) >= 2 else None
+        for frame in reversed(scope):
+            if source is not None and source in frame:
+                return frame[source][1 if star else 0]
+            if source is None and frame:
+                return max(weight[1 if star else 0] for weight in frame.values())
+        return 1
 
 
 def _command_name(node: ast.Node | None) -> str:

@@ -13,15 +13,16 @@ huge value (padding, repetition, row-to-value aggregation).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
 from migrator.errors import UnsafeSQL
+from migrator.sqlaction import bounds
+from migrator.sqlaction.bounds import Growth
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
     "BUILTIN_OID_LIMIT",
+    "DATA_TYPES",
     "DENIED_COLUMNS",
-    "DENIED_OPERATOR_FUNCTIONS",
     "DENIED_RELATIONS",
     "FUNCTION_GROWTH",
     "LIKE_FUNCTIONS",
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_SERIES_ROWS",
     "MAX_TYPMOD",
     "REFUSED_FUNCTIONS",
+    "SECRET_SETTINGS",
     "Growth",
     "check_like_pattern",
     "check_series_bounds",
@@ -45,93 +47,15 @@ __all__ = [
 BUILTIN_OID_LIMIT = 16384
 
 
-class Growth(Enum):
-    """How big a function's result can be, in "copies" of its largest input (see guard's size rule)."""
-
-    CONSTANT = "constant"  # bounded whatever the input: count(), length(), md5(), now()...
-    MAX = "max"  # no bigger than its biggest argument: lower(), substr(), min(), lag()...
-    SUM = "sum"  # about the sum of its arguments: concat(), array_cat(), jsonb_set()...
-    DOUBLE = "double"  # up to twice the sum: quote_literal() (doubled quotes), jsonb_path_query()
-    QUADRUPLE = "quadruple"  # encode() (hex doubles, escape quadruples)
-    SIXFOLD = "sixfold"  # JSON escaping: a control character becomes \u0001
-    EIGHTEENFOLD = "eighteenfold"  # normalize(): Unicode compatibility forms expand up to 18 characters
-
-
-_C, _M, _S = Growth.CONSTANT, Growth.MAX, Growth.SUM
-
-# Pure or stable functions without side effects, by growth. Several SQL-syntax forms appear in the parse
-# tree as pg_catalog calls: EXTRACT -> extract, SUBSTRING(x FROM y) -> substring, TRIM -> btrim/ltrim/rtrim,
-# OVERLAY -> overlay, AT TIME ZONE -> timezone, SIMILAR TO -> similar_to_escape, OVERLAPS -> overlaps,
-# IS NORMALIZED -> is_normalized, COLLATION FOR -> pg_collation_for. COALESCE, NULLIF, GREATEST, LEAST,
-# CASE and CURRENT_DATE/CURRENT_TIMESTAMP/CURRENT_USER are their own nodes.
-FUNCTION_GROWTH: dict[str, Growth] = {
-    # aggregates that fold rows into a bounded value (row-to-array/string/json builders are refused)
-    "count": _C, "sum": _C, "avg": _C, "min": _M, "max": _M, "bool_and": _C, "bool_or": _C,
-    "every": _C, "bit_and": _M, "bit_or": _M, "stddev": _C, "stddev_pop": _C, "stddev_samp": _C,
-    "variance": _C, "var_pop": _C, "var_samp": _C, "corr": _C, "percentile_cont": _C,
-    "percentile_disc": _M, "mode": _M,
-    # window functions
-    "row_number": _C, "rank": _C, "dense_rank": _C, "percent_rank": _C, "cume_dist": _C, "ntile": _C,
-    "lag": _M, "lead": _M, "first_value": _M, "last_value": _M, "nth_value": _M,
-    # strings (linear time; the quadratic and padding ones are in REFUSED_FUNCTIONS)
-    "lower": _M, "upper": _M, "initcap": _M, "length": _C, "char_length": _C, "character_length": _C,
-    "octet_length": _C, "substring": _M, "substr": _M, "btrim": _M, "ltrim": _M, "rtrim": _M,
-    "concat": _S, "concat_ws": _S, "left": _M, "right": _M, "overlay": _S, "reverse": _M,
-    "starts_with": _C, "quote_ident": Growth.DOUBLE, "quote_literal": Growth.DOUBLE,
-    "quote_nullable": Growth.DOUBLE, "to_hex": _C, "md5": _C, "encode": Growth.QUADRUPLE, "decode": _M,
-    "regexp_match": _M, "regexp_matches": _M, "regexp_split_to_array": Growth.QUADRUPLE, "regexp_like": _C,
-    "similar_to_escape": Growth.DOUBLE, "normalize": Growth.EIGHTEENFOLD, "is_normalized": _C,
-    "pg_collation_for": _C, "ascii": _C, "chr": _C,
-    # date and time
-    "now": _C, "clock_timestamp": _C, "statement_timestamp": _C, "transaction_timestamp": _C,
-    "date_trunc": _C, "date_part": _C, "date_bin": _C, "extract": _C, "age": _C, "to_char": _S,
-    "to_date": _C, "to_timestamp": _C, "to_number": _C, "make_date": _C, "make_time": _C,
-    "make_timestamp": _C, "make_timestamptz": _C, "make_interval": _C, "justify_days": _C,
-    "justify_hours": _C, "justify_interval": _C, "isfinite": _C, "timezone": _C, "overlaps": _C,
-    # numbers
-    "abs": _M, "round": _M, "ceil": _M, "ceiling": _M, "floor": _M, "trunc": _M, "mod": _M, "div": _M,
-    "power": _C, "sqrt": _C, "cbrt": _C, "sign": _C, "exp": _C, "ln": _C, "log": _C, "log10": _C,
-    "width_bucket": _C, "random": _C, "gcd": _M, "lcm": _S,
-    # arrays and sets (generate_series only with literal integer bounds: see MAX_SERIES_ROWS)
-    "array_length": _C, "array_lower": _C, "array_upper": _C, "array_dims": _C, "array_ndims": _C,
-    "cardinality": _C, "array_position": _C, "array_positions": _M, "array_remove": _M,
-    "array_append": _S, "array_prepend": _S, "array_cat": _S, "unnest": _M, "generate_series": _C,
-    "generate_subscripts": _C,
-    # ranges
-    "int4range": _S, "int8range": _S, "numrange": _S, "daterange": _S, "tsrange": _S, "tstzrange": _S,
-    "lower_inc": _C, "upper_inc": _C, "lower_inf": _C, "upper_inf": _C, "isempty": _C, "range_merge": _S,
-    # json and jsonb (to_json and friends escape: a control character becomes six)
-    "to_json": Growth.SIXFOLD, "to_jsonb": Growth.SIXFOLD, "row_to_json": Growth.SIXFOLD,
-    "array_to_json": Growth.SIXFOLD, "json_build_object": Growth.SIXFOLD,
-    "jsonb_build_object": Growth.SIXFOLD, "json_build_array": Growth.SIXFOLD,
-    "jsonb_build_array": Growth.SIXFOLD, "json_object": Growth.SIXFOLD, "jsonb_object": Growth.SIXFOLD,
-    "json_typeof": _C, "jsonb_typeof": _C, "json_array_length": _C, "jsonb_array_length": _C,
-    "json_each": _M, "jsonb_each": _M, "json_each_text": _M, "jsonb_each_text": _M,
-    "json_object_keys": _M, "jsonb_object_keys": _M, "json_array_elements": _M,
-    "jsonb_array_elements": _M, "json_array_elements_text": _M, "jsonb_array_elements_text": _M,
-    "json_extract_path": _M, "jsonb_extract_path": _M, "json_extract_path_text": _M,
-    "jsonb_extract_path_text": _M, "jsonb_strip_nulls": _M, "json_strip_nulls": _M, "jsonb_set": _S,
-    "jsonb_insert": _S, "jsonb_path_query": Growth.DOUBLE, "jsonb_path_query_array": Growth.DOUBLE,
-    "jsonb_path_query_first": Growth.DOUBLE, "jsonb_path_exists": _C, "jsonb_path_match": _C,
-    # uuids and misc pure helpers
-    "gen_random_uuid": _C, "num_nulls": _C, "num_nonnulls": _C, "pg_typeof": _C, "format_type": _C,
-    # read-only inspection of the server and its catalogs (current_setting: built-in settings only)
-    "version": _C, "current_database": _C, "current_schema": _C, "current_schemas": _C,
-    "current_setting": _C, "pg_backend_pid": _C, "pg_postmaster_start_time": _C,
-    "pg_is_in_recovery": _C, "pg_last_xact_replay_timestamp": _C, "pg_last_wal_receive_lsn": _C,
-    "pg_last_wal_replay_lsn": _C, "pg_blocking_pids": _C, "pg_database_size": _C,
-    "pg_relation_size": _C, "pg_table_size": _C, "pg_indexes_size": _C, "pg_total_relation_size": _C,
-    "pg_size_pretty": _C, "pg_get_userbyid": _C,
-    "pg_get_serial_sequence": _C, "to_regclass": _C, "to_regtype": _C, "to_regproc": _C,
-    "obj_description": _C, "col_description": _C, "has_table_privilege": _C, "has_schema_privilege": _C,
-    "has_database_privilege": _C, "has_column_privilege": _C, "pg_table_is_visible": _C,
-}  # fmt: skip
+# Every allowed function, with its growth (for the size rule), cost class and why: see bounds.
+FUNCTION_GROWTH: dict[str, Growth] = {name: entry.growth for name, entry in bounds.FUNCTIONS.items()}
 
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(FUNCTION_GROWTH)
 
 # Functions people reach for that are refused on purpose, with the reason the user is told.
 _QUADRATIC = "takes time quadratic in its input and cannot be cancelled by the statement timeout"
 _ROWS_TO_VALUE = "folds any number of rows into one value of unbounded size"
+_JSONPATH = "runs a jsonpath, whose .** accessor visits every subtree: no bound we can prove"
 REFUSED_FUNCTIONS: dict[str, str] = {
     "translate": _QUADRATIC, "replace": _QUADRATIC, "strpos": _QUADRATIC, "position": _QUADRATIC,
     "split_part": _QUADRATIC, "string_to_array": _QUADRATIC,
@@ -151,6 +75,11 @@ REFUSED_FUNCTIONS: dict[str, str] = {
     "pg_get_triggerdef": "shows trigger definitions",
     "pg_get_indexdef": "shows index expressions and predicates, also of tables the role may not read",
     "pg_get_constraintdef": "shows constraint expressions, also of tables the role may not read",
+    "normalize": "reorders combining marks in quadratic time without checking for cancellation (20,000 "
+    "marks ran 4.7 s past a 1 s timeout)",
+    "is_normalized": "reorders combining marks in quadratic time without checking for cancellation",
+    "jsonb_path_query": _JSONPATH, "jsonb_path_query_array": _JSONPATH, "jsonb_path_query_first": _JSONPATH,
+    "jsonb_path_exists": _JSONPATH, "jsonb_path_match": _JSONPATH,
 }  # fmt: skip
 
 # LIKE and ILIKE backtrack over the pattern without checking for cancellation: the pattern must be a
@@ -163,14 +92,6 @@ LIKE_FUNCTIONS: frozenset[str] = frozenset(
         "bytealike", "byteanlike",
     }
 )  # fmt: skip
-
-# Operators (by the function behind them) whose nested loops cannot be cancelled: array and jsonb
-# containment, overlap and key-existence took 3-15 s against a 300 ms statement timeout on 60,000 elements.
-DENIED_OPERATOR_FUNCTIONS: dict[str, str] = {
-    "arraycontains": "array @> array", "arraycontained": "array <@ array", "arrayoverlap": "array && array",
-    "jsonb_contains": "jsonb @> jsonb", "jsonb_contained": "jsonb <@ jsonb",
-    "jsonb_exists_any": "jsonb ?| text[]", "jsonb_exists_all": "jsonb ?& text[]",
-}  # fmt: skip
 
 # numeric: multiplying two 60,000-digit numbers took 40 ms that no timeout can cancel, 100 of them per row
 # 4 s past a 300 ms timeout. Literals and exponents stay at most this many digits.
@@ -201,10 +122,24 @@ DENIED_RELATIONS: dict[str, str] = {
     "pg_statistic_ext_data": "sampled values of columns", "pg_statistic": "sampled values of columns",
 }  # fmt: skip
 
-# Columns of built-in catalogs that hold source code, settings or connection strings. Reading the other
-# columns is fine (``SELECT rolname FROM pg_roles``); ``SELECT *`` or a whole-row reference is refused.
+# Columns of built-in catalogs and views whose type holds table data, stored expressions or binary values,
+# whatever their name: every such column is denied (the server-side check reads each column's type from
+# pg_attribute; tests/integration/test_sql_action_bounds.py lists them all from pg_attribute). anyarray holds
+# values of any type (pg_attribute.attmissingval: the value older rows get for a column added later;
+# pg_statistic and pg_stats: sampled values); pg_node_tree holds expressions (defaults, CHECKs, index
+# predicates, view and policy definitions); bytea holds trigger arguments and large objects.
+DATA_TYPES: frozenset[str] = frozenset(
+    {"anyarray", "pg_node_tree", "bytea", "pg_ndistinct", "pg_dependencies", "pg_mcv_list", "pg_statistic[]"}
+)
+
+# Columns of built-in catalogs that hold source code, settings or connection strings, as text. Reading the
+# other columns is fine (``SELECT rolname FROM pg_roles``); ``SELECT *`` or a whole-row reference is refused.
 DENIED_COLUMNS: dict[str, frozenset[str]] = {
     "pg_proc": frozenset({"prosrc", "probin", "prosqlbody", "proconfig", "proargdefaults"}),
+    "pg_attribute": frozenset({"attmissingval", "attfdwoptions"}),
+    "pg_aggregate": frozenset({"agginitval", "aggminitval"}),
+    "pg_extension": frozenset({"extcondition"}),
+    "parameters": frozenset({"parameter_default"}),
     # sampled values: the statistics of pg_db_role_setting hold its settings
     "pg_stats": frozenset({"most_common_vals", "most_common_elems", "histogram_bounds"}),
     "pg_rules": frozenset({"definition"}),
@@ -250,7 +185,17 @@ def setting_refusal(name: str) -> str | None:
             f"setting {name!r} is a custom setting: custom settings may hold secrets and are not shown; "
             "built-in settings (SHOW work_mem, current_setting('server_version')) are"
         )
+    if name.lower() in SECRET_SETTINGS:
+        return f"setting {name!r} may hold a password or a command with credentials, and is not shown"
     return None
+
+
+# Built-in settings that may hold a password (a replication connection string) or a command with credentials.
+# PostgreSQL shows most of them to superusers only; the checks refuse them for everyone.
+SECRET_SETTINGS = frozenset(
+    {"primary_conninfo", "ssl_passphrase_command", "archive_command", "restore_command",
+     "archive_cleanup_command", "recovery_end_command", "archive_library"}
+)  # fmt: skip
 
 
 # The argument rules, shared by both layers: each layer reads the argument from its own tree (the guard

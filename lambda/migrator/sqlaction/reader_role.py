@@ -5,8 +5,9 @@ The action never runs a user's statement as the migrator. It logs in as a dedica
 * owns nothing and is a member of nothing (so it cannot signal other roles' backends: that needs
   ``pg_signal_backend`` or the same role; nor read server files: ``pg_read_server_files``; nor see other
   roles' query text: ``pg_read_all_stats``);
-* has SELECT on the application's schemas (granted on the tables that exist when it is created, and on every
-  later table through ``ALTER DEFAULT PRIVILEGES`` of the migrator), and nothing else;
+* has SELECT on the application's schemas (granted on the tables and sequences that exist when it is created,
+  and on every later one through ``ALTER DEFAULT PRIVILEGES`` of the migrator), and nothing else: SELECT on a
+  sequence reads ``last_value`` and cannot advance it (nextval needs USAGE or UPDATE);
 * is read-only by default (``default_transaction_read_only``), with a statement timeout, small work_mem,
   no parallel workers and no JIT, and ``temp_file_limit`` where the migrator may set it.
 
@@ -14,6 +15,10 @@ Its password is derived from the migrator's (HMAC-SHA-256), so no extra secret i
 the migrator's password is rotated. The migrator sets it as a SCRAM-SHA-256 verifier computed here: the
 plain password never reaches the server, its statement log, or ``pg_stat_activity``. ``ensure_reader`` is
 idempotent and serialised by an advisory lock; the migrator needs CREATEROLE (the RDS master user has it).
+
+The setup runs nothing it did not choose: its transaction's search_path is ``pg_catalog, pg_temp`` and its
+queries name every function, operator and type with its schema, so nothing planted in ``public`` (an
+``=(name, text)`` there, say) can run inside it with the migrator's rights.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from migrator.scram import scram_sha256_verifier
 
 __all__ = ["READER_SETTINGS", "ensure_reader", "reader_password"]
 
+_EQ = "OPERATOR(pg_catalog.=)"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _LOCK_KEY = int.from_bytes(b"rksqlrol", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -48,6 +54,9 @@ READER_SETTINGS: dict[str, str] = {
     "hash_mem_multiplier": "1",
     "max_parallel_workers_per_gather": "0",
     "jit": "off",
+    # PostgreSQL 15 never spills a hashed INTERSECT or EXCEPT; sorts spill (readonly sets it per transaction)
+    "enable_hashagg": "off",
+    "enable_hashjoin": "off",  # nor a hash join whose rows all share one key
 }
 # Superuser-only settings: set where the migrator may (a superuser, or GRANT SET ON PARAMETER), reported
 # as not set otherwise (RDS: set them in the DB parameter group).
@@ -86,17 +95,21 @@ def ensure_reader(
     not_set: list[str] = []
     try:
         with conn.transaction():
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
+            exists = _role_exists(conn, role)
             # Any login may take an advisory lock: one held by someone else must not stop the action. With
             # the role in place, a setup already under way elsewhere is as good as this one.
-            locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]
+            locked = conn.execute(
+                "SELECT pg_catalog.pg_try_advisory_xact_lock(%s::pg_catalog.int8)", (_LOCK_KEY,)
+            ).fetchone()[0]
             if not locked and exists:
                 return {"role": role, "created": False, "schemas": [], "settings": {}, "not_set": [],
                         "skipped": "another session holds the setup lock"}  # fmt: skip
             if not locked:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))  # bounded by lock_timeout
-                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            _refuse_if_privileged(conn, role, exists is not None)
+                # bounded by lock_timeout
+                conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s::pg_catalog.int8)", (_LOCK_KEY,))
+                exists = _role_exists(conn, role)
+            _refuse_if_privileged(conn, role, exists)
             # SUPERUSER, REPLICATION and BYPASSRLS are off by default and only a superuser may name them:
             # an existing role that has one is refused above.
             attributes = pgsql.SQL(
@@ -143,6 +156,11 @@ def ensure_reader(
     }
 
 
+def _role_exists(conn: psycopg.Connection, role: str) -> bool:
+    row = conn.execute(f"SELECT FROM pg_catalog.pg_roles WHERE rolname {_EQ} %s::pg_catalog.name", (role,))
+    return row.fetchone() is not None
+
+
 def _set_role_setting(ident: pgsql.Identifier, name: str, value: str) -> pgsql.Composed:
     return pgsql.SQL("ALTER ROLE {} SET {} TO {}").format(ident, pgsql.Identifier(name), pgsql.Literal(value))
 
@@ -157,13 +175,17 @@ def _refuse_if_privileged(conn: psycopg.Connection, role: str, exists: bool) -> 
         return
     row = conn.execute(
         "SELECT r.rolsuper OR r.rolreplication OR r.rolbypassrls,"
-        "       (SELECT string_agg(g.rolname, ', ') FROM pg_auth_members m"
-        "          JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),"
-        "       (SELECT count(*) FROM pg_class WHERE relowner = r.oid)"
-        "     + (SELECT count(*) FROM pg_proc WHERE proowner = r.oid)"
-        "     + (SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid)"
-        "     + (SELECT count(*) FROM pg_type WHERE typowner = r.oid AND typrelid = 0)"
-        "  FROM pg_roles r WHERE r.rolname = %s",
+        "       (SELECT pg_catalog.string_agg(g.rolname::pg_catalog.text, ', ')"
+        "          FROM pg_catalog.pg_auth_members m"
+        f"          JOIN pg_catalog.pg_roles g ON g.oid {_EQ} m.roleid WHERE m.member {_EQ} r.oid),"
+        f"       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class WHERE relowner {_EQ} r.oid)"
+        "     OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc"
+        f"                             WHERE proowner {_EQ} r.oid)"
+        "     OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace"
+        f"                             WHERE nspowner {_EQ} r.oid)"
+        "     OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type"
+        f"                             WHERE typowner {_EQ} r.oid AND typrelid {_EQ} 0::pg_catalog.oid)"
+        f"  FROM pg_catalog.pg_roles r WHERE r.rolname {_EQ} %s::pg_catalog.name",
         (role,),
     ).fetchone()
     privileged, memberships, owned = row
@@ -184,35 +206,43 @@ def _grant_schemas(conn: psycopg.Connection, role: str, schemas: Sequence[str]) 
     ident = pgsql.Identifier(role)
     granted = []
     for schema in schemas:
-        if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+        if not conn.execute(
+            f"SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname {_EQ} %s::pg_catalog.name", (schema,)
+        ).fetchone():
             continue
-        # The first setup in this database and schema grants what exists; later ones rely on the default
-        # privileges (so an operator's REVOKE on one table is respected). Roles are per cluster, grants per
-        # database: the role may already exist from another database on the same server.
-        grant_existing = not conn.execute(
-            "SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a"
-            " WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
-            "   AND d.defaclnamespace = %s::regnamespace AND d.defaclobjtype = 'r'"
-            "   AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %s)",
-            (schema, role),
-        ).fetchone()
         schema_ident = pgsql.Identifier(schema)
         conn.execute(pgsql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema_ident, ident))
-        # Tables the migrator creates later: SELECT reaches the reader by itself.
-        conn.execute(
-            pgsql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
-                schema_ident, ident
+        for kind, objtype, relkinds in (("TABLES", "r", "{r,p,v,m}"), ("SEQUENCES", "S", "{S}")):
+            # The first setup in this database and schema grants what exists; later ones rely on the default
+            # privileges (so an operator's REVOKE on one table is respected). Roles are per cluster, grants
+            # per database: the role may already exist from another database on the same server.
+            grant_existing = not conn.execute(
+                "SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a"
+                f" WHERE d.defaclrole {_EQ} (SELECT oid FROM pg_catalog.pg_roles"
+                f"                         WHERE rolname {_EQ} CURRENT_USER)"
+                f"   AND d.defaclnamespace {_EQ} %s::pg_catalog.regnamespace::pg_catalog.oid"
+                f'   AND d.defaclobjtype {_EQ} %s::pg_catalog."char"'
+                f"   AND a.grantee {_EQ} (SELECT oid FROM pg_catalog.pg_roles"
+                f"                      WHERE rolname {_EQ} %s::pg_catalog.name)",
+                (schema, objtype, role),
+            ).fetchone()
+            # Tables and sequences the migrator creates later: SELECT reaches the reader by itself.
+            conn.execute(
+                pgsql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON " + kind + " TO {}").format(
+                    schema_ident, ident
+                )
             )
-        )
-        if grant_existing:
+            if not grant_existing:
+                continue
             # Only what the migrator may grant (it owns them); an operator's later REVOKE is respected.
-            for (table,) in conn.execute(
-                "SELECT c.oid::regclass::text FROM pg_class c"
-                " WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')"
-                "   AND pg_has_role(c.relowner, 'USAGE')",
-                (schema,),
+            for (relation,) in conn.execute(
+                "SELECT c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_class c"
+                f" WHERE c.relnamespace {_EQ} %s::pg_catalog.regnamespace::pg_catalog.oid"
+                f'   AND c.relkind {_EQ} ANY (%s::pg_catalog."char"[])'
+                "   AND pg_catalog.pg_has_role(c.relowner, 'USAGE')",
+                (schema, relkinds),
             ).fetchall():
-                conn.execute(pgsql.SQL("GRANT SELECT ON {} TO {}").format(pgsql.SQL(table), ident))
+                conn.execute(pgsql.SQL("GRANT SELECT ON {} TO {}").format(pgsql.SQL(relation), ident))
         granted.append(schema)
     return granted
 

@@ -1,26 +1,28 @@
-"""Run one guarded statement read-only, on the server's terms, and return bounded JSON-safe rows.
+"""Run one guarded statement read-only, on the server's terms, within one deadline, and return bounded
+JSON-safe rows.
 
 Defence in depth, outermost first (each layer holds on its own; the tests switch the others off):
 
 1. ``guard.plan_sql`` allows a single read-only SELECT/EXPLAIN/SHOW, parsed by PostgreSQL's own parser, with
-   allow-listed functions only and a bound on how big a value the query can build (``policy``).
-2. ``resolver.check`` analyses the query on the server, in a savepoint that is rolled back, and checks every
-   function, operator, type and relation it really resolves to, by OID, before anything runs.
+   allow-listed functions only and a bound on how big a value the query can build (``policy``, ``bounds``).
+2. ``resolver.check`` reads PostgreSQL's own analysis of the statement (prepared, never run) and checks every
+   function, operator, type and relation it really resolves to, by OID, and the plan's shape, before
+   anything is planned.
 3. The caller runs it as the dedicated reader role (``reader_role``): it owns nothing, is a member of
    nothing and may only SELECT what it was granted.
-4. The statement runs in a transaction switched to READ ONLY before it starts (PostgreSQL refuses every
-   write, even in functions, and refuses switching back), and is always rolled back. It is sent with the
-   extended query protocol (a server-side cursor, or ``Cursor.stream``), which refuses more than one
-   command: psycopg's plain ``execute()`` without parameters would use the simple protocol and run
-   ``COMMIT; DELETE ...`` in full. ``standard_conforming_strings`` is forced on so the server reads
-   backslashes as pglast did.
-5. Limits: ``statement_timeout``, ``lock_timeout`` and ``idle_in_transaction_session_timeout``; at most
-   ``row_limit`` rows and ``max_bytes`` bytes of JSON leave the server (``truncated`` says when more were
-   there). The server turns each row into JSON itself and sends NULL instead of a row over the byte limit,
-   so the handler's memory stays bounded whatever the query returns.
-
-``pg_catalog`` is first on the ``search_path``, so an unqualified built-in name means the built-in function
-(an overload elsewhere can still win on argument types: layer 2 is what stops that).
+4. The transaction is READ ONLY from its first statement (PostgreSQL refuses every write, even in functions,
+   and refuses switching back), and is always rolled back. The statement that runs is the one the check
+   read: the prepared ``DECLARE`` is executed as prepared (extended protocol: one command only), and a
+   re-analysis (a concurrent change to what it reads) refuses it. ``standard_conforming_strings`` is forced
+   on so the server reads backslashes as pglast did.
+5. Limits: one deadline for the whole action (``statement_timeout_ms``): the analysis, the check, the
+   execution and every FETCH share it. Each statement gets ``statement_timeout`` = the time left; at the
+   deadline a watchdog cancels whatever runs, and if the server does not answer it closes the connection,
+   so the action returns within the timeout plus 1 s and the transaction (with its locks) ends.
+   ``work_mem``, no hashed set operations (PostgreSQL 15 never spills them), no parallel workers, no JIT;
+   at most ``row_limit`` rows and ``max_bytes`` bytes of JSON leave the server (``truncated`` says when more
+   were there). The server turns each row into JSON itself and sends NULL instead of a row over the byte
+   limit, so the handler's memory stays bounded whatever the query returns.
 
 Values: each row is ``row_to_json`` of the query's row, so PostgreSQL does the conversion: numbers stay
 numbers (numeric as an exact string), timestamps are ISO 8601, intervals and ranges PostgreSQL's text
@@ -30,7 +32,12 @@ values objects. NaN and infinities are PostgreSQL's spelling ('NaN', 'Infinity',
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -39,20 +46,88 @@ from psycopg import pq
 
 from migrator.errors import InvalidEvent, QueryFailed, UnsafeSQL
 from migrator.sqlaction import resolver
-from migrator.sqlaction.guard import DEFAULT_MAX_LENGTH, CheckedSQL, params_to_null, plan_sql
+from migrator.sqlaction.guard import DEFAULT_MAX_LENGTH, CheckedSQL, plan_sql
+from migrator.sqlaction.nodetree import Node
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_LIMIT", "run_readonly"]
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_LIMIT", "TRANSACTION_SETTINGS", "run_readonly"]
 
 # Lambda's synchronous response limit is 6 MB; the result carries JSON overhead on top of the rows.
 DEFAULT_MAX_BYTES = 1024 * 1024
 MAX_BYTES_LIMIT = 4 * 1024 * 1024
-_DESCRIBE_CURSOR = "migrator_readonly_describe"
-_ROWS_CURSOR = "migrator_readonly"
+_ROWS, _DESCRIBE, _EXPLAIN_CHECK = "migrator_rows", "migrator_describe", "migrator_explain_check"
 _FETCH_BATCH = 20
 _MAX_LOCK_TIMEOUT_MS = 2000
-_IDLE_MARGIN_MS = 5000
+# The watchdog cancels a little after the server's own statement_timeout would have fired, and gives up on
+# the server (closes the connection) after this much more: the action returns within timeout + 1 s.
+_CANCEL_GRACE_S, _ABANDON_AFTER_S = 0.1, 0.6
 _NUMERIC, _FLOAT4, _FLOAT8, _JSON, _JSONB = 1700, 700, 701, 114, 3802
 _ROW_ALIAS = "_migrator_row"
+
+# Set for the transaction whatever the role's own settings (the reader role has them too).
+TRANSACTION_SETTINGS: dict[str, str] = {
+    "standard_conforming_strings": "on",
+    "work_mem": "4MB",
+    "hash_mem_multiplier": "1",
+    # Hashed set operations (INTERSECT, EXCEPT) keep every row in memory and PostgreSQL 15 never spills them:
+    # plan them with sorts, which spill. (Hash aggregation would spill, but is planned the same way.)
+    "enable_hashagg": "off",
+    # A hash join spills by splitting its input into batches by hash value; rows that all share one key cannot
+    # be split, and a one-row estimate over a million equal keys held the whole inner side in memory.
+    "enable_hashjoin": "off",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",
+    # a vanished client is noticed while a long statement runs
+    "client_connection_check_interval": "250ms",
+}
+
+
+class _Deadline:
+    """One deadline for the whole action, and a watchdog that enforces it whatever the server does."""
+
+    def __init__(self, conn: psycopg.Connection, ends: float) -> None:
+        self.conn = conn
+        self.ends = ends
+        self.cancelled = self.abandoned = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="sql-deadline", daemon=True)
+        self._thread.start()
+
+    def remaining_ms(self) -> int:
+        return max(1, int((self.ends - time.monotonic()) * 1000))
+
+    def _watch(self) -> None:
+        if self._done.wait(max(0.0, self.ends - time.monotonic()) + _CANCEL_GRACE_S):
+            return
+        self.cancelled = True
+        with contextlib.suppress(Exception):  # the fallback below does not depend on it
+            self.conn.cancel_safe(timeout=_ABANDON_AFTER_S / 2)
+        if self._done.wait(_ABANDON_AFTER_S):
+            return
+        # The server did not stop (an uncancellable call): close the socket under the waiting libpq call.
+        # The backend notices at its next check (client_connection_check_interval) and rolls back.
+        self.abandoned = True
+        with (
+            contextlib.suppress(OSError, psycopg.Error),
+            socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def failure(self, timeout_ms: int) -> QueryFailed | None:
+        if self.abandoned:
+            return QueryFailed(
+                f"the statement timeout ({timeout_ms} ms, the action's deadline) passed and the server did "
+                "not stop the statement: the connection was closed, which ends its transaction"
+            )
+        if self.cancelled:
+            return QueryFailed(
+                "PostgreSQL refused the query: canceling statement due to statement timeout "
+                f"({timeout_ms} ms, the action's deadline for the check, the execution and every fetch)"
+            )
+        return None
 
 
 def run_readonly(
@@ -65,14 +140,19 @@ def run_readonly(
     max_bytes: int = DEFAULT_MAX_BYTES,
     guard: bool = True,
     resolve: bool = True,
+    deadline: float | None = None,
+    search_path: str | None = None,
 ) -> dict[str, Any]:
     """Run ``sql`` read-only on ``conn``; return ``{"columns", "rows", "row_count", "truncated", "bytes"}``.
 
     Raises UnsafeSQL when the guard or the server-side check refuses the statement, QueryFailed when
-    PostgreSQL rejects it (with PostgreSQL's message), InvalidEvent for an out-of-range limit. ``conn`` may
-    be in autocommit mode or not; it must have no transaction open, and is left idle and usable (whatever
-    happened) unless it broke. ``guard`` and ``resolve`` switch layers 1 and 2 off: for tests only, to show
-    that each other layer holds on its own.
+    PostgreSQL rejects it (with PostgreSQL's message, cut to a few KB) or the deadline passes, InvalidEvent
+    for an out-of-range limit. The deadline is ``deadline`` (a ``time.monotonic()`` value), or
+    ``statement_timeout_ms`` from now, whichever is sooner. ``conn`` may be in autocommit mode or not; it
+    must have no transaction open, and is left idle and usable (whatever happened) unless it broke or the
+    deadline closed it. ``guard`` and ``resolve`` switch layers 1 and 2 off: for tests, to show that each
+    other layer holds on its own, and for the named reports (fixed, reviewed SQL, run with ``search_path``
+    ``pg_catalog, pg_temp``). ``search_path`` replaces the session's for the statement.
     """
     for name, value, low in (("row_limit", row_limit, 0), ("statement_timeout_ms", statement_timeout_ms, 1),
                              ("max_bytes", max_bytes, 1)):  # fmt: skip
@@ -81,6 +161,8 @@ def run_readonly(
             raise InvalidEvent(f"{name} must be an integer >= {low}, not {value!r}")
     if max_bytes > MAX_BYTES_LIMIT:
         raise InvalidEvent(f"max_bytes must be at most {MAX_BYTES_LIMIT} (Lambda's response limit is 6 MB)")
+    ends = time.monotonic() + statement_timeout_ms / 1000
+    ends = min(ends, deadline) if deadline is not None else ends
 
     checked = plan_sql(sql, max_length=max_length, check=guard)
 
@@ -90,97 +172,101 @@ def run_readonly(
             f"the connection is not idle ({status.name}): commit or roll back its transaction before "
             "running a read-only query"
         )
+    clock = _Deadline(conn, ends)
+    prepared: list[str] = []
     try:
-        _begin(conn, statement_timeout_ms, read_write_first=resolve)
-        query = _with_typed_params(conn, checked) if resolve and checked.params else checked.query
-        hides_definitions = resolve and resolver.check(conn, query)
-        if hides_definitions and checked.kind == "explain":
-            raise UnsafeSQL(
-                "EXPLAIN of a user view or a table with row-level security prints their definitions (a "
-                "view's WHERE clause, a policy's expression), which may hold secrets; run the SELECT itself"
-            )
-        # From here on nothing can write, and PostgreSQL refuses to switch back.
-        conn.execute("SET TRANSACTION READ ONLY")
+        user_path, schemas = _begin(conn, clock, search_path)
         if checked.kind == "explain":
-            return _explain(conn, checked, row_limit, max_bytes)
-        return _rows(conn, checked, row_limit, max_bytes)
+            return _explain(conn, checked, clock, user_path, schemas, prepared, row_limit, max_bytes, resolve)
+        return _rows(conn, checked, clock, user_path, schemas, prepared, row_limit, max_bytes, resolve)
     except psycopg.Error as exc:
-        raise QueryFailed(_describe(exc)) from None
+        raise (clock.failure(statement_timeout_ms) or QueryFailed(resolver.describe_error(exc))) from None
+    except QueryFailed as exc:
+        raise (clock.failure(statement_timeout_ms) or exc) from None
     finally:
-        _rollback(conn)
+        clock.stop()
+        _rollback(conn, prepared)
 
 
-def _with_typed_params(conn: psycopg.Connection, checked: CheckedSQL) -> str:
-    """The generic plan's query with each $n replaced by a NULL of the type PostgreSQL infers for it (a bare
-    NULL could resolve an overload differently from the $n that runs)."""
-    conn.execute(f"PREPARE migrator_generic_plan AS {checked.param_query}")
-    try:
-        types = conn.execute(
-            "SELECT array(SELECT pg_catalog.format_type(t, NULL) FROM unnest(parameter_types::oid[]) t)"
-            " FROM pg_catalog.pg_prepared_statements WHERE name = 'migrator_generic_plan'"
-        ).fetchone()[0]
-    finally:
-        conn.execute("DEALLOCATE migrator_generic_plan")
-    return params_to_null(checked.param_query, types)
-
-
-def _begin(conn: psycopg.Connection, statement_timeout_ms: int, *, read_write_first: bool) -> None:
-    mode = "READ WRITE" if read_write_first else "READ ONLY"  # the check's temporary view needs to write
-    if conn.autocommit:
-        conn.execute(f"BEGIN {mode}")
-    else:
-        # psycopg sends BEGIN with this; it is the transaction's first statement, as PostgreSQL requires.
-        conn.execute(f"SET TRANSACTION {mode}")
-    # set_config(name, value, is_local => true) is SET LOCAL with bound parameters (SET takes none):
-    # everything below ends with the transaction.
-    conn.execute(
-        "SELECT set_config('statement_timeout', %(statement)s, true),"
-        " set_config('lock_timeout', %(lock)s, true),"
-        " set_config('idle_in_transaction_session_timeout', %(idle)s, true),"
-        " set_config('standard_conforming_strings', 'on', true),"
-        " set_config('search_path',"
-        "   concat_ws(', ', 'pg_catalog', nullif(current_setting('search_path'), '')), true)",
+def _begin(conn: psycopg.Connection, clock: _Deadline, search_path: str | None) -> tuple[str, list[str]]:
+    """Open the READ ONLY transaction with its limits; return the query's search_path and its schemas."""
+    # The transaction's first statement: nothing, not even the check, runs before it is read-only (with
+    # autocommit off, psycopg sends BEGIN first, and this is the first statement after it).
+    conn.execute("BEGIN READ ONLY" if conn.autocommit else "SET TRANSACTION READ ONLY")
+    (session_path,) = conn.execute("SELECT pg_catalog.current_setting('search_path')").fetchone()
+    # pg_catalog first, and pg_temp explicitly last: unlisted, pg_temp would be searched first.
+    user_path = search_path or ", ".join(
+        part for part in ("pg_catalog", session_path.strip(), "pg_temp") if part
+    )
+    remaining = clock.remaining_ms()
+    resolver.set_local(
+        conn,
         {
-            "statement": f"{statement_timeout_ms}ms",
-            "lock": f"{min(statement_timeout_ms, _MAX_LOCK_TIMEOUT_MS)}ms",
-            "idle": f"{statement_timeout_ms + _IDLE_MARGIN_MS}ms",
+            **TRANSACTION_SETTINGS,
+            "statement_timeout": f"{remaining}ms",
+            "lock_timeout": f"{min(remaining, _MAX_LOCK_TIMEOUT_MS)}ms",
+            "idle_in_transaction_session_timeout": f"{remaining + 1000}ms",
+            "search_path": user_path,
         },
     )
+    (schemas,) = conn.execute("SELECT pg_catalog.current_schemas(true)::pg_catalog.text[]").fetchone()
+    resolver.set_local(conn, {"search_path": resolver.CHECK_PATH})
+    return user_path, list(schemas)
 
 
-def _rows(conn: psycopg.Connection, checked: CheckedSQL, row_limit: int, max_bytes: int) -> dict[str, Any]:
-    # DECLARE only plans: it names the columns (even for no rows) and their types, without running anything.
-    with conn.cursor(name=_DESCRIBE_CURSOR, scrollable=False) as describe:
-        describe.execute(checked.statement)
-        columns = [(column.name, column.type_code) for column in describe.description or ()]
-    # No query parameters here: psycopg would read every % in the user's SQL as a placeholder.
+def _analysed(
+    conn: psycopg.Connection, name: str, query: str, user_path: str, schemas: list[str], resolve: bool,
+    prepared: list[str],
+) -> tuple[Node, bool]:  # fmt: skip
+    """Prepare ``DECLARE name CURSOR FOR query`` and, unless ``resolve`` is off, check its analysis."""
+    if resolve:
+        resolver.check_named_relations(conn, query, schemas)
+    # A newline on each side: a trailing line comment in the query cannot swallow what follows.
+    statement = f"DECLARE {name} NO SCROLL CURSOR FOR\n{query}\n"
+    tree = resolver.analysed_query(conn, name, statement, user_path=user_path)
+    prepared.append(name)
+    hides_definitions = resolve and resolver.check(conn, tree)
+    return tree, hides_definitions
+
+
+def _rows(
+    conn: psycopg.Connection, checked: CheckedSQL, clock: _Deadline, user_path: str, schemas: list[str],
+    prepared: list[str], row_limit: int, max_bytes: int, resolve: bool,
+) -> dict[str, Any]:  # fmt: skip
+    # The server makes each row JSON and sends NULL for one over the byte cap; LIMIT lets a sort keep only
+    # the rows that can be returned. Operators and functions are schema-qualified: this is our own SQL.
     wrapped = (
-        f"SELECT CASE WHEN octet_length(_j) <= {int(max_bytes)} THEN _j END, octet_length(_j)"
-        f" FROM (SELECT pg_catalog.row_to_json({_ROW_ALIAS}.*)::text AS _j"
-        f" FROM (\n{checked.statement}\n) AS {_ROW_ALIAS}) AS _w"
+        f"SELECT CASE WHEN pg_catalog.octet_length(_j) OPERATOR(pg_catalog.<=) {int(max_bytes)} THEN _j END,"
+        " pg_catalog.octet_length(_j)"
+        f" FROM (SELECT pg_catalog.row_to_json({_ROW_ALIAS}.*)::pg_catalog.text AS _j"
+        f" FROM (\n{checked.statement}\n) AS {_ROW_ALIAS} LIMIT {int(row_limit) + 1}) AS _w"
     )
+    _analysed(conn, _ROWS, wrapped, user_path, schemas, resolve, prepared)
+    columns = _describe(conn, checked.statement, user_path, prepared)
+    _open_as_checked(conn, _ROWS, user_path)
     rows: list[list[Any]] = []
     used = 0
     reason = None
-    with conn.cursor(name=_ROWS_CURSOR, scrollable=False) as cursor:
-        cursor.execute(wrapped)
-        while reason is None:
-            batch = cursor.fetchmany(_FETCH_BATCH)
-            if not batch:
+    while reason is None:
+        result = _fetch(conn, clock)
+        if result.ntuples == 0:
+            break
+        for index in range(result.ntuples):
+            raw, size_raw = result.get_value(index, 0), result.get_value(index, 1)
+            text = raw.decode() if raw is not None else None
+            size = int(size_raw) if size_raw is not None else None
+            if len(rows) >= row_limit:
+                reason = f"more than {row_limit} rows"
                 break
-            for text, size in batch:
-                if len(rows) >= row_limit:
-                    reason = f"more than {row_limit} rows"
-                    break
-                if text is None and size is not None:
-                    reason = f"row {len(rows) + 1} is {size} bytes of JSON, over the {max_bytes}-byte limit"
-                    break
-                if used + (size or 0) > max_bytes:
-                    reason = f"the rows reach the {max_bytes}-byte limit"
-                    break
-                used += size or 0
-                rows.append(_decode_row(text, columns))
-    result: dict[str, Any] = {
+            if text is None and size is not None:
+                reason = f"row {len(rows) + 1} is {size} bytes of JSON, over the {max_bytes}-byte limit"
+                break
+            if used + (size or 0) > max_bytes:
+                reason = f"the rows reach the {max_bytes}-byte limit"
+                break
+            used += size or 0
+            rows.append(_decode_row(text, columns))
+    result_json: dict[str, Any] = {
         "columns": [name for name, _ in columns],
         "rows": rows,
         "row_count": len(rows),
@@ -188,7 +274,58 @@ def _rows(conn: psycopg.Connection, checked: CheckedSQL, row_limit: int, max_byt
         "bytes": used,
     }
     if reason:
-        result["truncated_reason"] = reason
+        result_json["truncated_reason"] = reason
+    return result_json
+
+
+def _describe(
+    conn: psycopg.Connection, statement: str, user_path: str, prepared: list[str]
+) -> list[tuple[str, int]]:
+    """The query's column names and types, from its prepared form (parse analysis only, as the check's)."""
+    resolver.set_local(conn, {"search_path": user_path})
+    result = conn.pgconn.prepare(_DESCRIBE.encode(), statement.encode(conn.info.encoding))
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise QueryFailed(resolver.describe_result(result))
+    prepared.append(_DESCRIBE)
+    description = conn.pgconn.describe_prepared(_DESCRIBE.encode())
+    return [(description.fname(i).decode(), description.ftype(i)) for i in range(description.nfields)]
+
+
+def _open_as_checked(conn: psycopg.Connection, name: str, user_path: str) -> None:
+    """Execute the prepared DECLARE (it plans the query the check read). PostgreSQL analyses it again only if
+    what it reads changed since (a concurrent DDL): then what would run is not what was checked."""
+    resolver.set_local(
+        conn, {"search_path": user_path, "debug_print_parse": "on", "client_min_messages": "log"}
+    )
+    reanalysed: list[str] = []
+
+    def receive(diag: psycopg.errors.Diagnostic) -> None:
+        if diag.message_primary == "parse tree:":
+            reanalysed.append("yes")
+
+    conn.add_notice_handler(receive)
+    try:
+        result = conn.pgconn.exec_prepared(name.encode(), [])
+    finally:
+        conn.remove_notice_handler(receive)
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise QueryFailed(resolver.describe_result(result))
+    if reanalysed:
+        raise UnsafeSQL("what the query reads changed while it was being checked; run it again")
+    resolver.set_local(conn, {"debug_print_parse": "off", "client_min_messages": "notice"})
+
+
+def _fetch(conn: psycopg.Connection, clock: _Deadline) -> pq.abc.PGresult:
+    """The next batch, with the statement timeout lowered to the time left (one message, our own text)."""
+    command = (
+        f"SELECT pg_catalog.set_config('statement_timeout', '{clock.remaining_ms()}ms', true);"
+        f" FETCH {_FETCH_BATCH} FROM {_ROWS}"
+    )
+    result = conn.pgconn.exec_(command.encode())
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        if conn.pgconn.status != pq.ConnStatus.OK:
+            raise QueryFailed("lost the connection while fetching rows")
+        raise QueryFailed(resolver.describe_result(result))
     return result
 
 
@@ -225,15 +362,26 @@ def _exact(value: Any, type_code: int) -> Any:
     return value
 
 
-def _explain(conn: psycopg.Connection, checked: CheckedSQL, row_limit: int, max_bytes: int) -> dict[str, Any]:
-    # EXPLAIN cannot be declared as a cursor. libpq's PQexecParams is the extended protocol (one statement
-    # only), and binds NULL to each $n of a generic plan; psycopg's own execute() would read every % in the
-    # user's SQL as a placeholder. A plan's size is bounded by the query's.
+def _explain(
+    conn: psycopg.Connection, checked: CheckedSQL, clock: _Deadline, user_path: str, schemas: list[str],
+    prepared: list[str], row_limit: int, max_bytes: int, resolve: bool,
+) -> dict[str, Any]:  # fmt: skip
+    # EXPLAIN's own analysis is not printed (PostgreSQL 15 prints its utility statement as "?"): the check
+    # reads the analysis of the explained query as a cursor that is never opened.
+    _, hides_definitions = _analysed(conn, _EXPLAIN_CHECK, checked.param_query or checked.query, user_path,
+                                     schemas, resolve, prepared)  # fmt: skip
+    if hides_definitions:
+        raise UnsafeSQL(
+            "EXPLAIN of a user view or a table with row-level security prints their definitions (a "
+            "view's WHERE clause, a policy's expression), which may hold secrets; run the SELECT itself"
+        )
+    resolver.set_local(conn, {"search_path": user_path, "statement_timeout": f"{clock.remaining_ms()}ms"})
+    # libpq's PQexecParams is the extended protocol (one statement only), and binds NULL to each $n of a
+    # generic plan; psycopg's own execute() would read every % in the user's SQL as a placeholder. A plan's
+    # size is bounded by the query's.
     result = conn.pgconn.exec_params(checked.statement.encode(), [None] * checked.params)
     if result.status != pq.ExecStatus.TUPLES_OK:
-        message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"").decode("utf-8", "replace")
-        code = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
-        raise QueryFailed(f"PostgreSQL refused the query: {message} (SQLSTATE {code})")
+        raise QueryFailed(resolver.describe_result(result))
     columns = [result.fname(i).decode() for i in range(result.nfields)]
     rows: list[list[Any]] = []
     used = 0
@@ -257,9 +405,10 @@ def _explain_value(result: pq.abc.PGresult, row: int, field: int) -> Any:
     return json.loads(text) if result.ftype(field) in (_JSON, _JSONB) else text
 
 
-def _rollback(conn: psycopg.Connection) -> None:
-    """End the transaction, whatever state it is in, without hiding the error that got us here."""
-    if conn.closed or conn.broken:
+def _rollback(conn: psycopg.Connection, prepared: list[str]) -> None:
+    """End the transaction, whatever state it is in, and drop what it prepared, without hiding the error that
+    got us here."""
+    if conn.closed or conn.broken or conn.pgconn.status != pq.ConnStatus.OK:
         return
     try:
         if conn.info.transaction_status != pq.TransactionStatus.IDLE:
@@ -267,19 +416,8 @@ def _rollback(conn: psycopg.Connection) -> None:
                 conn.execute("ROLLBACK")
             else:
                 conn.rollback()
+        for name in prepared:  # prepared statements outlive the transaction
+            conn.pgconn.exec_(f"DEALLOCATE {name}".encode())
     except psycopg.Error:
         # The server dropped the connection (e.g. idle_in_transaction_session_timeout); nothing to undo.
         pass
-
-
-def _describe(exc: psycopg.Error) -> str:
-    diag = exc.diag
-    message = diag.message_primary or str(exc).strip().splitlines()[0]
-    text = f"PostgreSQL refused the query: {message}"
-    if diag.sqlstate:
-        text += f" (SQLSTATE {diag.sqlstate})"
-    if diag.message_detail:
-        text += f"; detail: {diag.message_detail}"
-    if diag.message_hint:
-        text += f"; hint: {diag.message_hint}"
-    return text
