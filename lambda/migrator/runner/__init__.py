@@ -5,6 +5,7 @@ retries, notices, the deadline), the application role, and one module per comman
     store.py       the history table and the run's advisory lock
     execution.py   running one direction of one migration: transactions, retries, notices, the deadline
     app_role.py    the colours' database role, set up after every migrate
+    readiness.py   the record of the roles set up, which the colours' tasks wait for
     migrate.py, listing.py, rollback.py, baseline.py, seed.py    the commands
 
 It imports the top-level modules (connection, credentials, deadline, errors, events, logs, scram,
