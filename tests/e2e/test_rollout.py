@@ -166,7 +166,7 @@ def test_an_interrupted_release_resumes_and_the_contract_gate_uses_evidence(kit:
     overlay = kit.local_dir / "drain-blue.tfvars"
     overlay.write_text(
         'blue = { enabled = true, image = "public.ecr.aws/nginx/nginx:1.27", container_port = 80, '
-        "desired_count = 0 }\n"
+        "desired_count = 0, health_check_grace_period_seconds = 0, readonly_root_filesystem = false }\n"
     )
     kit.make("plan", f"VAR_FILE={overlay}")
     kit.make("apply", f"VAR_FILE={overlay}")

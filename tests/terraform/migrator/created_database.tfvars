@@ -14,3 +14,4 @@ app_secret_arn              = "arn:aws:secretsmanager:us-east-1:123456789012:sec
 architecture                = "arm64"
 reserved_concurrency        = 2
 database_ca_bundle          = "migrator/certs/global-bundle.pem"
+ready_path           = "/kit-test/migrator/roles-ready"
