@@ -21,7 +21,6 @@ import json
 import re
 from pathlib import Path
 
-import boto3
 import pytest
 from tf_helpers import TEST_PASSWORD, case_file, plan, plan_error
 
@@ -364,22 +363,6 @@ def test_database_engine_version_and_password_rules(module_tf):
 
 
 # -------------------------------------------------------------------- the production example
-
-
-@pytest.fixture(scope="module")
-def production_plan(root_tf, moto_endpoint):
-    # The example's hosted zone pre-exists on a real account; create it on the local endpoint.
-    route53 = boto3.client(
-        "route53",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    if "example.com." not in {zone["Name"] for zone in route53.list_hosted_zones()["HostedZones"]}:
-        route53.create_hosted_zone(Name="example.com.", CallerReference="production-example")
-    # RDS manages the master password: the example plans with no password at all.
-    return plan(root_tf, [PRODUCTION_EXAMPLE], {"database_password": None})
 
 
 def test_the_production_example_plans_a_safe_first_deploy(production_plan):
