@@ -14,7 +14,6 @@ locals {
     for pair in setproduct(range(length(var.existing_security_group_ids)), keys(var.allowed_security_group_ids)) :
     "${pair[0]}-${pair[1]}" => { group = var.existing_security_group_ids[pair[0]], client = pair[1] }
   } : {}
-  _parameter_group = local._create && length(var.parameters) > 0
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -95,11 +94,18 @@ resource "aws_vpc_security_group_ingress_rule" "existing" {
 
 # Where temp_file_limit and friends are set (the master user may not set superuser settings per role).
 resource "aws_db_parameter_group" "this" {
-  count = local._parameter_group ? 1 : 0
+  count = local._create ? 1 : 0
 
   name_prefix = "${local._identifier}-"
   family      = "postgres${split(".", var.engine_version)[0]}"
   description = "Parameters of ${local._identifier}"
+
+  # TLS required: 15+'s default, pinned here so that no parameter change can drop it.
+  parameter {
+    name         = "rds.force_ssl"
+    value        = "1"
+    apply_method = "pending-reboot"
+  }
 
   dynamic "parameter" {
     for_each = var.parameters
@@ -133,7 +139,6 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_db_instance" "this" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring needs a monitoring role; Performance Insights and CloudWatch metrics cover this kit.
   #checkov:skip=CKV_AWS_157:Multi-AZ is a cost decision per environment (multi_az).
-  #checkov:skip=CKV2_AWS_30:Statement logging is the operator's choice, set through parameters (log_statement).
   count = local._create ? 1 : 0
 
   identifier     = local._identifier

@@ -256,7 +256,7 @@ variable "name" {
 }
 
 variable "parameters" {
-  description = "PostgreSQL parameters of a created instance, e.g. [{ name = \"temp_file_limit\", value = \"1048576\" }] (a parameter group is created only when this is not empty). apply_method: \"immediate\" or \"pending-reboot\" (static parameters)."
+  description = "PostgreSQL parameters of a created instance, e.g. [{ name = \"temp_file_limit\", value = \"1048576\" }], in the instance's own parameter group (which always requires TLS: rds.force_ssl = 1 cannot be turned off here). apply_method: \"immediate\" or \"pending-reboot\" (static parameters)."
   type = list(object({
     name         = string
     value        = string
@@ -268,6 +268,12 @@ variable "parameters" {
   validation {
     condition     = alltrue([for parameter in var.parameters : contains(["immediate", "pending-reboot"], parameter.apply_method)])
     error_message = "parameters[*].apply_method must be \"immediate\" or \"pending-reboot\"."
+  }
+
+  # The migrator, the tasks and the kit's TLS guarantee rely on the server refusing plain connections.
+  validation {
+    condition     = !contains([for parameter in var.parameters : parameter.name], "rds.force_ssl")
+    error_message = "parameters may not set rds.force_ssl: the kit pins it to 1 (TLS required)."
   }
 }
 

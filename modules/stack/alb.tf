@@ -1,5 +1,4 @@
 resource "aws_lb" "this" {
-  #checkov:skip=CKV_AWS_91:Access logs are optional (access_logs): they need a log bucket the account owns, with a policy for ELB.
   #checkov:skip=CKV_AWS_150:A colour's stack is destroyed when it is disabled; deletion protection would block the release flow.
   #checkov:skip=CKV2_AWS_76:The web ACL is the operator's (waf_acl_arn); its rule groups, the Log4j one among them, are chosen there.
   count = local._count

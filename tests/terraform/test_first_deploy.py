@@ -73,7 +73,11 @@ def test_rds_changes_wait_for_their_window_and_minor_upgrades_never_show_as_drif
     assert re.fullmatch(r"release-kit-production-db-final-\d{14}", instance["final_snapshot_identifier"])
     group = _after(production_plan, "module.database.aws_db_parameter_group.this[0]")
     assert group["family"] == "postgres16"
-    assert [(p["name"], p["value"]) for p in group["parameter"]] == [("temp_file_limit", "1048576")]
+    # TLS stays required whatever the tfvars add (and they may not turn it off)
+    assert sorted((p["name"], p["value"]) for p in group["parameter"]) == [
+        ("rds.force_ssl", "1"),
+        ("temp_file_limit", "1048576"),
+    ]
     logs = sorted(
         _after(production_plan, a)["name"]
         for a in _addresses(production_plan, "module.database.aws_cloudwatch_log_group.")
@@ -94,6 +98,12 @@ def test_a_pinned_minor_version_with_automatic_upgrades_is_refused(module_tf):
     )
     assert 'engine_version "16.4" pins a minor version, but auto_minor_version_upgrade is on' in error
     assert 'Use the major version ("16")' in error
+    forced = plan_error(
+        module_tf("database"),
+        [case_file("database", "created", "tfvars")],
+        {"parameters": [{"name": "rds.force_ssl", "value": "0"}]},
+    )
+    assert "parameters may not set rds.force_ssl: the kit pins it to 1" in forced
     _module_plan(
         module_tf, "database", "created", {"engine_version": "16.4", "auto_minor_version_upgrade": False}
     )
