@@ -4,11 +4,12 @@ locals {
   _hostname  = "${var.color}.${var.domain_name}"
   _container = "app"
   _tags      = merge(var.tags, { Color = var.color })
+  # An image in a private ECR repository: the execution role may pull from that repository only.
+  _ecr = regex("^(?:(?P<account>[0-9]{12})\\.dkr\\.ecr\\.(?P<region>[a-z0-9-]+)\\.amazonaws\\.com/(?P<repository>[^:@]+))?", var.image)
+  # The only writable paths when the root filesystem is read-only: one task volume each.
+  _writable = { for index, path in var.writable_paths : "writable-${index}" => path }
   # The application role's credentials, read by ECS from Secrets Manager at task start: the whole RDS-shaped
   # secret, and username and password on their own (the JSON-key form of valueFrom).
-  # An image in a private ECR repository: the execution role may pull from that repository only.
-  _ecr      = regex("^(?:(?P<account>[0-9]{12})\\.dkr\\.ecr\\.(?P<region>[a-z0-9-]+)\\.amazonaws\\.com/(?P<repository>[^:@]+))?", var.image)
-  _writable = { for index, path in var.writable_paths : "writable-${index}" => path }
   _secrets = var.database == null ? [] : [
     { name = "DB_SECRET", valueFrom = var.database.secret_arn },
     { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
