@@ -27,6 +27,7 @@ def test_a_release_with_quiet_alarms_completes(kit: Kit) -> None:
     assert sorted(alarms) == [
         "release-kit-local-green-p99-response-time",
         "release-kit-local-green-target-5xx-rate",
+        "release-kit-local-green-target-connection-errors",
         "release-kit-local-green-unhealthy-hosts",
     ]
 
