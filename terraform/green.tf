@@ -5,17 +5,28 @@ module "green" {
   color   = "green"
   name    = local.name_prefix
 
-  image             = var.green.image
-  desired_count     = var.green.desired_count
-  cpu               = var.green.cpu
-  memory            = var.green.memory
-  container_port    = var.green.container_port
-  health_check_path = var.green.health_check_path
-  task_role_arn     = var.green.task_role_arn
+  image = var.green.image
+  # No task starts before migrate has set up the role it logs in as (bootstrap.tf).
+  desired_count                     = local.app_role_ready ? var.green.desired_count : 0
+  cpu                               = var.green.cpu
+  memory                            = var.green.memory
+  cpu_architecture                  = var.green.cpu_architecture
+  container_port                    = var.green.container_port
+  health_check_path                 = var.green.health_check_path
+  health_check_matcher              = var.green.health_check_matcher
+  health_check_grace_period_seconds = var.green.health_check_grace_period_seconds
+  readonly_root_filesystem          = var.green.readonly_root_filesystem
+  writable_paths                    = var.green.writable_paths
+  container_health_check            = var.green.container_health_check
+  task_role_arn                     = var.green.task_role_arn
 
-  vpc_id             = module.network.vpc_id
-  public_subnet_ids  = module.network.public_subnet_ids
-  private_subnet_ids = module.network.private_subnet_ids
+  vpc_id             = local.vpc_id
+  public_subnet_ids  = local.public_subnet_ids
+  private_subnet_ids = local.private_subnet_ids
+
+  tls_policy                = var.alb.tls_policy
+  client_keep_alive_seconds = var.alb.client_keep_alive_seconds
+  access_logs               = var.alb.access_logs
 
   zone_id            = data.aws_route53_zone.this.zone_id
   domain_name        = var.domain_name
@@ -26,8 +37,5 @@ module "green" {
   kms_key_arn = var.kms_key_arn
   waf_acl_arn = var.waf_acl_arn
 
-  alarms = merge(
-    { for k, v in var.alarms : k => v if k != "sns_topic" },
-    { sns_topic_arn = one(aws_sns_topic.alarms[*].arn) },
-  )
+  alarms = local.stack_alarms
 }

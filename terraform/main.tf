@@ -5,9 +5,13 @@ locals {
   # ACM gives both colours' certificates the same record for the live name; take blue's while blue exists,
   # so a switch never touches it (the traffic module owns it, so tearing a colour down cannot delete it).
   live_validation_record = var.blue.enabled ? module.blue.live_hostname_validation_record : module.green.live_hostname_validation_record
-  # A created database is reached by its security group; an existing one by CIDR (default: the VPC).
-  database_security_group_ids = var.database.create ? [module.database.security_group_id] : []
-  database_cidr_blocks        = var.database.create ? [] : coalescelist(var.database.existing_cidr_blocks, [var.network.cidr])
+  # A created database is reached by its security group; an existing one by its security groups and/or the
+  # CIDRs the tfvars give (never a silent default: see the database variable).
+  database_security_group_ids = module.database.security_group_ids
+  database_cidr_blocks        = var.database.create ? [] : var.database.existing_cidr_blocks
+  # The alarms notify the topic the kit creates and any actions the tfvars name.
+  alarm_actions = concat(aws_sns_topic.alarms[*].arn, var.alarms.actions)
+  stack_alarms  = merge({ for k, v in var.alarms : k => v if !contains(["sns_topic", "actions"], k) }, { actions = local.alarm_actions })
   # What each colour's containers get: where the database is, and the application role's secret.
   app_database = {
     host               = module.database.host

@@ -6,10 +6,13 @@ module "migrator" {
   environment  = var.environment
   package_path = var.migrator_package_path
 
-  vpc_id     = module.network.vpc_id
-  subnet_ids = module.network.private_subnet_ids
+  vpc_id     = local.vpc_id
+  subnet_ids = local.private_subnet_ids
 
   secret_arn                  = module.database.secret_arn
+  database_host               = module.database.host
+  database_name               = module.database.db_name
+  ready_path                  = local.roles_ready_path
   app_role_enabled            = true
   app_secret_arn              = module.database.app_secret_arn
   database_port               = module.database.port

@@ -16,6 +16,15 @@ output "canary_percent" {
   value       = var.canary_percent
 }
 
+output "database_client_security_group_ids" {
+  description = "Security groups of the database's clients (the migrator and each enabled colour's tasks): what an existing database's own security group must admit when the kit does not manage its rules (existing_cidr_blocks only)."
+  value = merge(
+    { migrator = module.migrator.security_group_id },
+    var.blue.enabled ? { blue = module.blue.task_security_group_id } : {},
+    var.green.enabled ? { green = module.green.task_security_group_id } : {},
+  )
+}
+
 output "database_app_secret_arn" {
   description = "ARN of the application role's secret (what the colours' containers log in with)."
   value       = module.database.app_secret_arn
@@ -51,8 +60,16 @@ output "migrator_function_name" {
 }
 
 output "migrator_secret_arn" {
-  description = "ARN of the database credentials secret the migrator reads."
+  description = "ARN of the database credentials secret the migrator reads (RDS's own for a created instance)."
   value       = module.database.secret_arn
+}
+
+output "roles_ready" {
+  description = "The database roles migrate has recorded as set up (role => secret ARN), and whether the colours' tasks may start (they wait for the application role)."
+  value = {
+    recorded = local.roles_ready
+    app_role = local.app_role_ready
+  }
 }
 
 output "region" {

@@ -1,29 +1,64 @@
 variable "alarms" {
-  description = "The release alarms of each colour (see modules/stack): thresholds, periods, and sns_topic = true to create an SNS topic they notify (subscribe to it yourself; with kms_key_arn set it is encrypted with that key, whose policy must then let cloudwatch.amazonaws.com call kms:Decrypt and kms:GenerateDataKey*)."
+  description = "The release alarms of each colour (see modules/stack): thresholds, periods, the sample size below which a period never counts as a 5xx breach (min_requests_per_period), where they notify: actions (ARNs, e.g. an existing SNS topic or an incident tool's) and/or sns_topic = true to create an SNS topic (subscribe to it yourself; with kms_key_arn set it is encrypted with that key, whose policy must then let cloudwatch.amazonaws.com call kms:Decrypt and kms:GenerateDataKey*). Production (environment production or prod) must notify somewhere."
   type = object({
-    error_rate_percent  = optional(number, 5)
-    p99_seconds         = optional(number, 2)
-    unhealthy_hosts     = optional(number, 0)
-    period_seconds      = optional(number, 60)
-    evaluation_periods  = optional(number, 3)
-    datapoints_to_alarm = optional(number, 2)
-    sns_topic           = optional(bool, false)
+    error_rate_percent      = optional(number, 5)
+    min_requests_per_period = optional(number, 20)
+    p99_seconds             = optional(number, 2)
+    unhealthy_hosts         = optional(number, 0)
+    connection_errors       = optional(number, 5)
+    period_seconds          = optional(number, 60)
+    evaluation_periods      = optional(number, 3)
+    datapoints_to_alarm     = optional(number, 2)
+    sns_topic               = optional(bool, false)
+    actions                 = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  # An alarm nobody hears stops a release but tells no one: production must notify a person or a tool.
+  validation {
+    condition     = !contains(["production", "prod"], var.environment) || var.alarms.sns_topic || length(var.alarms.actions) > 0
+    error_message = "environment ${var.environment} must send its alarms somewhere: set alarms = { sns_topic = true } (and subscribe to the topic), or alarms.actions = [\"arn:aws:sns:...\"]."
+  }
+}
+
+variable "alb" {
+  description = "Both colours' load balancers: tls_policy (default: AWS's current recommendation), access_logs = { bucket, prefix } (an S3 bucket whose policy lets ELB write; null for none), client_keep_alive_seconds (how long a client keeps a connection to a colour after a switch; AWS's default is an hour)."
+  type = object({
+    tls_policy                = optional(string, "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09")
+    client_keep_alive_seconds = optional(number, 300)
+    access_logs = optional(object({
+      bucket = string
+      prefix = optional(string)
+    }))
   })
   default  = {}
   nullable = false
 }
 
 variable "blue" {
-  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional)."
+  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). Its tasks start once migrate has set up the database role they log in as (terraform/bootstrap.tf). task_role_arn: an IAM role for the application's own AWS calls (optional). cpu/memory: a pair Fargate offers. readonly_root_filesystem (default true; writable_paths stay writable): set false for images that write elsewhere. container_health_check: { command = [\"CMD-SHELL\", \"...\"] } (optional)."
   type = object({
-    enabled           = bool
-    image             = string
-    desired_count     = optional(number, 1)
-    cpu               = optional(number, 256)
-    memory            = optional(number, 512)
-    container_port    = optional(number, 8080)
-    health_check_path = optional(string, "/health")
-    task_role_arn     = optional(string)
+    enabled                           = bool
+    image                             = string
+    desired_count                     = optional(number, 1)
+    cpu                               = optional(number, 256)
+    memory                            = optional(number, 512)
+    cpu_architecture                  = optional(string, "X86_64")
+    container_port                    = optional(number, 8080)
+    health_check_path                 = optional(string, "/health")
+    health_check_matcher              = optional(string, "200")
+    health_check_grace_period_seconds = optional(number, 60)
+    readonly_root_filesystem          = optional(bool, true)
+    writable_paths                    = optional(list(string), ["/tmp"])
+    container_health_check = optional(object({
+      command      = list(string)
+      interval     = optional(number, 30)
+      timeout      = optional(number, 5)
+      retries      = optional(number, 3)
+      start_period = optional(number, 0)
+    }))
+    task_role_arn = optional(string)
   })
   nullable = false
 }
@@ -46,24 +81,65 @@ variable "canary_percent" {
 }
 
 variable "database" {
-  description = "The shared PostgreSQL. create = true makes an RDS instance; create = false uses the database at existing_host:existing_port."
+  description = "The shared PostgreSQL. create = true makes an RDS instance whose master password RDS generates, keeps in a secret of its own and rotates (no password passes through Terraform). create = false uses the database at existing_host:existing_port: give its credentials as existing_secret_arn (a secret the team keeps) or TF_VAR_database_password (the kit writes a secret), and how the clients reach it: existing_security_group_ids (the kit adds ingress rules there) and/or existing_cidr_blocks. apply_immediately, maintenance_window, backup_window: when a created instance takes changes (pending changes wait for the window and do not block releases). engine_version: a major version while auto_minor_version_upgrade is on. parameters: a parameter group (e.g. temp_file_limit)."
   type = object({
-    create                      = bool
-    existing_host               = optional(string)
-    existing_port               = optional(number, 5432)
-    existing_cidr_blocks        = optional(list(string), [])
-    name                        = optional(string, "app")
-    username                    = optional(string, "migrator")
-    app_username                = optional(string, "app")
-    app_password_version        = optional(number, 1)
-    instance_class              = optional(string, "db.t4g.micro")
-    allocated_storage           = optional(number, 20)
-    engine_version              = optional(string, "16")
-    multi_az                    = optional(bool, false)
-    deletion_protection         = optional(bool, true)
+    create                              = bool
+    existing_host                       = optional(string)
+    existing_port                       = optional(number, 5432)
+    existing_secret_arn                 = optional(string)
+    existing_cidr_blocks                = optional(list(string), [])
+    existing_security_group_ids         = optional(list(string), [])
+    name                                = optional(string, "app")
+    username                            = optional(string, "migrator")
+    app_username                        = optional(string, "app")
+    app_password_version                = optional(number, 1)
+    instance_class                      = optional(string, "db.t4g.micro")
+    allocated_storage                   = optional(number, 20)
+    max_allocated_storage               = optional(number, 100)
+    engine_version                      = optional(string, "16")
+    auto_minor_version_upgrade          = optional(bool, true)
+    multi_az                            = optional(bool, false)
+    deletion_protection                 = optional(bool, true)
+    final_snapshot_enabled              = optional(bool, true)
+    apply_immediately                   = optional(bool, false)
+    maintenance_window                  = optional(string)
+    backup_window                       = optional(string)
+    backup_retention_days               = optional(number, 7)
+    performance_insights_retention_days = optional(number, 7)
+    parameters = optional(list(object({
+      name         = string
+      value        = string
+      apply_method = optional(string, "immediate")
+    })), [])
     secret_recovery_window_days = optional(number, 7)
   })
   nullable = false
+
+  # The VPC's CIDR used to be the silent default: it admits everything in the VPC, and says nothing about
+  # where the database really is.
+  validation {
+    condition     = var.database.create || length(var.database.existing_cidr_blocks) + length(var.database.existing_security_group_ids) > 0
+    error_message = "database.create = false needs to say how the migrator and the tasks reach the database: set database.existing_security_group_ids (the database's security groups: the kit adds ingress rules from its clients) and/or database.existing_cidr_blocks (e.g. [\"10.50.0.0/24\"], the database's subnet)."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.database.existing_cidr_blocks : can(cidrnetmask(cidr))])
+    error_message = "database.existing_cidr_blocks must hold IPv4 CIDR blocks, e.g. [\"10.50.0.0/24\"]."
+  }
+
+  # In a VPC the kit creates with egress = "endpoints", the private subnets route only inside the VPC: a
+  # database outside it could never be reached.
+  validation {
+    condition = (
+      var.database.create || var.network.existing_vpc_id != null || var.network.egress != "endpoints" ||
+      alltrue([
+        for cidr in var.database.existing_cidr_blocks :
+        tonumber(split("/", cidr)[1]) >= tonumber(split("/", var.network.cidr)[1]) &&
+        cidrhost(format("%s/%s", split("/", cidr)[0], split("/", var.network.cidr)[1]), 0) == cidrhost(var.network.cidr, 0)
+      ])
+    )
+    error_message = "database.existing_cidr_blocks ${jsonencode(var.database.existing_cidr_blocks)} lie outside the VPC (${var.network.cidr}), and network.egress = \"endpoints\" gives the private subnets no route out of it, so the migrator and the tasks could never reach the database. Bring your own VPC with a route to it (network.existing_vpc_id and subnet IDs), or use egress = \"nat\" for a database reachable from the internet."
+  }
 }
 
 variable "database_existing_port" {
@@ -73,11 +149,11 @@ variable "database_existing_port" {
 }
 
 variable "database_password" {
-  description = "Password of the database user. Ephemeral: it is never written to the plan or state, so supply it on every plan AND apply (TF_VAR_database_password)."
+  description = "Only for database.create = false without database.existing_secret_arn: the password of the migrator's user on the existing database, written write-only into the secret the kit creates. Ephemeral: never in the plan or state, so supply it on every plan AND apply (TF_VAR_database_password). With create = true RDS manages the master password and this must stay unset."
   type        = string
+  default     = null
   sensitive   = true
   ephemeral   = true
-  nullable    = false
 }
 
 variable "database_password_version" {
@@ -110,16 +186,28 @@ variable "environment" {
 }
 
 variable "green" {
-  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional)."
+  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). Its tasks start once migrate has set up the database role they log in as (terraform/bootstrap.tf). task_role_arn: an IAM role for the application's own AWS calls (optional). cpu/memory: a pair Fargate offers. readonly_root_filesystem (default true; writable_paths stay writable): set false for images that write elsewhere. container_health_check: { command = [\"CMD-SHELL\", \"...\"] } (optional)."
   type = object({
-    enabled           = bool
-    image             = string
-    desired_count     = optional(number, 1)
-    cpu               = optional(number, 256)
-    memory            = optional(number, 512)
-    container_port    = optional(number, 8080)
-    health_check_path = optional(string, "/health")
-    task_role_arn     = optional(string)
+    enabled                           = bool
+    image                             = string
+    desired_count                     = optional(number, 1)
+    cpu                               = optional(number, 256)
+    memory                            = optional(number, 512)
+    cpu_architecture                  = optional(string, "X86_64")
+    container_port                    = optional(number, 8080)
+    health_check_path                 = optional(string, "/health")
+    health_check_matcher              = optional(string, "200")
+    health_check_grace_period_seconds = optional(number, 60)
+    readonly_root_filesystem          = optional(bool, true)
+    writable_paths                    = optional(list(string), ["/tmp"])
+    container_health_check = optional(object({
+      command      = list(string)
+      interval     = optional(number, 30)
+      timeout      = optional(number, 5)
+      retries      = optional(number, 3)
+      start_period = optional(number, 0)
+    }))
+    task_role_arn = optional(string)
   })
   nullable = false
 }
@@ -207,18 +295,29 @@ variable "name" {
 }
 
 variable "network" {
-  description = "The VPC: its CIDR, two availability zones, and how the private subnets reach what tasks and the migrator need. egress = \"nat\" (a NAT gateway, one per AZ with nat_gateway_per_az: any registry) or \"endpoints\" (VPC endpoints for ECR, CloudWatch Logs, Secrets Manager and S3: images must be in this region's ECR)."
+  description = "The VPC. Either the kit creates one: its cidr, two availability zones (azs), and how the private subnets reach what tasks and the migrator need: egress = \"nat\" (a NAT gateway, one per AZ with nat_gateway_per_az: any registry) or \"endpoints\" (VPC endpoints for ECR, CloudWatch Logs, Secrets Manager; images must be in this region's ECR); an S3 gateway endpoint either way. Or bring your own: existing_vpc_id with public_subnet_ids (the ALBs) and private_subnet_ids (tasks, migrator, database), two AZs each; the kit then creates no network resources and egress says what your private subnets have (make preflight checks it)."
   type = object({
     cidr               = optional(string, "10.40.0.0/16")
-    azs                = list(string)
+    azs                = optional(list(string), [])
     egress             = optional(string, "nat")
     nat_gateway_per_az = optional(bool, false)
+    existing_vpc_id    = optional(string)
+    public_subnet_ids  = optional(list(string), [])
+    private_subnet_ids = optional(list(string), [])
   })
   nullable = false
 
   validation {
     condition     = contains(["nat", "endpoints"], var.network.egress)
     error_message = "network.egress must be \"nat\" or \"endpoints\" (got \"${var.network.egress}\"): private subnets need one of them, or Fargate cannot pull images or ship logs and the migrator cannot reach Secrets Manager."
+  }
+
+  validation {
+    condition = (
+      var.network.existing_vpc_id == null ? length(var.network.azs) == 2 && length(var.network.public_subnet_ids) + length(var.network.private_subnet_ids) == 0 :
+      can(regex("^vpc-[0-9a-f]+$", var.network.existing_vpc_id)) && length(var.network.public_subnet_ids) >= 2 && length(var.network.private_subnet_ids) >= 2
+    )
+    error_message = "network: either azs (two availability zones, for the VPC the kit creates) without subnet IDs, or existing_vpc_id (\"vpc-...\") with at least two public_subnet_ids and two private_subnet_ids in different AZs."
   }
 
   # VPC endpoints reach AWS services only: an image outside this region's private ECR could never be pulled.

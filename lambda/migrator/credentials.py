@@ -1,9 +1,14 @@
 """Where the database credentials come from.
 
-In Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) they are the RDS-shaped JSON secret named by
-``DB_SECRET_ID`` in Secrets Manager, fetched once per container and reused while it stays warm (boto3 honours
-``AWS_ENDPOINT_URL``, which is how the local default points it at moto). Anywhere else they are
-``DATABASE_URL``.
+In Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) they are the JSON secret named by ``DB_SECRET_ID`` in Secrets
+Manager, fetched once per container and reused while it stays warm (boto3 honours ``AWS_ENDPOINT_URL``, which
+is how the local default points it at moto). Anywhere else they are ``DATABASE_URL``.
+
+Two secret shapes: the one RDS keeps for a master password it manages (``manage_master_user_password``),
+which holds ``username`` and ``password`` only, and the full RDS JSON shape (plus ``host``, ``port``,
+``dbname``) that the kit writes for an existing database. Where to connect comes from the function's
+configuration (``DB_HOST``, ``DB_PORT``, ``DB_NAME``, set by Terraform, which knows the current endpoint); a
+secret's own ``host``/``port``/``dbname`` fill in only what the configuration leaves out.
 
 TLS: from Secrets Manager the connection always requires TLS. libpq's default (``prefer``) would encrypt
 without checking who answers, and fall back to plain text. ``MIGRATOR_SSLMODE`` is ``require`` (encrypt),
@@ -33,6 +38,8 @@ from migrator.errors import (
 )
 
 __all__ = [
+    "LOCATION_KEYS",
+    "LOCATION_SETTINGS",
     "REQUIRED_SECRET_KEYS",
     "SSLMODES",
     "Credentials",
@@ -45,9 +52,12 @@ __all__ = [
     "tls_from_env",
 ]
 
-REQUIRED_SECRET_KEYS = ("username", "password", "host", "port", "dbname")
+REQUIRED_SECRET_KEYS = ("username", "password")
+LOCATION_KEYS = ("host", "port", "dbname")
+# The function's configuration that says where the database is (DB_PORT is a number).
+LOCATION_SETTINGS = {"host": "DB_HOST", "port": "DB_PORT", "dbname": "DB_NAME"}
 SSLMODES = ("require", "verify-ca", "verify-full")
-_cache: dict[tuple[str, Tls], Credentials] = {}
+_cache: dict[tuple[str, Tls, tuple[str, ...]], Credentials] = {}
 
 
 @dataclass(frozen=True)
@@ -141,8 +151,9 @@ def _describe(parts: Mapping[str, Any], tls: Tls | None = None) -> str:
 
 
 def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET_ID") -> dict[str, Any]:
-    """The RDS-shaped JSON object of a Secrets Manager secret, checked; every value is registered as secret
-    text first, so no log line can show it."""
+    """The JSON object of a Secrets Manager secret, checked: ``username`` and ``password`` (RDS's own shape
+    for a password it manages), maybe ``host``, ``port``, ``dbname`` and ``engine`` (the full RDS shape).
+    Every value is registered as secret text first, so no log line can show it."""
     if client is None:
         import boto3
 
@@ -176,8 +187,8 @@ def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET
         data = json.loads(raw)
     except ValueError:
         raise SecretMalformed(
-            f"secret {secret_id!r} is not JSON; store "
-            '{"username": ..., "password": ..., "host": ..., "port": 5432, "dbname": ...}'
+            f'secret {secret_id!r} is not JSON; store {{"username": ..., "password": ...}} (host, port and '
+            "dbname may be added)"
         ) from None
     if not isinstance(data, dict):
         raise SecretMalformed(
@@ -193,29 +204,59 @@ def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET
         raise SecretMalformed(
             f"secret {secret_id!r} is for engine {str(engine)[:30]!r}; the migrator needs postgres"
         )
-    try:
-        int(data["port"])
-    except (TypeError, ValueError):
-        raise SecretMalformed(f"secret {secret_id!r} has a port that is not a number") from None
+    if data.get("port") not in (None, ""):
+        try:
+            int(data["port"])
+        except (TypeError, ValueError):
+            raise SecretMalformed(f"secret {secret_id!r} has a port that is not a number") from None
     logs.register_secret(str(data["password"]))
     return data
 
 
-def from_secret(secret_id: str, client: Any = None, tls: Tls | None = None) -> Credentials:
-    """Credentials from an RDS-shaped Secrets Manager secret (cached per secret id while warm). The
+def location(
+    secret_id: str, secret: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """host, port and dbname: the function's configuration (DB_HOST, DB_PORT, DB_NAME) first, the secret's
+    own keys for what it leaves out. Refuses, naming both places, when neither says."""
+    environ = environ or {}
+    found: dict[str, Any] = {}
+    missing = []
+    for key, setting in LOCATION_SETTINGS.items():
+        value = (environ.get(setting) or "").strip() or secret.get(key)
+        if value in (None, ""):
+            missing.append(f"{key} ({setting})")
+        found[key] = value
+    if missing:
+        raise SecretMalformed(
+            f"no {', '.join(missing)}: set them on the function, or add them to secret {secret_id!r} "
+            "(an RDS-managed secret holds only username and password)"
+        )
+    try:
+        found["port"] = int(found["port"])
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"DB_PORT={str(found['port'])[:20]!r} is not a port number") from None
+    return found
+
+
+def from_secret(
+    secret_id: str, client: Any = None, tls: Tls | None = None, environ: Mapping[str, str] | None = None
+) -> Credentials:
+    """Credentials from a Secrets Manager secret (cached per secret id while warm): the user and password
+    from the secret, where to connect from ``environ`` (DB_HOST, DB_PORT, DB_NAME) or else the secret. The
     connection requires TLS: ``tls`` (default ``require``) says how strictly the server is checked."""
     tls = tls or Tls()
-    if (secret_id, tls) in _cache:
-        return _cache[secret_id, tls]
+    where = tuple((environ or {}).get(setting, "") for setting in LOCATION_SETTINGS.values())
+    if (secret_id, tls, where) in _cache:
+        return _cache[secret_id, tls, where]
     data = read_secret(secret_id, client)
-    port = int(data["port"])
+    target = location(secret_id, data, environ)
 
     from psycopg.conninfo import make_conninfo
 
     parts = {
-        "host": str(data["host"]),
-        "port": port,
-        "dbname": str(data["dbname"]),
+        "host": str(target["host"]),
+        "port": target["port"],
+        "dbname": str(target["dbname"]),
         "user": str(data["username"]),
         "password": str(data["password"]),
     }
@@ -225,7 +266,7 @@ def from_secret(secret_id: str, client: Any = None, tls: Tls | None = None) -> C
         description=_describe(parts, tls),
     )
     creds.register_secrets()
-    _cache[secret_id, tls] = creds
+    _cache[secret_id, tls, where] = creds
     return creds
 
 
@@ -242,7 +283,7 @@ def resolve(environ: Mapping[str, str]) -> Credentials:
             raise SecretNotConfigured(
                 "DB_SECRET_ID is not set: configure the function with the id or ARN of the database secret"
             )
-        return from_secret(secret_id, tls=tls_from_env(environ, required=True))
+        return from_secret(secret_id, tls=tls_from_env(environ, required=True), environ=environ)
     url = environ.get("DATABASE_URL", "").strip()
     if not url:
         raise ConfigurationError(

@@ -16,6 +16,8 @@ MIGRATOR_LOCK_RETRY_DELAY    seconds before the first retry, doubled before each
                              apart); default 1
 MIGRATOR_DEADLINE_RESERVE    seconds of the invocation that must remain to start another migration; default 10
 APP_DB_SECRET_ID             secret of the application role that migrate sets up (app_role.py); default none
+MIGRATOR_READY_PATH          Parameter Store path where migrate records the roles it set up, which the
+                             colours' tasks wait for (runner/readiness.py); default none (nothing recorded)
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class Settings:
         return int(match.group(1)) * _UNIT_MS[match.group(2) or ""]
 
     app_secret_id: str | None = None
+    ready_path: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -119,4 +122,5 @@ class Settings:
             lock_retry_delay_seconds=_number(environ, "MIGRATOR_LOCK_RETRY_DELAY", 1.0, 0, 60),
             deadline_reserve_seconds=_number(environ, "MIGRATOR_DEADLINE_RESERVE", 10.0, 0, 300),
             app_secret_id=environ.get("APP_DB_SECRET_ID", "").strip() or None,
+            ready_path=environ.get("MIGRATOR_READY_PATH", "").strip() or None,
         )

@@ -29,18 +29,23 @@ output "port" {
 }
 
 output "secret_arn" {
-  description = "ARN of the credentials secret, or null when disabled."
-  value       = one(aws_secretsmanager_secret.this[*].arn)
+  description = "ARN of the migrator's credentials secret: RDS's own (username and password only) for a created instance, existing_secret_arn, or the one this module writes; null when disabled."
+  value       = local._secret_arn
 }
 
-output "secret_name" {
-  description = "Name of the credentials secret, or null when disabled."
-  value       = one(aws_secretsmanager_secret.this[*].name)
+output "secret_managed_by" {
+  description = "Who writes the migrator's secret: \"rds\" (a created instance; RDS rotates it), \"team\" (existing_secret_arn) or \"terraform\" (written from database_password); null when disabled."
+  value       = !var.enabled ? null : (var.create ? "rds" : (var.existing_secret_arn != null ? "team" : "terraform"))
 }
 
 output "security_group_id" {
   description = "Security group of the created instance, or null when create = false or disabled."
   value       = one(aws_security_group.this[*].id)
+}
+
+output "security_group_ids" {
+  description = "Security groups the clients reach the database by: the created instance's, or existing_security_group_ids (a list, so its length is known at plan time)."
+  value       = !var.enabled ? [] : (var.create ? [for group in aws_security_group.this : group.id] : var.existing_security_group_ids)
 }
 
 output "username" {

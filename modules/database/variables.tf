@@ -53,6 +53,20 @@ variable "app_username" {
   }
 }
 
+variable "apply_immediately" {
+  description = "Apply changes to a created instance at once instead of in the next maintenance window. false (default): a change stays pending, which a release does not mind; plan shows it until the window."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "auto_minor_version_upgrade" {
+  description = "Let RDS upgrade the minor version in the maintenance window. Then engine_version must name a major version only (\"16\"), or the next plan would try to go back."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "backup_retention_days" {
   description = "Days of automated backups of a created instance."
   type        = number
@@ -62,6 +76,17 @@ variable "backup_retention_days" {
   validation {
     condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 35 && floor(var.backup_retention_days) == var.backup_retention_days
     error_message = "backup_retention_days must be a whole number from 1 to 35, e.g. 7."
+  }
+}
+
+variable "backup_window" {
+  description = "Daily UTC window of automated backups, \"hh24:mi-hh24:mi\" (at least 30 minutes, not overlapping maintenance_window), or null for one RDS picks."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.backup_window == null || can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$", var.backup_window))
+    error_message = "backup_window must be \"hh24:mi-hh24:mi\" in UTC, e.g. \"02:00-03:00\", or null."
   }
 }
 
@@ -107,6 +132,13 @@ variable "engine_version" {
     condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.engine_version)) && try(tonumber(split(".", var.engine_version)[0]) >= 15, false)
     error_message = "engine_version must be PostgreSQL 15 or later, e.g. \"16\" or \"16.4\" (the kit relies on RDS enforcing TLS, which it does by default from 15 on)."
   }
+
+  # RDS upgrades the minor version by itself in the maintenance window; a pinned minor would make the next
+  # plan ask for the older version back (which RDS refuses).
+  validation {
+    condition     = !var.auto_minor_version_upgrade || !strcontains(var.engine_version, ".")
+    error_message = "engine_version \"${var.engine_version}\" pins a minor version, but auto_minor_version_upgrade is on: RDS upgrades minors by itself and the next plan would ask to go back. Use the major version (\"${split(".", var.engine_version)[0]}\"), or set auto_minor_version_upgrade = false."
+  }
 }
 
 variable "existing_host" {
@@ -120,6 +152,17 @@ variable "existing_host" {
   }
 }
 
+variable "existing_secret_arn" {
+  description = "create = false: ARN of a Secrets Manager secret the team already keeps for the migrator's user (JSON with username and password; host, port and dbname optional). Then no password passes through Terraform. null: this module writes one from password."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+", var.existing_secret_arn))
+    error_message = "existing_secret_arn must be a Secrets Manager secret ARN, e.g. \"arn:aws:secretsmanager:eu-west-1:123456789012:secret:db/migrator-AbCdEf\", or null."
+  }
+}
+
 variable "existing_port" {
   description = "Port of the existing database (create = false)."
   type        = number
@@ -130,6 +173,13 @@ variable "existing_port" {
     condition     = var.existing_port >= 1 && var.existing_port <= 65535 && floor(var.existing_port) == var.existing_port
     error_message = "existing_port must be a whole number from 1 to 65535, e.g. 5432."
   }
+}
+
+variable "existing_security_group_ids" {
+  description = "create = false: the existing database's security groups. The clients (allowed_security_group_ids) reach it by these, and this module adds one ingress rule per client to each."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "final_snapshot_enabled" {
@@ -157,6 +207,36 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "log_retention_days" {
+  description = "Days to keep the created instance's exported logs (postgresql, upgrade)."
+  type        = number
+  default     = 30
+  nullable    = false
+}
+
+variable "maintenance_window" {
+  description = "Weekly UTC window for pending changes and minor upgrades, \"ddd:hh24:mi-ddd:hh24:mi\", or null for one RDS picks."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.maintenance_window == null || can(regex("^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$", var.maintenance_window))
+    error_message = "maintenance_window must be \"ddd:hh24:mi-ddd:hh24:mi\" in UTC with lower-case days, e.g. \"sun:03:00-sun:04:00\", or null."
+  }
+}
+
+variable "max_allocated_storage" {
+  description = "Upper bound in GiB for RDS storage autoscaling of a created instance, or 0 to turn it off."
+  type        = number
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.max_allocated_storage == 0 || (var.max_allocated_storage >= var.allocated_storage && var.max_allocated_storage <= 65536)
+    error_message = "max_allocated_storage must be 0 (no autoscaling) or from allocated_storage (${var.allocated_storage}) to 65536 GiB, e.g. 100."
+  }
+}
+
 variable "multi_az" {
   description = "Run a created instance Multi-AZ (standby in a second AZ)."
   type        = bool
@@ -175,23 +255,43 @@ variable "name" {
   }
 }
 
+variable "parameters" {
+  description = "PostgreSQL parameters of a created instance, e.g. [{ name = \"temp_file_limit\", value = \"1048576\" }], in the instance's own parameter group (which always requires TLS: rds.force_ssl = 1 cannot be turned off here). apply_method: \"immediate\" or \"pending-reboot\" (static parameters)."
+  type = list(object({
+    name         = string
+    value        = string
+    apply_method = optional(string, "immediate")
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for parameter in var.parameters : contains(["immediate", "pending-reboot"], parameter.apply_method)])
+    error_message = "parameters[*].apply_method must be \"immediate\" or \"pending-reboot\"."
+  }
+
+  # The migrator, the tasks and the kit's TLS guarantee rely on the server refusing plain connections.
+  validation {
+    condition     = !contains([for parameter in var.parameters : parameter.name], "rds.force_ssl")
+    error_message = "parameters may not set rds.force_ssl: the kit pins it to 1 (TLS required)."
+  }
+}
+
 variable "password" {
-  description = "Password of the database user. Ephemeral: it never enters the plan or state, so give it again on every plan and apply (e.g. TF_VAR_database_password)."
+  description = "Password of the migrator's user on an existing database (create = false, no existing_secret_arn); written write-only into the secret this module creates. Ephemeral: never in the plan or state, so give it on every plan and apply (TF_VAR_database_password). Not used with create = true: RDS manages the master password."
   type        = string
   default     = null
   sensitive   = true
   ephemeral   = true
 
   validation {
-    condition     = !var.enabled || try(length(var.password) >= 8, false)
-    error_message = "password must be at least 8 characters: set TF_VAR_database_password (it is never stored in the plan or state)."
+    condition     = !var.enabled || var.create || var.existing_secret_arn != null || try(length(var.password) >= 8, false)
+    error_message = "password must be at least 8 characters for an existing database without existing_secret_arn: set TF_VAR_database_password (it is never stored in the plan or state), or name the team's own secret in existing_secret_arn."
   }
 
-  # RDS refuses a master password longer than 128 characters or holding "/", "@", a double quote, a space
-  # or anything but printable ASCII; say so at plan time instead of failing half-way through an apply.
   validation {
-    condition     = !var.enabled || !var.create || try(length(var.password) <= 128 && can(regex("^[!#-.0-?A-~]+$", var.password)), false)
-    error_message = "password is refused by RDS: use 8 to 128 printable ASCII characters without \"/\", \"@\", double quotes or spaces (set TF_VAR_database_password)."
+    condition     = !var.enabled || !var.create || var.password == null
+    error_message = "password is not used with create = true: RDS generates and rotates the master password in a secret of its own (manage_master_user_password). Unset TF_VAR_database_password."
   }
 }
 
@@ -204,6 +304,18 @@ variable "password_version" {
   validation {
     condition     = var.password_version >= 1 && floor(var.password_version) == var.password_version
     error_message = "password_version must be a whole number of 1 or more; increase it by one to rotate the password."
+  }
+}
+
+variable "performance_insights_retention_days" {
+  description = "Days Performance Insights keeps its data: 7 (free), 731, or a multiple of 31."
+  type        = number
+  default     = 7
+  nullable    = false
+
+  validation {
+    condition     = contains([7, 731], var.performance_insights_retention_days) || (var.performance_insights_retention_days % 31 == 0 && var.performance_insights_retention_days >= 31 && var.performance_insights_retention_days <= 713)
+    error_message = "performance_insights_retention_days must be 7, 731 or a multiple of 31 up to 713 (months), e.g. 7."
   }
 }
 

@@ -66,7 +66,8 @@ resource "aws_iam_role_policy" "this" {
 }
 
 # The secrets apart from the rest, so the plan shows exactly which secrets the function may read: its own
-# credentials, and the application role's (it sets that role's password from it).
+# credentials (RDS's secret for a created instance), and the application role's (it sets that role's
+# password from it); plus the one Parameter Store path where migrate records the roles it has set up.
 data "aws_iam_policy_document" "secrets" {
   count = local._count
 
@@ -84,6 +85,14 @@ data "aws_iam_policy_document" "secrets" {
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [var.app_secret_arn]
     }
+  }
+
+  # migrate records the roles it has set up; nothing else in Parameter Store. (Any account in the ARN: a
+  # function can only ever write its own account's parameters.)
+  statement {
+    sid       = "RecordRolesReady"
+    actions   = ["ssm:PutParameter", "ssm:GetParameter"]
+    resources = ["arn:${data.aws_partition.current[0].partition}:ssm:${data.aws_region.current[0].name}:*:parameter${var.ready_path}/*"]
   }
 
   dynamic "statement" {

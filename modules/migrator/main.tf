@@ -8,6 +8,14 @@ locals {
   _sslmode                   = coalesce(var.database_sslmode, var.database_ca_bundle == null ? "require" : "verify-full")
 }
 
+data "aws_region" "current" {
+  count = local._count
+}
+
+data "aws_partition" "current" {
+  count = local._count
+}
+
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:The migrator never logs the secret; the AWS-managed key is enough.
   #checkov:skip=CKV_AWS_338:Retention is a variable (log_retention_days); environments choose it.
@@ -100,10 +108,15 @@ resource "aws_lambda_function" "this" {
     variables = merge(
       {
         DB_SECRET_ID               = var.secret_arn
+        DB_PORT                    = tostring(var.database_port)
         MIGRATOR_ENVIRONMENT       = var.environment
+        MIGRATOR_READY_PATH        = var.ready_path
         MIGRATOR_STATEMENT_TIMEOUT = "${local._statement_timeout_seconds}s"
         MIGRATOR_SSLMODE           = local._sslmode
       },
+      # Where the database is: an RDS-managed secret holds only username and password.
+      var.database_host == null ? {} : { DB_HOST = var.database_host },
+      var.database_name == null ? {} : { DB_NAME = var.database_name },
       var.app_role_enabled ? { APP_DB_SECRET_ID = var.app_secret_arn } : {},
       var.database_ca_bundle == null ? {} : { MIGRATOR_SSLROOTCERT = var.database_ca_bundle },
     )

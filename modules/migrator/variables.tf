@@ -57,6 +57,18 @@ variable "database_cidr_blocks" {
   }
 }
 
+variable "database_host" {
+  description = "Host of the PostgreSQL database, passed as DB_HOST: an RDS-managed secret holds only username and password, so the function learns where to connect from here (a secret that also names a host is used only when this is empty)."
+  type        = string
+  default     = null
+}
+
+variable "database_name" {
+  description = "Name of the application database, passed as DB_NAME (see database_host)."
+  type        = string
+  default     = null
+}
+
 variable "database_port" {
   description = "TCP port of the PostgreSQL database; the only non-HTTPS port the function may reach."
   type        = number
@@ -164,6 +176,17 @@ variable "package_path" {
   validation {
     condition     = !var.enabled || (endswith(var.package_path, ".zip") && fileexists(var.package_path))
     error_message = "package_path must point at an existing .zip file; build the migrator package first (it is written to dist/migrator.zip)."
+  }
+}
+
+variable "ready_path" {
+  description = "Parameter Store path under which migrate records each application role it has set up (one String parameter per role, its value the role's secret ARN), e.g. \"/release-kit-production/migrator/roles-ready\". The function may write there and nowhere else in Parameter Store."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(/[A-Za-z0-9_.-]+)+$", var.ready_path))
+    error_message = "ready_path must be a Parameter Store path such as \"/release-kit-production/migrator/roles-ready\"."
   }
 }
 

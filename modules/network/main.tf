@@ -140,7 +140,7 @@ locals {
 }
 
 data "aws_region" "current" {
-  count = var.enabled && var.egress == "endpoints" ? 1 : 0
+  count = var.enabled ? 1 : 0
 }
 
 resource "aws_security_group" "endpoints" {
@@ -183,9 +183,10 @@ resource "aws_vpc_endpoint" "interface" {
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
 
-# ECR keeps image layers in S3: image pulls through the ecr endpoints also need this gateway endpoint.
+# ECR keeps image layers in S3: image pulls through the ecr endpoints need this gateway endpoint, and with NAT
+# it keeps the layers off the NAT gateway (a gateway endpoint is free; NAT bills every gigabyte).
 resource "aws_vpc_endpoint" "s3" {
-  count = var.enabled && var.egress == "endpoints" ? 1 : 0
+  count = var.enabled ? 1 : 0
 
   vpc_id            = aws_vpc.this[0].id
   service_name      = "com.amazonaws.${data.aws_region.current[0].name}.s3"

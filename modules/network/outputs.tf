@@ -29,7 +29,7 @@ output "vpc_cidr_block" {
 }
 
 output "vpc_endpoint_ids" {
-  description = "IDs of the VPC endpoints by service (empty unless egress = \"endpoints\")."
+  description = "IDs of the VPC endpoints by service: the S3 gateway endpoint always, the interface endpoints with egress = \"endpoints\" (empty when disabled)."
   value       = merge({ for service, endpoint in aws_vpc_endpoint.interface : service => endpoint.id }, { for endpoint in aws_vpc_endpoint.s3 : "s3" => endpoint.id })
 }
 

@@ -4,7 +4,7 @@ variable "azs" {
   nullable    = false
 
   validation {
-    condition     = length(var.azs) == 2 && length(distinct(var.azs)) == 2
+    condition     = !var.enabled || (length(var.azs) == 2 && length(distinct(var.azs)) == 2)
     error_message = "azs must list exactly two distinct availability zone names, e.g. [\"us-east-1a\", \"us-east-1b\"]."
   }
 }

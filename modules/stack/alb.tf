@@ -1,5 +1,4 @@
 resource "aws_lb" "this" {
-  #checkov:skip=CKV_AWS_91:Access logs need an account-level log bucket, which this kit does not own.
   #checkov:skip=CKV_AWS_150:A colour's stack is destroyed when it is disabled; deletion protection would block the release flow.
   #checkov:skip=CKV2_AWS_76:The web ACL is the operator's (waf_acl_arn); its rule groups, the Log4j one among them, are chosen there.
   count = local._count
@@ -10,6 +9,18 @@ resource "aws_lb" "this" {
   subnets                    = var.public_subnet_ids
   security_groups            = [aws_security_group.alb[0].id]
   drop_invalid_header_fields = true
+  # After a weight change a client keeps its connection to this colour until the ALB closes it: bound it.
+  client_keep_alive = var.client_keep_alive_seconds
+
+  dynamic "access_logs" {
+    for_each = var.access_logs == null ? [] : [var.access_logs]
+
+    content {
+      enabled = true
+      bucket  = access_logs.value.bucket
+      prefix  = access_logs.value.prefix
+    }
+  }
 
   tags = local._tags
 }
@@ -29,7 +40,7 @@ resource "aws_lb_target_group" "this" {
   health_check {
     enabled             = true
     path                = var.health_check_path
-    matcher             = "200"
+    matcher             = var.health_check_matcher
     interval            = 15
     healthy_threshold   = 2
     unhealthy_threshold = 3
@@ -49,7 +60,7 @@ resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.this[0].arn
   port              = 443
   protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  ssl_policy        = var.tls_policy
   certificate_arn   = aws_acm_certificate_validation.this[0].certificate_arn
 
   default_action {

@@ -4,6 +4,10 @@ locals {
   _hostname  = "${var.color}.${var.domain_name}"
   _container = "app"
   _tags      = merge(var.tags, { Color = var.color })
+  # An image in a private ECR repository: the execution role may pull from that repository only.
+  _ecr = regex("^(?:(?P<account>[0-9]{12})\\.dkr\\.ecr\\.(?P<region>[a-z0-9-]+)\\.amazonaws\\.com/(?P<repository>[^:@]+))?", var.image)
+  # The only writable paths when the root filesystem is read-only: one task volume each.
+  _writable = { for index, path in var.writable_paths : "writable-${index}" => path }
   # The application role's credentials, read by ECS from Secrets Manager at task start: the whole RDS-shaped
   # secret, and username and password on their own (the JSON-key form of valueFrom).
   _secrets = var.database == null ? [] : [
@@ -14,6 +18,10 @@ locals {
 }
 
 data "aws_region" "current" {
+  count = local._count
+}
+
+data "aws_partition" "current" {
   count = local._count
 }
 
@@ -52,13 +60,34 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = aws_iam_role.execution[0].arn
   task_role_arn            = var.task_role_arn
 
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  # Empty volumes on the task's ephemeral storage: the only writable paths when the root is read-only.
+  dynamic "volume" {
+    for_each = local._writable
+
+    content {
+      name = volume.key
+    }
+  }
+
   container_definitions = jsonencode([
-    {
-      name      = local._container
-      image     = var.image
-      essential = true
-      # Many application images (nginx among them) write to their root filesystem.
-      readonlyRootFilesystem = false
+    { for key, value in {
+      name                   = local._container
+      image                  = var.image
+      essential              = true
+      readonlyRootFilesystem = var.readonly_root_filesystem
+      mountPoints            = [for name, path in local._writable : { sourceVolume = name, containerPath = path, readOnly = false }]
+      healthCheck = var.container_health_check == null ? null : {
+        command     = var.container_health_check.command
+        interval    = var.container_health_check.interval
+        timeout     = var.container_health_check.timeout
+        retries     = var.container_health_check.retries
+        startPeriod = var.container_health_check.start_period
+      }
       portMappings = [
         {
           containerPort = var.container_port
@@ -84,7 +113,7 @@ resource "aws_ecs_task_definition" "this" {
           awslogs-stream-prefix = local._container
         }
       }
-    }
+    } : key => value if value != null }
   ])
 
   tags = local._tags
@@ -104,7 +133,9 @@ resource "aws_ecs_service" "this" {
 
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
-  health_check_grace_period_seconds  = 30
+  health_check_grace_period_seconds  = var.health_check_grace_period_seconds
+  # Tasks carry the service's tags (Project, Environment, Color): cost and incident queries see them.
+  propagate_tags = "SERVICE"
 
   deployment_circuit_breaker {
     enable   = true
@@ -129,9 +160,10 @@ resource "aws_ecs_service" "this" {
   depends_on = [aws_lb_listener.https]
 
   lifecycle {
-    # Both are constants above, sent on create. moto (the local default) drops them on CreateService and
-    # reports them as changed until a later update; ignoring the read-back keeps a fresh stack's next plan
-    # (the release switch) down to the traffic records. Edit the values here AND this list to change them.
-    ignore_changes = [availability_zone_rebalancing, health_check_grace_period_seconds]
+    # A constant above, sent on create. moto (the local default) drops it on CreateService and reports it as
+    # changed until a later update; ignoring the read-back keeps a fresh stack's next plan (the release
+    # switch) down to the traffic records. Edit the value here AND this list to change it. (moto drops the
+    # grace period too: the local tfvars set it to 0, which reads back the same.)
+    ignore_changes = [availability_zone_rebalancing]
   }
 }

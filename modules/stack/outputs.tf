@@ -1,7 +1,8 @@
 output "alarm_names" {
-  description = "Names of this colour's release alarms (target 5xx rate, p99 response time, unhealthy hosts); empty when disabled."
+  description = "Names of this colour's release alarms (5xx rate, target connection errors, p99 response time, unhealthy hosts); empty when disabled."
   value = concat(
     aws_cloudwatch_metric_alarm.target_5xx_rate[*].alarm_name,
+    aws_cloudwatch_metric_alarm.target_connection_errors[*].alarm_name,
     aws_cloudwatch_metric_alarm.p99_response_time[*].alarm_name,
     aws_cloudwatch_metric_alarm.unhealthy_hosts[*].alarm_name,
   )

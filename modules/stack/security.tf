@@ -144,20 +144,33 @@ resource "aws_iam_role" "execution" {
   tags = local._tags
 }
 
-# Scoped inline rather than the AWS-managed execution policy: image pulls, and logs into this stack's group only.
+# Scoped inline rather than the AWS-managed execution policy: image pulls from the image's own ECR repository
+# (none for other registries), and logs into this stack's group only.
 data "aws_iam_policy_document" "execution" {
-  #checkov:skip=CKV_AWS_356:ecr:GetAuthorizationToken has no resource-level permissions, and the image may live in any repository.
   count = local._count
 
-  statement {
-    sid = "PullImages"
-    actions = [
-      "ecr:GetAuthorizationToken",
-      "ecr:BatchCheckLayerAvailability",
-      "ecr:GetDownloadUrlForLayer",
-      "ecr:BatchGetImage",
-    ]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = local._ecr.repository == null ? [] : ["ecr"]
+
+    content {
+      sid       = "EcrAuthorizationToken"
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local._ecr.repository == null ? [] : ["ecr"]
+
+    content {
+      sid = "PullImageRepository"
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+      ]
+      resources = ["arn:${data.aws_partition.current[0].partition}:ecr:${local._ecr.region}:${local._ecr.account}:repository/${local._ecr.repository}"]
+    }
   }
 
   statement {
@@ -165,7 +178,6 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this[0].arn}:*"]
   }
-
 }
 
 resource "aws_iam_role_policy" "execution" {

@@ -1,13 +1,24 @@
-variable "alarms" {
-  description = "Thresholds of the colour's release alarms: target 5xx rate (percent of requests), p99 target response time (seconds), unhealthy hosts (count); each evaluates evaluation_periods periods of period_seconds and fires on datapoints_to_alarm of them. sns_topic_arn, when set, is notified on ALARM and OK."
+variable "access_logs" {
+  description = "ALB access logs: an S3 bucket in this region whose policy lets Elastic Load Balancing write (see the ELB guide, \"Enable access logs\"), and an optional prefix; null for none."
   type = object({
-    error_rate_percent  = optional(number, 5)
-    p99_seconds         = optional(number, 2)
-    unhealthy_hosts     = optional(number, 0)
-    period_seconds      = optional(number, 60)
-    evaluation_periods  = optional(number, 3)
-    datapoints_to_alarm = optional(number, 2)
-    sns_topic_arn       = optional(string)
+    bucket = string
+    prefix = optional(string)
+  })
+  default = null
+}
+
+variable "alarms" {
+  description = "The colour's release alarms: the 5xx rate (target and load-balancer 5xx over requests, percent), p99 target response time (seconds), unhealthy hosts and target connection errors (counts per period); each evaluates evaluation_periods periods of period_seconds and fires on datapoints_to_alarm of them. A period with fewer than min_requests_per_period requests never counts as a 5xx breach (one error in five requests is noise, not a failed release). actions: ARNs notified on ALARM and OK (an SNS topic, for example)."
+  type = object({
+    error_rate_percent      = optional(number, 5)
+    min_requests_per_period = optional(number, 20)
+    p99_seconds             = optional(number, 2)
+    unhealthy_hosts         = optional(number, 0)
+    connection_errors       = optional(number, 5)
+    period_seconds          = optional(number, 60)
+    evaluation_periods      = optional(number, 3)
+    datapoints_to_alarm     = optional(number, 2)
+    actions                 = optional(list(string), [])
   })
   default  = {}
   nullable = false
@@ -23,8 +34,25 @@ variable "alarms" {
   }
 
   validation {
-    condition     = var.alarms.error_rate_percent > 0 && var.alarms.error_rate_percent <= 100 && var.alarms.p99_seconds > 0 && var.alarms.unhealthy_hosts >= 0
-    error_message = "alarms.error_rate_percent must be in (0, 100], p99_seconds above 0 and unhealthy_hosts 0 or more, e.g. { error_rate_percent = 5, p99_seconds = 2 }."
+    condition     = var.alarms.error_rate_percent > 0 && var.alarms.error_rate_percent <= 100 && var.alarms.p99_seconds > 0 && var.alarms.unhealthy_hosts >= 0 && var.alarms.connection_errors >= 0
+    error_message = "alarms.error_rate_percent must be in (0, 100], p99_seconds above 0, unhealthy_hosts and connection_errors 0 or more, e.g. { error_rate_percent = 5, p99_seconds = 2 }."
+  }
+
+  validation {
+    condition     = var.alarms.min_requests_per_period >= 1 && floor(var.alarms.min_requests_per_period) == var.alarms.min_requests_per_period
+    error_message = "alarms.min_requests_per_period must be a whole number of 1 or more, e.g. 20 (a period with fewer requests is too small a sample to judge)."
+  }
+}
+
+variable "client_keep_alive_seconds" {
+  description = "How long the ALB keeps a client's HTTP connection before closing it (60 s to 7 days; AWS's default is 3600). After a weight change, clients that reuse a connection keep reaching this colour until it closes, so this bounds how long a switch takes to drain."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.client_keep_alive_seconds >= 60 && var.client_keep_alive_seconds <= 604800 && floor(var.client_keep_alive_seconds) == var.client_keep_alive_seconds
+    error_message = "client_keep_alive_seconds must be a whole number from 60 to 604800 (7 days), e.g. 300."
   }
 }
 
@@ -36,6 +64,23 @@ variable "color" {
   validation {
     condition     = contains(["blue", "green"], var.color)
     error_message = "color must be \"blue\" or \"green\"."
+  }
+}
+
+variable "container_health_check" {
+  description = "An optional container health check (ECS runs command inside the container, e.g. [\"CMD-SHELL\", \"curl -f http://localhost:8080/health || exit 1\"]); the image must hold the tool it calls. null: none (the target group's check still applies)."
+  type = object({
+    command      = list(string)
+    interval     = optional(number, 30)
+    timeout      = optional(number, 5)
+    retries      = optional(number, 3)
+    start_period = optional(number, 0)
+  })
+  default = null
+
+  validation {
+    condition     = var.container_health_check == null || try(contains(["CMD", "CMD-SHELL"], var.container_health_check.command[0]), false)
+    error_message = "container_health_check.command must start with \"CMD\" or \"CMD-SHELL\", e.g. [\"CMD-SHELL\", \"curl -f http://localhost:8080/health || exit 1\"]."
   }
 }
 
@@ -52,14 +97,26 @@ variable "container_port" {
 }
 
 variable "cpu" {
-  description = "Fargate task CPU units (256, 512, 1024, 2048, 4096)."
+  description = "Fargate task CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384 (memory must be a size Fargate offers with it)."
   type        = number
   default     = 256
   nullable    = false
 
   validation {
-    condition     = contains([256, 512, 1024, 2048, 4096], var.cpu)
-    error_message = "cpu must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)."
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.cpu)
+    error_message = "cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384 (Fargate CPU units)."
+  }
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the task (runtimePlatform): \"X86_64\" or \"ARM64\" (Graviton); the image must be built for it."
+  type        = string
+  default     = "X86_64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be \"X86_64\" or \"ARM64\"."
   }
 }
 
@@ -116,6 +173,30 @@ variable "enabled" {
   nullable    = false
 }
 
+variable "health_check_grace_period_seconds" {
+  description = "Seconds ECS ignores failing load-balancer health checks of a new task while the application starts."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.health_check_grace_period_seconds >= 0 && var.health_check_grace_period_seconds <= 2147483647 && floor(var.health_check_grace_period_seconds) == var.health_check_grace_period_seconds
+    error_message = "health_check_grace_period_seconds must be a whole number of seconds, 0 or more, e.g. 60."
+  }
+}
+
+variable "health_check_matcher" {
+  description = "HTTP codes the target group counts as healthy: a code, a list (\"200,204\") or a range (\"200-299\")."
+  type        = string
+  default     = "200"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[1-5][0-9]{2}(-[1-5][0-9]{2})?(,[1-5][0-9]{2}(-[1-5][0-9]{2})?)*$", var.health_check_matcher))
+    error_message = "health_check_matcher must be HTTP codes such as \"200\", \"200,204\" or \"200-299\"."
+  }
+}
+
 variable "health_check_path" {
   description = "HTTP path the target group probes; it must answer 200."
   type        = string
@@ -169,14 +250,22 @@ variable "log_retention_days" {
 }
 
 variable "memory" {
-  description = "Fargate task memory in MiB; must suit the chosen cpu (e.g. 512 with cpu 256)."
+  description = "Fargate task memory in MiB; it must be a size Fargate offers with the cpu (ECS developer guide, \"Task CPU and memory\"): 512-2048 with 256, 1024-4096 with 512, 2048-8192 with 1024 (in 1024 steps), 4096-16384 with 2048, 8192-30720 with 4096 (1024 steps), 16384-61440 with 8192 (4096 steps), 32768-122880 with 16384 (8192 steps)."
   type        = number
   default     = 512
   nullable    = false
 
   validation {
-    condition     = var.memory >= 512 && var.memory <= 30720 && floor(var.memory) == var.memory
-    error_message = "memory must be a whole number of MiB from 512 to 30720 that suits the cpu (e.g. 512, 1024 or 2048 with cpu 256)."
+    condition = (
+      var.cpu == 256 ? contains([512, 1024, 2048], var.memory) :
+      var.cpu == 512 ? var.memory >= 1024 && var.memory <= 4096 && var.memory % 1024 == 0 :
+      var.cpu == 1024 ? var.memory >= 2048 && var.memory <= 8192 && var.memory % 1024 == 0 :
+      var.cpu == 2048 ? var.memory >= 4096 && var.memory <= 16384 && var.memory % 1024 == 0 :
+      var.cpu == 4096 ? var.memory >= 8192 && var.memory <= 30720 && var.memory % 1024 == 0 :
+      var.cpu == 8192 ? var.memory >= 16384 && var.memory <= 61440 && var.memory % 4096 == 0 :
+      var.cpu == 16384 ? var.memory >= 32768 && var.memory <= 122880 && var.memory % 8192 == 0 : false
+    )
+    error_message = "memory ${var.memory} is not a size Fargate offers with cpu ${var.cpu}: 256 takes 512, 1024 or 2048; 512 takes 1024-4096, 1024 takes 2048-8192, 2048 takes 4096-16384 and 4096 takes 8192-30720 (all in 1024 steps); 8192 takes 16384-61440 (4096 steps); 16384 takes 32768-122880 (8192 steps)."
   }
 }
 
@@ -213,6 +302,13 @@ variable "public_subnet_ids" {
   }
 }
 
+variable "readonly_root_filesystem" {
+  description = "Mount the container's root filesystem read-only (true: the default, for images that write only to writable_paths). Set false for images that write elsewhere (nginx writes to /var/cache/nginx)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
@@ -231,6 +327,18 @@ variable "task_role_arn" {
   }
 }
 
+variable "tls_policy" {
+  description = "ELB security policy of the HTTPS listener. Default: the one AWS recommends today (hybrid post-quantum key exchange, TLS 1.3 and 1.2)."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+  nullable    = false
+
+  validation {
+    condition     = startswith(var.tls_policy, "ELBSecurityPolicy-")
+    error_message = "tls_policy must be an ELB security policy name, e.g. \"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09\"."
+  }
+}
+
 variable "vpc_id" {
   description = "VPC that holds the subnets."
   type        = string
@@ -245,6 +353,18 @@ variable "waf_acl_arn" {
   validation {
     condition     = var.waf_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/", var.waf_acl_arn))
     error_message = "waf_acl_arn must be the ARN of a regional WAFv2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/...), or null."
+  }
+}
+
+variable "writable_paths" {
+  description = "Paths in the container that stay writable when the root filesystem is read-only: each is an empty volume on the task's ephemeral storage, e.g. [\"/tmp\"]."
+  type        = list(string)
+  default     = ["/tmp"]
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for path in var.writable_paths : startswith(path, "/")])
+    error_message = "writable_paths must hold absolute paths, e.g. [\"/tmp\"]."
   }
 }
 

@@ -360,6 +360,12 @@ def _ensure_aws_fixtures(state: State) -> None:
     zone = local_zone_name().rstrip(".") + "."
     if zone not in {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}:
         route53.create_hosted_zone(Name=zone, CallerReference=f"release-kit-{time.time_ns()}")
+    # The service-linked roles ECS and ELB act through: a real account has them after first use or creating
+    # them once (preflight checks them).
+    iam = session.client("iam", endpoint_url=state.endpoint)
+    for service in ("ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"):
+        if not iam.list_roles(PathPrefix=f"/aws-service-role/{service}/")["Roles"]:
+            iam.create_service_linked_role(AWSServiceName=service)
 
 
 # ----------------------------------------------------------------------------------------------- commands

@@ -47,6 +47,8 @@ V1 = "public.ecr.aws/nginx/nginx:1.27"  # what terraform/env/local.tfvars deploy
 V2 = "public.ecr.aws/nginx/nginx:1.28"
 MIGRATE_FOR_V1 = "0003"  # users, posts, follows
 EXPAND_FOR_V2 = "0006"  # display_name: add, backfill in batches, index concurrently
+# moto stores no health check grace period (0 reads back as sent), and nginx writes to its root filesystem.
+MOTO_SERVICE = "health_check_grace_period_seconds = 0, readonly_root_filesystem = false"
 
 
 class DemoFailed(RuntimeError):
@@ -59,8 +61,9 @@ def overlay(name: str, *, green_enabled: bool = True) -> tuple[Path, ...]:
     OVERLAY_DIR.mkdir(parents=True, exist_ok=True)
     path = OVERLAY_DIR / f"{name}.tfvars"
     path.write_text(
-        f'blue  = {{ enabled = true, image = "{V1}", container_port = 80 }}\n'
-        f'green = {{ enabled = {str(green_enabled).lower()}, image = "{V2}", container_port = 80 }}\n'
+        f'blue  = {{ enabled = true, image = "{V1}", container_port = 80, {MOTO_SERVICE} }}\n'
+        f'green = {{ enabled = {str(green_enabled).lower()}, image = "{V2}", container_port = 80, '
+        f"{MOTO_SERVICE} }}\n"
     )
     return (path,)
 

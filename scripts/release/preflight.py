@@ -13,7 +13,10 @@ questions:
 * the migrator's runtime is supported today, and the built package's wheels match its architecture;
 * each enabled colour's image exists, where that can be checked (ECR DescribeImages; other registries SKIP);
 * private-subnet egress is configured (NAT, or VPC endpoints with every image in this region's ECR);
-* TF_VAR_database_password is set (and, for an RDS instance, uses only characters RDS accepts).
+* the database's credentials: RDS manages a created instance's (TF_VAR_database_password must then be unset);
+  an existing database needs existing_secret_arn or TF_VAR_database_password;
+* and, from ``account``: the service-linked roles, the quotas the first apply spends, the KMS key, the zone's
+  delegation and CAA records, a team's own VPC, and whether an existing database is reachable.
 
 The tfvars are read by Terraform itself (``terraform console`` over a scratch configuration that declares
 the variables as ``any``), so HCL is parsed the way plan will parse it.
@@ -29,10 +32,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from scripts.release import account
+from scripts.release.account import Check
 from scripts.release.verify import FAIL, PASS, SKIP
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,23 +54,29 @@ RUNTIME_SUPPORT = {
 # Lambda keeps 100 of the account's concurrency unreserved (docs: "configuring reserved concurrency"), and
 # all of it on a new account whose quota is below that (quota 10: any reservation fails).
 MIN_UNRESERVED = 100
-_TFVARS_VARIABLES = ("region", "zone_name", "blue", "green", "network", "database", "migrator")
+_TFVARS_VARIABLES = (
+    "region",
+    "zone_name",
+    "domain_name",
+    "live_record_name",
+    "environment",
+    "name",
+    "kms_key_arn",
+    "alarms",
+    "blue",
+    "green",
+    "network",
+    "database",
+    "migrator",
+)
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)"
     r"(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-_RDS_PASSWORD = re.compile(r"^[!#-.0-?A-~]{8,128}$")
 
 
 class PreflightError(RuntimeError):
     """The checks could not run at all (no tfvars, unreadable tfvars); the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str
-    detail: str
 
 
 def read_tfvars(path: Path) -> dict[str, Any]:
@@ -361,20 +372,24 @@ def check_egress(tfvars: dict[str, Any]) -> Check:
 
 def check_database_password(tfvars: dict[str, Any]) -> Check:
     password = os.environ.get("TF_VAR_database_password", "")  # noqa: SIM112 - Terraform's own spelling
+    database = tfvars.get("database") or {}
+    if database.get("create"):
+        if password:
+            return Check(
+                "database password",
+                FAIL,
+                "TF_VAR_database_password is set, but RDS manages the master password of the instance the "
+                "kit creates (plan refuses it): unset it",
+            )
+        return Check("database password", PASS, "RDS generates, keeps and rotates the master password")
+    if database.get("existing_secret_arn"):
+        return Check("database password", PASS, "the team's secret (existing_secret_arn); none passes here")
     if not password:
         return Check(
             "database password",
             FAIL,
             "TF_VAR_database_password is not set: export it (it is ephemeral: needed on every plan and "
-            "apply, "
-            "never stored)",
-        )
-    if (tfvars.get("database") or {}).get("create") and not _RDS_PASSWORD.match(password):
-        return Check(
-            "database password",
-            FAIL,
-            "TF_VAR_database_password is refused by RDS: use 8 to 128 printable ASCII characters without "
-            '"/", "@", double quotes or spaces',
+            "apply, never stored), or name the team's own secret in database.existing_secret_arn",
         )
     return Check("database password", PASS, f"set ({len(password)} characters)")
 
@@ -394,6 +409,7 @@ def preflight(
                 f"{shown} does not exist: copy terraform/env/production.*.example to start ENV={env}"
             )
     tfvars = read_tfvars(tfvars_path)
+    region = tfvars.get("region") or session.region_name or "us-east-1"
     checks = [check_credentials(session)]
     if checks[0].status == FAIL:
         return checks  # nothing else can be asked
@@ -411,11 +427,25 @@ def preflight(
         ),
         lambda: check_egress(tfvars),
         lambda: check_database_password(tfvars),
+        lambda: account.check_service_linked_roles(session, tfvars),
+        lambda: account.check_quotas(session, tfvars, _name_prefix(tfvars, env)),
+        lambda: account.check_kms(session, tfvars, region),
+        lambda: account.check_delegation(session, tfvars),
+        lambda: account.check_caa(session, tfvars),
+        lambda: account.check_network(session, tfvars, region),
+        lambda: account.check_database(session, tfvars, region),
     ]
     for run in guarded:
-        result = run()
+        try:
+            result = run()
+        except Exception as exc:  # one check that cannot ask AWS must not hide the others
+            result = Check("check", FAIL, f"could not run a check ({_error_code(exc)}): {str(exc)[:200]}")
         checks.extend(result if isinstance(result, list) else [result])
     return checks
+
+
+def _name_prefix(tfvars: dict[str, Any], env: str) -> str:
+    return f"{tfvars.get('name') or 'release-kit'}-{tfvars.get('environment') or env}"
 
 
 def render(env: str, checks: list[Check]) -> str:

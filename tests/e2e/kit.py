@@ -83,6 +83,17 @@ class Kit:
         """The hosted zone of the live records, by the ID Terraform outputs (never the first zone listed)."""
         return self.outputs()["hosted_zone_id"]
 
+    def desired_counts(self) -> dict[str, int]:
+        """Each deployed colour's ECS desired count, as ECS holds it."""
+        ecs = self.boto("ecs")
+        counts = {}
+        for color, stack in self.outputs()["stacks"].items():
+            (service,) = ecs.describe_services(
+                cluster=stack["cluster_name"], services=[stack["service_name"]]
+            )["services"]
+            counts[color] = service["desiredCount"]
+        return counts
+
     def outputs(self) -> dict:
         state = self.boto("s3").get_object(Bucket="release-kit-tfstate", Key="local/terraform.tfstate")
         return {name: item["value"] for name, item in json.loads(state["Body"].read())["outputs"].items()}

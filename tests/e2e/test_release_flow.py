@@ -3,7 +3,8 @@
 It applies real plans on a moto server, so it is the slow test of the suite (a few minutes, most of it the
 AWS provider waiting on the load balancers and Route 53 records). It runs once, in order:
 
-    apply blue -> migrate through the deployed function -> log in as the application role (DML yes, DDL no)
+    apply blue (no task starts yet) -> migrate through the deployed function (it sets up and records the
+    application role) -> apply again (the tasks start) -> log in as the application role (DML yes, DDL no)
     -> plan green (it writes live_color = "green" into the env tfvars) changes only the traffic -> apply
     green (weights checked with boto3) -> apply blue is refused (the file says green) -> make rollback to
     blue (checked again) -> roll back one migration
@@ -27,6 +28,8 @@ def test_release_flow(kit: Kit) -> None:
     # GIVEN nothing deployed, WHEN blue is applied, THEN blue takes all the traffic
     kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1")
     assert kit.live_weights() == {"blue": 100, "green": 0}
+    # ... but no task starts before migrate has set up the database role it logs in as
+    assert kit.desired_counts() == {"blue": 0, "green": 0}
 
     # WHEN the expand migrations run through the deployed function, THEN they are applied (the contract step
     # after them stays pending), and `list`, also through the function, agrees
@@ -34,6 +37,10 @@ def test_release_flow(kit: Kit) -> None:
     assert migrated["ok"] is True, migrated
     # ... and the function set up the application role the containers log in with
     assert migrated["app_role"] == {"name": "app", "created": True, "tables": 3, "ddl_refused": True}
+    assert migrated["roles_recorded"] == ["app"]
+    # WHEN the next apply runs (the README's first deploy: apply, migrate, apply), THEN the tasks start
+    kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1")
+    assert kit.desired_counts() == {"blue": 1, "green": 1}
     listed = kit.migrate(ACTION="list")
     states = {m["id"]: m["state"] for m in listed["migrations"]}
     applied = [m for m, state in states.items() if state == "applied"]

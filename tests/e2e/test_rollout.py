@@ -39,6 +39,7 @@ def test_a_bake_without_traffic_is_inconclusive_and_a_release_with_quiet_alarms_
     assert sorted(alarms) == [
         "release-kit-local-green-p99-response-time",
         "release-kit-local-green-target-5xx-rate",
+        "release-kit-local-green-target-connection-errors",
         "release-kit-local-green-unhealthy-hosts",
     ]
 
@@ -315,7 +316,7 @@ def test_a_killed_release_resumes_elsewhere_stops_on_a_revert_is_undone_anywhere
     overlay = kit.local_dir / "drain-blue.tfvars"
     overlay.write_text(
         'blue = { enabled = true, image = "public.ecr.aws/nginx/nginx:1.27", container_port = 80, '
-        "desired_count = 0 }\n"
+        "desired_count = 0, health_check_grace_period_seconds = 0, readonly_root_filesystem = false }\n"
     )
     kit.make("plan", f"VAR_FILE={overlay}")
     kit.make("apply", f"VAR_FILE={overlay}")

@@ -1,4 +1,6 @@
-"""Credentials in Lambda: the RDS-shaped secret in Secrets Manager (moto), each failure with its own error."""
+"""Credentials in Lambda: the secret in Secrets Manager (moto), in both shapes (the full RDS JSON the kit
+writes, and RDS's own username/password secret with the location from DB_HOST/DB_PORT/DB_NAME), each failure
+with its own error."""
 
 from __future__ import annotations
 
@@ -79,16 +81,64 @@ def test_secret_that_is_not_json(in_lambda, lambda_context, monkeypatch):
     assert "hunter2-not-json" not in json.dumps(result)
 
 
-@pytest.mark.parametrize("missing", ["password", "host", "dbname"])
-def test_secret_missing_keys(in_lambda, fresh_database, lambda_context, monkeypatch, missing):
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("password", "lacks password"),
+        ("username", "lacks username"),
+        ("host", "no host (DB_HOST): set them on the function, or add them to secret"),
+        ("dbname", "no dbname (DB_NAME)"),
+    ],
+)
+def test_secret_missing_keys(in_lambda, fresh_database, lambda_context, monkeypatch, missing, message):
+    for setting in ("DB_HOST", "DB_PORT", "DB_NAME"):
+        monkeypatch.delenv(setting, raising=False)
     secret = _rds_secret(fresh_database)
     del secret[missing]
     monkeypatch.setenv("DB_SECRET_ID", _create(in_lambda, json.dumps(secret)))
     result = handler_module.handler({"action": "list"}, lambda_context)
     assert result["error"]["type"] == "SecretMalformed"
-    assert f"lacks {missing}" in result["error"]["message"]
+    assert message in result["error"]["message"]
     if missing != "password":
         assert secret["password"] not in json.dumps(result)
+
+
+def test_the_rds_managed_secret_holds_only_username_and_password(
+    in_lambda, fresh_database, lambda_context, monkeypatch
+):
+    # GIVEN the secret RDS keeps for a master password it manages: {"username", "password"}, nothing else
+    full = _rds_secret(fresh_database)
+    managed = {"username": full["username"], "password": full["password"]}
+    monkeypatch.setenv("DB_SECRET_ID", _create(in_lambda, json.dumps(managed)))
+    # AND the location in the function's configuration, as Terraform sets it
+    monkeypatch.setenv("DB_HOST", full["host"])
+    monkeypatch.setenv("DB_PORT", str(full["port"]))
+    monkeypatch.setenv("DB_NAME", full["dbname"])
+    # WHEN migrate runs THEN it connects with them
+    result = handler_module.handler({"action": "migrate", "target": "0001"}, lambda_context)
+    assert result["ok"], result
+    assert full["password"] not in json.dumps(result)
+
+
+def test_the_configuration_says_where_the_secret_only_fills_in(
+    in_lambda, fresh_database, lambda_context, monkeypatch
+):
+    # GIVEN a full RDS-shaped secret whose host is stale (an instance replaced since it was written)
+    stale = {**_rds_secret(fresh_database), "host": "db-replaced.invalid"}
+    monkeypatch.setenv("DB_SECRET_ID", _create(in_lambda, json.dumps(stale)))
+    monkeypatch.setenv("DB_HOST", _rds_secret(fresh_database)["host"])
+    monkeypatch.delenv("DB_PORT", raising=False)
+    monkeypatch.delenv("DB_NAME", raising=False)
+    # THEN the configuration's host wins, and the secret supplies the port and database it leaves out
+    result = handler_module.handler({"action": "list"}, lambda_context)
+    assert result["ok"], result
+
+
+def test_a_port_that_is_not_a_number_is_refused(in_lambda, fresh_database, lambda_context, monkeypatch):
+    monkeypatch.setenv("DB_SECRET_ID", _create(in_lambda, json.dumps(_rds_secret(fresh_database))))
+    monkeypatch.setenv("DB_PORT", "fivefourthreetwo")
+    result = handler_module.handler({"action": "list"}, lambda_context)
+    assert result["error"]["type"] == "ConfigurationError" and "DB_PORT" in result["error"]["message"]
 
 
 def test_secret_that_is_a_json_array(in_lambda, lambda_context, monkeypatch):

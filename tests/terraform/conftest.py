@@ -215,3 +215,23 @@ def root_tf(tf_workspace: Path, moto_endpoint: str, migrator_zip: Path) -> tftes
     tf = tftest.TerraformTest(str(tfdir), binary=shutil.which("terraform") or "terraform", env=env)
     tf.setup(cleanup_on_exit=False)
     return tf
+
+
+@pytest.fixture(scope="session")
+def production_plan(root_tf: tftest.TerraformTest, moto_endpoint: str):
+    """terraform/env/production.tfvars.example planned on the local endpoint, once per session."""
+    import boto3
+    from tf_helpers import plan
+
+    # The example's hosted zone pre-exists on a real account; create it on the local endpoint.
+    route53 = boto3.client(
+        "route53",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    if "example.com." not in {zone["Name"] for zone in route53.list_hosted_zones()["HostedZones"]}:
+        route53.create_hosted_zone(Name="example.com.", CallerReference="production-example")
+    # RDS manages the master password: the example plans with no password at all.
+    return plan(root_tf, ["env/production.tfvars.example"], {"database_password": None})

@@ -39,7 +39,7 @@ _plans: dict[tuple[str, str], object] = {}
 def _plan(module_tf, module: str, case: str):
     """The plan of a case, made once per session (each plan costs seconds: the AWS provider has to start)."""
     if (module, case) not in _plans:
-        overrides = {"password": TEST_PASSWORD} if module == "database" else None
+        overrides = {"password": TEST_PASSWORD} if (module, case) == ("database", "existing") else None
         _plans[module, case] = plan(module_tf(module), [case_file(module, case, "tfvars")], overrides)
     return _plans[module, case]
 
@@ -53,17 +53,26 @@ def test_inventory(module_tf, module, case):
 @pytest.mark.parametrize("module", MODULES)
 def test_disabled_plans_nothing(module_tf, module):
     # Only the plan's text is needed here, which saves a `terraform show -json` (seconds) per module.
-    overrides = {"password": TEST_PASSWORD} if module == "database" else None
+    overrides = None
     assert_empty_plan(plan_text(module_tf(module), [case_file(module, "disabled", "tfvars")], overrides))
 
 
-@pytest.mark.parametrize("case", ["existing", "created"])
-def test_database_password_never_enters_the_plan(module_tf, case):
-    planned = _plan(module_tf, "database", case)
+def test_database_password_never_enters_the_plan(module_tf):
+    planned = _plan(module_tf, "database", "existing")
     assert TEST_PASSWORD not in json.dumps(planned._raw)
     secret_version = planned.resource_changes["aws_secretsmanager_secret_version.this[0]"]["change"]["after"]
     assert secret_version["secret_string_wo"] is None
-    assert secret_version["secret_string_wo_version"] == (3 if case == "created" else 1)
+    assert secret_version["secret_string_wo_version"] == 1
+
+
+def test_a_created_instance_has_rds_manage_its_master_password(module_tf):
+    # No password variable, no secret version written by Terraform: RDS generates, stores and rotates it
+    planned = _plan(module_tf, "database", "created")
+    instance = planned.resource_changes["aws_db_instance.this[0]"]["change"]
+    assert instance["after"]["manage_master_user_password"] is True
+    assert "password" not in instance["after"] or instance["after"]["password"] is None
+    assert not [a for a in planned.resource_changes if a.startswith("aws_secretsmanager_secret_version.this")]
+    assert instance["after_unknown"]["master_user_secret"]  # the migrator reads this secret
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ retries, notices, the deadline), the application role, and one module per comman
     app_role.py    the colours' database role, set up after every migrate
     transactions.py  what a step's SQL says about transactions (by pglast), and the rule the commands apply
     origins.py     migrations imported from another tool, and what that tool's state table says ran
+    readiness.py   the record of the roles set up, which the colours' tasks wait for
     migrate.py, listing.py, rollback.py, baseline.py, seed.py    the commands
 
 It imports the top-level modules (connection, credentials, deadline, errors, events, logs, scram,

@@ -15,7 +15,7 @@ from migrator.errors import (
     OutOfTime,
     UnknownTarget,
 )
-from migrator.runner import app_role, store
+from migrator.runner import app_role, readiness, store
 from migrator.runner.execution import (
     Failed,
     check_consistent,
@@ -100,7 +100,13 @@ def migrate(
                     raise
             # The containers' role, and grants on what was just created (still under the lock).
             role = app_role.ensure_configured(conn, settings.app_secret_id, details={"applied": applied})
-            return {"dry_run": False, "applied": applied, "app_role": role}
+            # Then the colours' tasks may start: they wait for their role to be recorded.
+            ready = readiness.record(
+                settings.ready_path,
+                [{"name": role["name"], "secret_id": settings.app_secret_id}] if role else [],
+                details={"applied": applied, "app_role": role},
+            )
+            return {"dry_run": False, "applied": applied, "app_role": role, "roles_recorded": ready}
 
 
 def _migrate_plan(

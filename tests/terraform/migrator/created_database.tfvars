@@ -14,3 +14,6 @@ app_secret_arn              = "arn:aws:secretsmanager:us-east-1:123456789012:sec
 architecture                = "arm64"
 reserved_concurrency        = 2
 database_ca_bundle          = "migrator/certs/global-bundle.pem"
+ready_path                  = "/kit-test/migrator/roles-ready"
+database_host               = "kit-test-db.abc.us-east-1.rds.amazonaws.com"
+database_name               = "app"
