@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts.release import observe, verify
-from scripts.release.environment import ReleaseError, say
+from scripts.release.environment import BadInput, ReleaseError, say
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -73,7 +73,7 @@ def min_requests(raw: str | None) -> int:
     if raw is None or not raw.strip():
         return DEFAULT_MIN_REQUESTS
     if not raw.strip().isdigit():
-        raise ReleaseError(
+        raise BadInput(
             f"MIN_REQUESTS must be a whole number of requests, e.g. MIN_REQUESTS=200 (got {raw!r})"
         )
     return int(raw)

@@ -318,6 +318,7 @@ def main() -> int:
         "rollback",
         lambda: rollback(env, extra_var_files=environment.var_files()),
         (BreakGlassError, trafficfile.TrafficFileError, observe.ObserveError),
+        [p for p in (environment.env_problem(env),) if p],
     )
 
 

@@ -109,30 +109,55 @@ def var_files() -> tuple[Path, ...]:
 
 
 def run_command(
-    action: str, command: Callable[[], dict], errors: tuple[type[BaseException], ...] = ()
+    action: str,
+    command: Callable[[], dict],
+    errors: tuple[type[BaseException], ...] = (),
+    problems: list[str] | None = None,
 ) -> int:
-    """A release command's make target: its JSON summary is the last line of standard output. A refusal or
-    failure (a ReleaseError, TerraformError, LocalEnvError or one of ``errors``) becomes a summary with
-    ``ok: false``, ``outcome: stopped`` and the reason; the exit status is 0 only when ``ok``."""
+    """A release command's make target: its JSON summary is the last line of standard output, and its exit
+    code says how it ended (``exitcodes``: 0 completed, 2 bad input, 3 refused or stopped by a safety rail,
+    4 rolled back, 5 inconclusive, 130 interrupted, 1 failed). ``problems`` (bad make variables, found
+    before anything was touched) are all reported at once and nothing runs. A ReleaseError, TerraformError,
+    LocalEnvError or one of ``errors`` becomes a summary with ``ok: false``, ``outcome: stopped`` and the
+    reason."""
     from scripts.release.tf import TerraformError
 
     started = time.monotonic()
-    try:
-        summary = command()
-    except (ReleaseError, TerraformError, localenv.LocalEnvError, *errors) as exc:
-        say(f"error: {exc}")
-        summary = {
+
+    def failed(reason: str, code: int, outcome: str = "stopped") -> dict:
+        return {
             "ok": False,
             "action": action,
             "from": None,
             "to": os.environ.get("KIT_COLOR") or None,
             "steps": [],
-            "outcome": "stopped",
-            "reason": str(exc),
+            "outcome": outcome,
+            "reason": reason,
             "duration_s": round(time.monotonic() - started, 1),
+            "exit_code": code,
         }
+
+    if problems:
+        for problem in problems:
+            say(f"error: {problem}")
+        say("nothing was done")
+        summary = failed("; ".join(problems), exitcodes.BAD_INPUT, outcome="refused")
+    else:
+        try:
+            summary = command()
+            summary.setdefault("exit_code", exitcodes.for_summary(summary))
+        except ReleaseError as exc:
+            say(f"error: {exc}")
+            summary = failed(
+                str(exc), exc.exit_code, "refused" if exc.exit_code == exitcodes.REFUSED else "stopped"
+            )
+        except (TerraformError, localenv.LocalEnvError, *errors) as exc:
+            say(f"error: {exc}")
+            summary = failed(str(exc), exitcodes.FAILED)
     print(json.dumps(summary), flush=True)
-    return 0 if summary["ok"] else 1
+    if summary["exit_code"]:
+        say(f"exit {summary['exit_code']}: {exitcodes.MEANING.get(summary['exit_code'], 'failed')}")
+    return summary["exit_code"]
 
 
 def main() -> int:

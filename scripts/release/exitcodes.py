@@ -63,3 +63,21 @@ def for_migrator_error(error_type: str | None) -> int:
     if error_type in _MIGRATOR_REFUSED:
         return REFUSED
     return FAILED
+
+
+_OUTCOMES = {
+    "completed": OK,
+    "rolled_back": ROLLED_BACK,
+    "inconclusive": INCONCLUSIVE,
+    "interrupted": INTERRUPTED,
+    # a forward step stopped on a surprise (a non-traffic plan, a revert): nothing moved on
+    "stopped": REFUSED,
+}
+
+
+def for_summary(summary: dict) -> int:
+    """The exit code for a release command's JSON summary: 0 when ``ok`` (a `make rollback` that returned
+    the weights is ok), else by its ``outcome``."""
+    if summary.get("ok"):
+        return OK
+    return _OUTCOMES.get(summary.get("outcome") or "", FAILED)

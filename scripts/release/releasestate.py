@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts import LOCAL_DIR
 from scripts.release import environment, journal, statebucket
-from scripts.release.environment import ReleaseError, say
+from scripts.release.environment import Refused, ReleaseError, say
 from scripts.release.tf import Workspace
 from scripts.release.trafficfile import Traffic
 
@@ -49,7 +49,7 @@ class StateConflict(StateError):
     """Someone else changed the release state since it was read (a rollback, or a broken and taken lock)."""
 
 
-class LockHeld(ReleaseError):
+class LockHeld(Refused):
     """Another `make release` holds the release lock of this environment."""
 
     def __init__(self, message: str, holder: dict) -> None:

@@ -36,9 +36,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scripts.release import bake, breakglass, environment, journal, observe, releasestate, switch, trafficfile
+from scripts.release import (
+    bake,
+    breakglass,
+    environment,
+    exitcodes,
+    journal,
+    observe,
+    releasestate,
+    switch,
+    trafficfile,
+)
 from scripts.release.bake import Aborted, AlarmFired, Inconclusive, Stopped
-from scripts.release.environment import ReleaseError, say
+from scripts.release.environment import BadInput, Refused, ReleaseError, say
 from scripts.release.plan_review import foreign_changes, review
 from scripts.release.releasestate import Rollout, StateConflict, StateError, Store
 from scripts.release.tf import ApplyProgress, Workspace
@@ -76,7 +86,7 @@ def parse_steps(raw: str | None) -> list[int]:
     try:
         percents = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
-        raise ReleaseError(
+        raise BadInput(
             f"STEPS must be whole percents separated by commas, e.g. STEPS=10,50,100 (got {raw!r})"
         ) from None
     if (
@@ -85,7 +95,7 @@ def parse_steps(raw: str | None) -> list[int]:
         or any(not 1 <= p <= 100 for p in percents)
         or any(b <= a for a, b in itertools.pairwise(percents))
     ):
-        raise ReleaseError(
+        raise BadInput(
             "STEPS must increase from 1 to 100 and end at 100, e.g. STEPS=10,50,100 or STEPS=100 "
             f"(got {raw!r})"
         )
@@ -100,7 +110,7 @@ def parse_bake(raw: str | None, env: str) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds <= 86400:
-        raise ReleaseError(f"BAKE must be seconds from 0 to 86400, e.g. BAKE=600 (got {raw!r})")
+        raise BadInput(f"BAKE must be seconds from 0 to 86400, e.g. BAKE=600 (got {raw!r})")
     return seconds
 
 
@@ -346,7 +356,7 @@ def _release(
     rollout = store.load()
     if rollout is not None:
         if target is not None and target != rollout.target:
-            raise ReleaseError(
+            raise Refused(
                 f"a release of ENV={env} from {rollout.source} to {rollout.target} is under way (step "
                 f"{rollout.index + 1}/{len(rollout.steps)}, started by {rollout.started_by}): "
                 f"`make release COLOR={rollout.target}` resumes it, `make rollback` undoes it"
@@ -367,12 +377,12 @@ def _release(
         store.save(rollout)
     else:
         if target is None:
-            raise ReleaseError("COLOR is required: the colour to release to, e.g. make release COLOR=green")
+            raise BadInput("COLOR is required: the colour to release to, e.g. make release COLOR=green")
         environment.check_color(target)
         trafficfile.refuse_overrides(extra_var_files, env)
         current = trafficfile.read(trafficfile.path_for(env))
         if current.live_color == target:
-            raise ReleaseError(
+            raise Refused(
                 f"{target} is already live_color in {trafficfile.path_for(env)} ({current.describe()}): "
                 "there is nothing to release to it"
             )
@@ -392,7 +402,7 @@ def _release(
         plan_text = ", ".join(_describe(s, rollout) for s in rollout.steps)
         say(f"==> release {rollout.id} of ENV={env}: {rollout.source} -> {target}: {plan_text}")
         if rollout.target not in (outputs.get("stacks") or {}):
-            raise ReleaseError(
+            raise Refused(
                 f"{rollout.target} is not deployed in ENV={env}: set {rollout.target}.enabled = true with "
                 f"its image in {trafficfile.path_for(env)}, `make plan`, `make apply`, then release"
             )
@@ -475,9 +485,9 @@ def _run(
             f"interrupted at step {rollout.index + 1}/{len(rollout.steps)}: `make release` resumes, "
             "`make rollback` undoes"
         )
-        _record_outcome(ws, outputs, rollout, "stopped", reason)
+        _record_outcome(ws, outputs, rollout, "interrupted", reason)
         say(f"\nrelease interrupted: {reason}")
-        return _summary("release", rollout, "stopped", reason, started)
+        return _summary("release", rollout, "interrupted", reason, started)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     say(f"\n==> {rollout.target} is live with all traffic")
@@ -602,26 +612,50 @@ def _describe(step: dict, rollout: Rollout) -> str:
 # ------------------------------------------------------------------------------------------------ CLI
 
 
+def problems(
+    env: str, color: str | None, steps: str | None, bake_seconds: str | None, min_requests: str | None
+) -> list[str]:
+    """Every bad make variable of `make release`, before the state, the lock or Terraform is touched."""
+    found = [p for p in (environment.env_problem(env),) if p]
+    checks = [
+        lambda: environment.check_color(color) if color is not None else None,
+        lambda: parse_steps(steps) if steps and steps.strip() else None,
+        lambda: parse_bake(bake_seconds, env) if bake_seconds and bake_seconds.strip() else None,
+        lambda: bake.min_requests(min_requests),
+    ]
+    for check in checks:
+        try:
+            check()
+        except ReleaseError as exc:
+            found.append(str(exc))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     if argv != ["release"]:
         say("usage: python -m scripts.release.rollout release   (COLOR, STEPS, ... from the environment)")
-        return 2
+        return exitcodes.BAD_INPUT
+    env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
+    color = os.environ.get("KIT_COLOR") or None
+    steps, bake_seconds = os.environ.get("KIT_STEPS"), os.environ.get("KIT_BAKE")
+    min_requests = os.environ.get("KIT_MIN_REQUESTS")
     return environment.run_command(
         "release",
         lambda: release(
-            os.environ.get("KIT_ENV") or environment.LOCAL_ENV,
-            os.environ.get("KIT_COLOR") or None,
-            steps=os.environ.get("KIT_STEPS"),
-            bake_seconds=os.environ.get("KIT_BAKE"),
+            env,
+            color,
+            steps=steps,
+            bake_seconds=bake_seconds,
             migrate=environment.flag("MIGRATE"),
             auto_approve=environment.flag("AUTO_APPROVE"),
             extra_var_files=environment.var_files(),
-            min_requests=os.environ.get("KIT_MIN_REQUESTS"),
+            min_requests=min_requests,
             allow_short_bake=environment.flag("ALLOW_SHORT_BAKE"),
             break_lock=environment.flag("BREAK_LOCK"),
         ),
         ERRORS,
+        problems(env, color, steps, bake_seconds, min_requests),
     )
 
 

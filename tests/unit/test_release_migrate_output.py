@@ -182,3 +182,46 @@ def test_a_report_reads_like_sql_with_its_description_and_note():
         "(1 row)",
         "note: other roles' query text is not shown",
     ]
+
+
+@pytest.mark.parametrize(
+    ("summary", "code"),
+    [
+        ({"ok": True, "outcome": "completed"}, 0),
+        ({"ok": True, "outcome": "rolled_back"}, 0),  # make rollback did what it was asked
+        ({"ok": False, "outcome": "rolled_back"}, 4),  # a release that rolled back on an alarm
+        ({"ok": False, "outcome": "inconclusive"}, 5),
+        ({"ok": False, "outcome": "stopped"}, 3),
+        ({"ok": False, "outcome": "interrupted"}, 130),
+        ({"ok": False, "outcome": "something else"}, 1),
+    ],
+)
+def test_a_release_summary_s_exit_code_follows_its_outcome(summary, code):
+    assert exitcodes.for_summary(summary) == code
+
+
+def make_release(*variables: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "DATABASE_URL", "AWS_"))}
+    env["PYTHONPATH"] = f"{REPO / 'lambda'}{os.pathsep}{REPO}"
+    env.update({f"KIT_{v.split('=', 1)[0]}": v.split("=", 1)[1] for v in variables})
+    env["RELEASE_KIT_LOCAL_DIR"] = "/nonexistent/release-kit-test"  # nothing past validation may run
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.release.rollout", "release"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_make_release_checks_every_variable_before_the_state_the_lock_or_terraform():
+    # The state (green already live, a release under way) is never reached: the bad values are what it says.
+    proc = make_release("COLOR=purple", "STEPS=abc", "BAKE=-5", "MIN_REQUESTS=many", "ENV=prod")
+    assert proc.returncode == exitcodes.BAD_INPUT, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 5, proc.stderr
+    expected = ("ENV=prod", "COLOR must be", "STEPS must be whole", "BAKE must be", "MIN_REQUESTS must be")
+    for fragment in expected:
+        assert any(fragment in e for e in errors), (fragment, errors)
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is False and summary["outcome"] == "refused" and summary["exit_code"] == 2
