@@ -270,7 +270,7 @@ def test_a_killed_release_resumes_elsewhere_stops_on_a_revert_is_undone_anywhere
     # WHEN another operator resumes it from another checkout, THEN the stale lock refuses, naming who, since
     other = kit.other_checkout("resume")
     _, summary = other.release("BAKE=1")
-    assert summary["outcome"] == "stopped" and "since 20" in summary["reason"]
+    assert summary["outcome"] == "refused" and summary["exit_code"] == 3 and "since 20" in summary["reason"]
     assert str(kit.local_dir) in summary["reason"] and "make release-unlock" in summary["reason"]
 
     # WHEN the lock is broken explicitly, THEN the break is journalled, and the release resumes there

@@ -52,7 +52,9 @@ def test_the_quotas_the_first_apply_spends(account):  # noqa: F811
     real = session.client
     checks = {
         c.name: c
-        for c in account_checks.check_quotas(_Session(real, client), tfvars, "release-kit-production")
+        for c in account_checks.check_quotas(
+            _Session(real, client), tfvars, "release-kit-production", local=False
+        )
     }
     # The example: one NAT gateway per AZ needs two Elastic IPs; two colours of 2 tasks x 0.5 vCPU at 200%
     assert checks["quota: elastic IPs"].status == FAIL
