@@ -159,8 +159,11 @@ fmt: venv ## Format Python and Terraform in place
 	@$(VENV)/bin/ruff check --fix .
 	@terraform fmt -recursive terraform modules tests/terraform
 
-test: lint up ## Everything CI runs: lint, unit, integration, terraform and the end-to-end release
-	@$(PY) -m pytest tests --durations=12
+# Three workers: the end-to-end groups mostly wait on moto (the provider polls each record and load balancer)
+# while the others plan, migrate and query; tests/conftest.py keeps what shares state on one worker.
+TEST_WORKERS ?= 3
+test: lint up ## Everything CI runs: lint, unit, integration, terraform and the end-to-end release [TEST_WORKERS=3]
+	@$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-unit: venv ## Unit tests only (no services)
 	@$(PY) -m pytest tests/unit

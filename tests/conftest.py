@@ -3,18 +3,35 @@
 The local default (``scripts/localdefault/``) provides one moto server and one PostgreSQL for the whole run;
 ``make test`` and ``.ci/run`` start it, and these fixtures start it too when a test is run on its own. Tests
 never share a database: ``fresh_database`` gives each test its own, dropped afterwards.
+
+``make test`` runs on several workers (pytest-xdist). Roles, ``pg_stat_statements`` and the moto server's
+resources are shared by every database of a server, so each worker but the first gets a local default of its
+own (``.local/xdist/<worker>``, stopped when its session ends), and tests that share state run on one
+worker, in order (``pytest_collection_modifyitems``): each end-to-end group (its own deployed local
+default, see tests/e2e/conftest.py), the Terraform plan tests, and otherwise each module.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from scripts.localdefault import localenv
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and _WORKER != "gw0" and "RELEASE_KIT_LOCAL_DIR" not in os.environ:
+    # Before anything imports `scripts` (which reads it once): this worker's own services and files.
+    os.environ["RELEASE_KIT_LOCAL_DIR"] = str(
+        Path(__file__).resolve().parents[1] / ".local" / "xdist" / _WORKER
+    )
+    _OWN_LOCAL_DEFAULT = True
+else:
+    _OWN_LOCAL_DEFAULT = False
+
+from scripts.localdefault import localenv  # noqa: E402
 
 EVENTS_DIR = Path(__file__).parent / "events"
 
@@ -67,3 +84,25 @@ def lambda_context():
 def load_event(name: str) -> dict:
     """A test event from tests/events/<name>.json."""
     return json.loads((EVENTS_DIR / f"{name}.json").read_text())
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Which tests run together on one worker, in order: each end-to-end file's group (a module's own
+    ``xdist_group`` mark, or ``e2e-release``), all the Terraform plan tests (their session fixtures plan
+    once), and otherwise each module (some gather figures across their tests, such as the sql action's
+    worst case over its corpus)."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if "e2e" in path.parts:
+            if item.get_closest_marker("xdist_group") is None:
+                item.add_marker(pytest.mark.xdist_group("e2e-release"))
+        elif "terraform" in path.parts:
+            item.add_marker(pytest.mark.xdist_group("terraform"))
+        elif item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(path.stem))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _OWN_LOCAL_DEFAULT:
+        localenv.down()

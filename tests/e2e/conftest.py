@@ -1,5 +1,11 @@
-"""One local default for every end-to-end test module: the stacks the release flow deploys are reused by
-the progressive release tests (each Route 53 record costs ~15 s on moto, each load balancer ~60 s)."""
+"""A deployed local default per group of end-to-end tests: the stacks the release flow deploys are reused by
+the progressive release tests after it (each Route 53 record costs ~15 s on moto, each load balancer ~60 s).
+
+A test module's ``xdist_group`` mark names its group (``e2e-release`` when it has none: the release flow, the
+progressive releases and what runs after them, in file order). Each group gets its own local default (its
+own moto, PostgreSQL, state and copy of terraform/env), created the first time one of its tests asks for
+``kit``, so two groups can run side by side on two workers.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,7 @@ import pytest
 from kit import REPO, Kit
 
 
-@pytest.fixture(scope="session")
-def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
-    local_dir = tmp_path_factory.mktemp("local-default")
+def _start(local_dir) -> Kit:
     # Releases write the traffic settings into the env tfvars: work on a copy, never on the checkout's.
     shutil.copytree(REPO / "terraform" / "env", local_dir / "env")
     env = {
@@ -25,8 +29,29 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     kit = Kit(env=env, local_dir=local_dir)
     kit.make("build")
     kit.make("up")
-    yield kit
-    kit.make("down", check=False)
-    subprocess.run(
-        [sys.executable, "-m", "scripts.localdefault.localenv", "clean"], cwd=REPO, env=env, check=False
-    )
+    return kit
+
+
+@pytest.fixture(scope="session")
+def kits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Kit]]:
+    started: dict[str, Kit] = {}
+    yield started
+    for kit in started.values():
+        kit.make("down", check=False)
+        subprocess.run(
+            [sys.executable, "-m", "scripts.localdefault.localenv", "clean"],
+            cwd=REPO,
+            env=kit.env,
+            check=False,
+        )
+
+
+@pytest.fixture
+def kit(
+    request: pytest.FixtureRequest, kits: dict[str, Kit], tmp_path_factory: pytest.TempPathFactory
+) -> Kit:
+    mark = request.node.get_closest_marker("xdist_group")
+    group = mark.args[0] if mark and mark.args else "e2e-release"
+    if group not in kits:
+        kits[group] = _start(tmp_path_factory.mktemp(f"local-default-{group}"))
+    return kits[group]
