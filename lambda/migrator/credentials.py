@@ -41,6 +41,7 @@ __all__ = [
     "from_secret",
     "from_url",
     "read_secret",
+    "read_secret_versioned",
     "resolve",
     "tls_from_env",
 ]
@@ -143,6 +144,14 @@ def _describe(parts: Mapping[str, Any], tls: Tls | None = None) -> str:
 def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET_ID") -> dict[str, Any]:
     """The RDS-shaped JSON object of a Secrets Manager secret, checked; every value is registered as secret
     text first, so no log line can show it."""
+    return read_secret_versioned(secret_id, client, setting=setting)[0]
+
+
+def read_secret_versioned(
+    secret_id: str, client: Any = None, *, setting: str = "DB_SECRET_ID"
+) -> tuple[dict[str, Any], str | None]:
+    """:func:`read_secret`, and the id of the secret version it read (Secrets Manager's ``VersionId``): a
+    new value gets a new version, so a caller can tell whether the password changed without comparing it."""
     if client is None:
         import boto3
 
@@ -198,7 +207,7 @@ def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET
     except (TypeError, ValueError):
         raise SecretMalformed(f"secret {secret_id!r} has a port that is not a number") from None
     logs.register_secret(str(data["password"]))
-    return data
+    return data, response.get("VersionId")
 
 
 def from_secret(secret_id: str, client: Any = None, tls: Tls | None = None) -> Credentials:

@@ -127,3 +127,13 @@ class OutOfTime(MigratorError):
 
 class BaselineRefused(MigratorError):
     """``baseline`` would contradict the history: it already records migrations past the target."""
+
+
+class Incompatible(MigratorError):
+    """A pending migration breaks a statement that a colour which still serves has run (or the check could
+    not prove that it does not); nothing was changed. ``allow_incompatible`` overrides it."""
+
+
+class InventoryUnavailable(MigratorError):
+    """The statement inventory could not be brought up to date (pg_stat_statements missing, not loaded, or
+    not readable for the migrator)."""

@@ -10,7 +10,7 @@ from migrator.errors import (
     BaselineRefused,
     UnknownTarget,
 )
-from migrator.runner import store
+from migrator.runner import inventory, store
 from migrator.runner.execution import (
     check_consistent,
     settled_history,
@@ -45,6 +45,7 @@ def baseline(
         )
     upto = list(manifest.migrations)[: manifest.migrations.index(found) + 1]
     with connection(database, settings) as conn:
+        inventory.capture_quietly(conn, settings)
         if dry_run:
             plan = _baseline_plan(manifest, store.read_history(conn), found, upto)
             return {
