@@ -1,4 +1,4 @@
-# The PostgreSQL both colours share, the migrator's credentials secret, and the application role's secret.
+# The PostgreSQL both colours share, the migrator's credentials secret, and each colour's role's secret.
 module "database" {
   source = "../modules/database"
 
@@ -8,12 +8,17 @@ module "database" {
   existing_host = var.database.existing_host
   existing_port = coalesce(var.database_existing_port, var.database.existing_port)
 
-  db_name                     = var.database.name
-  username                    = var.database.username
-  password                    = var.database_password
-  password_version            = var.database_password_version
-  app_username                = var.database.app_username
-  app_password_version        = var.database.app_password_version
+  db_name              = var.database.name
+  username             = var.database.username
+  password             = var.database_password
+  password_version     = var.database_password_version
+  app_username         = var.database.app_username
+  app_password_version = var.database.app_password_version
+  shared_app_secret    = local.shared_app_secret
+  color_password_versions = {
+    blue  = var.blue.database_password_version
+    green = var.green.database_password_version
+  }
   instance_class              = var.database.instance_class
   allocated_storage           = var.database.allocated_storage
   engine_version              = var.database.engine_version

@@ -22,7 +22,7 @@ module "green" {
   live_hostname      = local.live_hostname
   log_retention_days = var.log_retention_days
 
-  database    = local.app_database
+  database    = local.app_database.green
   kms_key_arn = var.kms_key_arn
   waf_acl_arn = var.waf_acl_arn
 

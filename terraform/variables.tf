@@ -14,18 +14,25 @@ variable "alarms" {
 }
 
 variable "blue" {
-  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional)."
+  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional). database_role: \"own\" (default: the containers log in as <app_username>_blue, with its own secret) or \"shared\" (the single role both colours shared before, during the move: docs/runbook.md). database_password_version: bump it to rotate this colour's password alone (its tasks start again; run make migrate before releasing to it)."
   type = object({
-    enabled           = bool
-    image             = string
-    desired_count     = optional(number, 1)
-    cpu               = optional(number, 256)
-    memory            = optional(number, 512)
-    container_port    = optional(number, 8080)
-    health_check_path = optional(string, "/health")
-    task_role_arn     = optional(string)
+    enabled                   = bool
+    image                     = string
+    desired_count             = optional(number, 1)
+    cpu                       = optional(number, 256)
+    memory                    = optional(number, 512)
+    container_port            = optional(number, 8080)
+    health_check_path         = optional(string, "/health")
+    task_role_arn             = optional(string)
+    database_role             = optional(string, "own")
+    database_password_version = optional(number, 1)
   })
   nullable = false
+
+  validation {
+    condition     = contains(["own", "shared"], var.blue.database_role) && var.blue.database_password_version >= 1 && floor(var.blue.database_password_version) == var.blue.database_password_version
+    error_message = "blue.database_role must be \"own\" (its own role and secret) or \"shared\" (the single shared role, during the move), and blue.database_password_version a whole number of 1 or more."
+  }
 }
 
 variable "canary_percent" {
@@ -110,18 +117,25 @@ variable "environment" {
 }
 
 variable "green" {
-  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional)."
+  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). task_role_arn: an IAM role for the application's own AWS calls (optional). database_role: \"own\" (default: the containers log in as <app_username>_green, with its own secret) or \"shared\" (the single role both colours shared before, during the move: docs/runbook.md). database_password_version: bump it to rotate this colour's password alone (its tasks start again; run make migrate before releasing to it)."
   type = object({
-    enabled           = bool
-    image             = string
-    desired_count     = optional(number, 1)
-    cpu               = optional(number, 256)
-    memory            = optional(number, 512)
-    container_port    = optional(number, 8080)
-    health_check_path = optional(string, "/health")
-    task_role_arn     = optional(string)
+    enabled                   = bool
+    image                     = string
+    desired_count             = optional(number, 1)
+    cpu                       = optional(number, 256)
+    memory                    = optional(number, 512)
+    container_port            = optional(number, 8080)
+    health_check_path         = optional(string, "/health")
+    task_role_arn             = optional(string)
+    database_role             = optional(string, "own")
+    database_password_version = optional(number, 1)
   })
   nullable = false
+
+  validation {
+    condition     = contains(["own", "shared"], var.green.database_role) && var.green.database_password_version >= 1 && floor(var.green.database_password_version) == var.green.database_password_version
+    error_message = "green.database_role must be \"own\" (its own role and secret) or \"shared\" (the single shared role, during the move), and green.database_password_version a whole number of 1 or more."
+  }
 }
 
 variable "idle_failover_enabled" {

@@ -66,7 +66,7 @@ resource "aws_iam_role_policy" "this" {
 }
 
 # The secrets apart from the rest, so the plan shows exactly which secrets the function may read: its own
-# credentials, and the application role's (it sets that role's password from it).
+# credentials, and the application's roles' (it sets their passwords from them).
 data "aws_iam_policy_document" "secrets" {
   count = local._count
 
@@ -83,6 +83,17 @@ data "aws_iam_policy_document" "secrets" {
       sid       = "ReadAppRoleSecret"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [var.app_secret_arn]
+    }
+  }
+
+  # Each colour's role's secret: migrate sets that role's password from it.
+  dynamic "statement" {
+    for_each = length(var.color_secret_arns) > 0 ? ["colors"] : []
+
+    content {
+      sid       = "ReadColorRoleSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for color in sort(keys(var.color_secret_arns)) : var.color_secret_arns[color]]
     }
   }
 

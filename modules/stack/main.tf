@@ -4,8 +4,8 @@ locals {
   _hostname  = "${var.color}.${var.domain_name}"
   _container = "app"
   _tags      = merge(var.tags, { Color = var.color })
-  # The application role's credentials, read by ECS from Secrets Manager at task start: the whole RDS-shaped
-  # secret, and username and password on their own (the JSON-key form of valueFrom).
+  # This colour's database role's credentials, read by ECS from Secrets Manager at task start: the whole
+  # RDS-shaped secret, and username and password on their own (the JSON-key form of valueFrom).
   _secrets = var.database == null ? [] : [
     { name = "DB_SECRET", valueFrom = var.database.secret_arn },
     { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
@@ -109,6 +109,13 @@ resource "aws_ecs_service" "this" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # Tasks read their secrets only when they start: a rotated password (database.password_version) needs new
+  # tasks, so a change of it deploys the service again, and only this colour's.
+  force_new_deployment = true
+  triggers = var.database == null ? {} : {
+    database_password_version = tostring(var.database.password_version)
   }
 
   network_configuration {
