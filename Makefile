@@ -26,10 +26,10 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH SERVING ALLOW_INCOMPATIBLE
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
-RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT
+RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT CONTRACT_QUIET_MINUTES ROUNDS
 $(foreach v,$(RELEASE_FLOW_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
@@ -79,17 +79,23 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 
 # ----------------------------------------------------------------------------------- migrator
 
-.PHONY: build migrate lint-migrations bench-migrations
+.PHONY: build migrate statements traffic lint-migrations bench-migrations
 build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
 	@$(PY) -m scripts.tooling.build_lambda
 
-migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|baseline [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1]
+migrate: venv ## Run ACTION=migrate|check|list|rollback|seed|sql|baseline|capture|statements [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 SERVING=blue,green ALLOW_INCOMPATIBLE=1]
 	@$(PY) -m scripts.release.migrate
+
+statements: venv ## The statement inventory: what each colour's role really ran [COLOR=blue|green] [FORMAT=json]
+	@$(PY) -m scripts.release.statements
+
+traffic: venv ## Run COLOR's own query mix as its database role (the local default has no containers) [ROUNDS=3]
+	@$(PY) -m scripts.release.traffic
 
 lint-migrations: venv ## Lint every migration's forward SQL with squawk
 	@$(PY) -m scripts.tooling.lint_migrations
 
-bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor
+bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor, and the compatibility check
 	@$(PY) -m scripts.tooling.bench_migrations
 
 # ------------------------------------------------------------------------------------- release

@@ -1,9 +1,13 @@
 """The contract gate: a contract migration runs only when the evidence says the previous colour is retired.
 
 A contract step removes or tightens something the previous release may still use, so it is refused while
-the colour that is not live still takes traffic (its Route 53 weight, as Route 53 answers, is above 0) or
-still runs tasks (its ECS service's running count). FORCE_CONTRACT=1 overrides; the override, with the
-evidence it overrode, goes to the journal.
+the colour that is not live still takes traffic (its Route 53 weight, as Route 53 answers, is above 0),
+still runs tasks (its ECS service's running count), still has a session of its own database role open or
+ran a statement since its weight reached 0 (the statement inventory, through the migrator), or its load
+balancer still served requests or held connections in the last CONTRACT_QUIET_MINUTES (CloudWatch:
+long-lived connections do not move on a DNS switch); see evidence.py. FORCE_CONTRACT=1 overrides; the
+override, with the evidence it overrode, goes to the journal. A contract step that passes is then checked
+against the live colour's statements only (``serving``): the old one is gone.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from scripts.release import evidence as evidence_of
 from scripts.release import journal, observe
 from scripts.release.tf import Workspace
 
@@ -31,16 +36,56 @@ class Evidence:
     previous_weight: int
     previous_running: int
     previous_desired: int
+    database: evidence_of.DatabaseEvidence | None = None
+    load_balancer: evidence_of.LoadBalancerEvidence | None = None
 
     @property
     def retired(self) -> bool:
-        return self.previous_weight == 0 and self.previous_running == 0
+        return (
+            self.previous_weight == 0
+            and self.previous_running == 0
+            and (self.database is None or self.database.quiet)
+            and (self.load_balancer is None or self.load_balancer.quiet)
+        )
 
     def describe(self) -> str:
-        return (
+        text = (
             f"{self.previous_color} has weight {self.previous_weight} in Route 53 and runs "
             f"{self.previous_running} task(s) (desired {self.previous_desired})"
         )
+        for more in (self.database, self.load_balancer):
+            if more is not None:
+                text += f"; {more.describe(self.previous_color or '?')}"
+        return text
+
+
+def gather_all(
+    ws: Workspace, session: Session, outputs: dict, *, function: str | None, invoke=None
+) -> Evidence:
+    """:func:`gather`, plus what the database and the previous colour's load balancer say."""
+    found = gather(session, outputs)
+    previous = found.previous_color
+    if previous is None:
+        return found
+    minutes = evidence_of.quiet_minutes(ws.env)
+    database = None
+    if function and invoke is not None:
+        try:
+            events = journal.read(ws)
+        except journal.JournalError:
+            events = []
+        database = evidence_of.database(invoke, function, previous, events, minutes)
+    stack = (outputs.get("stacks") or {}).get(previous) or {}
+    balancer = evidence_of.load_balancer(session, stack.get("alb_arn_suffix"), minutes)
+    return Evidence(
+        found.live_color,
+        previous,
+        found.previous_weight,
+        found.previous_running,
+        found.previous_desired,
+        database,
+        balancer,
+    )
 
 
 def gather(session: Session, outputs: dict) -> Evidence:
@@ -55,9 +100,18 @@ def gather(session: Session, outputs: dict) -> Evidence:
     return Evidence(live, previous, weights.get(previous or "", 0), tasks["running"], tasks["desired"])
 
 
-def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrations: list[str]) -> Evidence:
+def check(
+    ws: Workspace,
+    session: Session,
+    outputs: dict,
+    *,
+    force: bool,
+    migrations: list[str],
+    function: str | None = None,
+    invoke=None,
+) -> Evidence:
     """Refuse (ContractGateError) unless the previous colour is retired or ``force``; record an override."""
-    evidence = gather(session, outputs)
+    evidence = gather_all(ws, session, outputs, function=function, invoke=invoke)
     if evidence.retired:
         return evidence
     if not force:
@@ -66,7 +120,8 @@ def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrat
             f"{evidence.describe()}, so it may still run the old code the contract step breaks. "
             f"Drain it (`make release COLOR={evidence.live_color}` to completion), disable it "
             f"({evidence.previous_color}.enabled = false, or desired_count = 0, then plan and apply), "
-            "or wait until its tasks stop. "
+            "or wait until its tasks, sessions and connections are gone and it has been quiet for "
+            "CONTRACT_QUIET_MINUTES. "
             "FORCE_CONTRACT=1 overrides, and the override is recorded in the journal"
         )
     journal.record(
@@ -112,8 +167,19 @@ def gate_event(ws: Workspace, function_name: str, event: dict) -> dict:
     import boto3
 
     outputs = ws.outputs()
-    evidence = check(ws, boto3.session.Session(), outputs, force=force, migrations=contracts)
+    evidence = check(
+        ws,
+        boto3.session.Session(),
+        outputs,
+        force=force,
+        migrations=contracts,
+        function=function_name,
+        invoke=invoke,
+    )
     print(f"[migrate] contract gate: {evidence.describe()}", file=sys.stderr)
+    # The old colour is gone (or the operator says so): only the live one's statements must keep working.
+    if "serving" not in event and evidence.live_color:
+        event = {**event, "serving": [evidence.live_color]}
     return {**event, "allow_contract": True} if force else event
 
 
@@ -129,6 +195,8 @@ def journal_run(ws: Workspace, event: dict, result: dict) -> None:
         action=event["action"],
         migrations=ids,
         allow_contract=bool(event.get("allow_contract")),
+        serving=event.get("serving"),
         outcome="applied" if result.get("ok") else "failed",
         reason=None if result.get("ok") else (result.get("error") or {}).get("message"),
+        **evidence_of.overridden(result),
     )

@@ -2,8 +2,11 @@
 
 A release is a short list of steps, as data (the way Argo Rollouts declares one):
 
-    verify            the target colour is deployed, ready, and none of its alarms fires
-    migrate           (MIGRATE=1) the pending expand migrations, through the deployed function
+    verify            the target colour is deployed, ready, none of its alarms fires, and its tasks hold its
+                      database role's current password (a rotation needs new tasks and `make migrate`)
+    migrate           (MIGRATE=1) the pending expand migrations, through the deployed function, which
+                      refuses any that would break a statement blue or green has run (ALLOW_INCOMPATIBLE=1
+                      overrides, journalled)
     weight <p>        write the traffic settings for p% to the target into the env tfvars, plan, check that
                       the plan changes only the two weighted records, apply
     bake <s>          watch both colours' alarms for s seconds; one of the target's in ALARM rolls back
@@ -33,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts import LOCAL_DIR
 from scripts.localdefault import localenv
-from scripts.release import environment, journal, observe, switch, trafficfile
+from scripts.release import environment, evidence, journal, observe, switch, trafficfile
 from scripts.release.environment import COLORS, ReleaseError, say
 from scripts.release.plan_review import review
 from scripts.release.tf import ApplyProgress, TerraformError, Workspace
@@ -85,6 +88,7 @@ class Rollout:
     applied: dict | None = None  # the Traffic last applied by this release
     started_at: float = field(default_factory=time.time)
     migrations: list[str] = field(default_factory=list)
+    allow_incompatible: bool = False
 
     @staticmethod
     def path(env: str) -> Path:
@@ -318,6 +322,9 @@ def verify_target(ws: Workspace, session: Session, rollout: Rollout, alarms: dic
         raise Stopped(
             f"{rollout.target}'s alarm(s) {', '.join(firing)} are in ALARM (or missing) before the release"
         )
+    rotated = evidence.rotation_check(session, ws.outputs(), rollout.target)
+    if rotated:
+        raise Stopped(f"{rollout.target} may not take traffic yet: {'; '.join(rotated)}")
 
 
 def migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout) -> list[str]:
@@ -337,6 +344,7 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
     listed = invoke(function, {"action": "list"})
     if not listed.get("ok"):
         raise Stopped(f"the migrator's list failed: {listed.get('error')}")
+    # Expand migrations: both colours serve while traffic moves, so both colours' statements must work.
     expand: list[str] = []
     for migration in listed["migrations"]:
         if migration["state"] != "pending":
@@ -348,8 +356,11 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
     if not expand:
         say("    no expand migrations pending")
         return []
-    say(f"    running expand migrations {', '.join(expand)} through {function}")
-    result = invoke(function, {"action": "migrate", "target": expand[-1]})
+    say(f"    running expand migrations {', '.join(expand)} through {function} (checked for blue and green)")
+    event = {"action": "migrate", "target": expand[-1], "serving": list(COLORS)}
+    if rollout.allow_incompatible:
+        event["allow_incompatible"] = True
+    result = invoke(function, event)
     outcome = "applied" if result.get("ok") else "failed"
     journal.record_quietly(
         ws,
@@ -359,9 +370,13 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
         migrations=expand,
         outcome=outcome,
         reason=None if result.get("ok") else json.dumps(result.get("error")),
+        **evidence.overridden(result),
     )
     if not result.get("ok"):
-        raise Stopped(f"the expand migrations failed, no traffic was moved: {result.get('error')}")
+        error = result.get("error") or {}
+        verb = "were refused" if error.get("type") == "Incompatible" else "failed"
+        raise Stopped(f"the expand migrations {verb}, no traffic was moved: {error.get('message') or error}")
+    say(f"    {evidence.describe_compatibility(result)}")
     return expand
 
 
@@ -404,6 +419,7 @@ def release(
     migrate: bool = False,
     auto_approve: bool = False,
     extra_var_files: tuple[Path, ...] = (),
+    allow_incompatible: bool = False,
 ) -> dict:
     """Run (or resume) a progressive release to ``target``; returns the JSON summary."""
     started = time.monotonic()
@@ -451,6 +467,7 @@ def release(
             bake_seconds=bake,
             steps=build_steps(percents, bake, migrate),
             start=asdict(current),
+            allow_incompatible=allow_incompatible,
         )
         plan_text = ", ".join(
             f"{s['do']} {s.get('percent', '')}{'%' if 'percent' in s else ''}{s.get('seconds', '')}"
@@ -483,6 +500,7 @@ def release(
             elif step["do"] == "weight":
                 traffic = Traffic.for_share(rollout.source, rollout.target, step["percent"])
                 moved = shift(ws, traffic, label=f"{step['percent']}% to {rollout.target}")
+                evidence.mark_zero(outputs, moved.weights_before, moved.weights_after, moved.applied)
                 rollout.applied = asdict(traffic)
                 journal.record_quietly(
                     ws,
@@ -504,6 +522,7 @@ def release(
     except AlarmFired as fired:
         say(f"\n==> {fired.alarm} fired: rolling back to {rollout.start_traffic.describe()}")
         back = shift(ws, rollout.start_traffic, label="rollback")
+        evidence.mark_zero(outputs, back.weights_before, back.weights_after, back.applied)
         rollout.finish()
         reason = (
             f"alarm {fired.alarm} fired during the bake; traffic returned to {_weights(back.weights_after)}"
@@ -541,6 +560,18 @@ def release(
     _record_outcome(ws, ws.outputs(), rollout, "completed", None)
     say(f"\n==> {rollout.target} is live with all traffic")
     return _summary("release", rollout, "completed", None, started)
+
+
+def _mark_zero(outputs: dict, moved: Shift) -> None:
+    """When a colour's weight has just reached 0, capture the inventory before the journal records when: the
+    contract gate later asks whether that colour ran anything after it (best effort, never stops a step)."""
+    if not moved.applied:
+        return
+    from scripts.release.invoke import invoke
+
+    evidence.mark_zero(
+        outputs.get("migrator_function_name"), moved.weights_before, moved.weights_after, invoke
+    )
 
 
 def _record_outcome(ws: Workspace, outputs: dict, rollout: Rollout, outcome: str, reason: str | None) -> None:
@@ -592,6 +623,7 @@ def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
         )
     say(f"==> rollback of ENV={env}: all traffic to {wanted.live_color} (from {current.describe()})")
     moved = shift(ws, wanted, label="rollback")
+    evidence.mark_zero(outputs, moved.weights_before, moved.weights_after, moved.applied)
     if rollout is not None:
         rollout.finish()
     reason = f"make rollback: traffic returned to {_weights(moved.weights_after)}"
@@ -641,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
                 migrate=environment.flag("MIGRATE"),
                 auto_approve=environment.flag("AUTO_APPROVE"),
                 extra_var_files=environment.var_files(),
+                allow_incompatible=environment.flag("ALLOW_INCOMPATIBLE"),
             )
         else:
             summary = rollback(env, extra_var_files=environment.var_files())

@@ -2,8 +2,9 @@
 
 The live colour three ways (as the repository's env tfvars says, as the Terraform state says, as Route 53
 answers; a disagreement is flagged), the weights, each colour's image and running/desired tasks, the alarm
-states, the migration level (latest applied, pending, whether a contract step is pending), an unfinished
-release, and the last releases from the journal.
+states, when each colour's database role last ran a statement and how many sessions it has open (the
+statement inventory), the migration level (latest applied, pending, whether a contract step is pending), an
+unfinished release, and the last releases from the journal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 
-from scripts.release import environment, journal, observe, trafficfile
+from scripts.release import environment, evidence, journal, observe, trafficfile
 from scripts.release.rollout import Rollout
 from scripts.release.tf import TerraformError
 
@@ -57,6 +58,9 @@ def gather(env: str) -> dict:
             problems.append(f"{color}: {', '.join(firing)} in ALARM")
 
     migrations = _migrations(outputs)
+    database = _database(outputs)
+    for color, info in colours.items():
+        info["database"] = database.get(color)
     rollout = Rollout.load(env)
     releases: list[dict] = []
     try:
@@ -84,6 +88,19 @@ def gather(env: str) -> dict:
         "last_releases": releases,
         "problems": problems,
     }
+
+
+def _database(outputs: dict) -> dict:
+    """Each colour's database role: sessions, and when it last ran a statement (the migrator's capture)."""
+    from scripts.release.invoke import InvokeError, invoke
+
+    function = outputs.get("migrator_function_name")
+    if not function:
+        return {}
+    try:
+        return evidence.summary_for_status(invoke(function, {"action": "capture"}))
+    except InvokeError:
+        return {}
 
 
 def _migrations(outputs: dict) -> dict:
@@ -128,6 +145,12 @@ def render(status: dict) -> str:
             f"  {color:5}         image {info['image']}  tasks {tasks.get('running', '?')}/"
             f"{tasks.get('desired', '?')}  alarms: {alarms}"
         )
+        database = info.get("database") or {}
+        if database:
+            lines.append(
+                f"                database role {database['role']}: last statement "
+                f"{database['last_statement'] or 'never'}, {database['sessions']} session(s) open"
+            )
     m = status["migrations"]
     if "error" in m:
         lines.append(f"  migrations    unknown: {m['error']}")

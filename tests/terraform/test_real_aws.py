@@ -126,7 +126,8 @@ def test_the_root_gives_each_colour_its_own_role_secret(root_tf):
         # test reads each task definition and execution policy back and finds that colour's secret alone)
         secret = _after(planned, f'module.database.aws_secretsmanager_secret.color["{color}"]')
         assert secret["name"] == f"release-kit-local/database/app_{color}"
-        wiring = planned._raw["configuration"]["root_module"]["module_calls"][color]["expressions"]["database"]
+        calls = planned._raw["configuration"]["root_module"]["module_calls"]
+        wiring = calls[color]["expressions"]["database"]
         assert f"local.app_database.{color}" in wiring["references"]
     # No colour logs in as the shared role, so its secret is not kept
     assert "module.database.aws_secretsmanager_secret.app[0]" not in planned.resource_changes

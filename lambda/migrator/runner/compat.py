@@ -273,8 +273,15 @@ def _shape(query: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- verdicts
 
 
-def fix_for(kind: str, *, color: str, migration: str, detail: str = "") -> str:
-    """What to do about one broken statement (it goes into the result and the refusal)."""
+def fix_for(kind: str, *, color: str, migration: str, detail: str = "", contract: bool = False) -> str:
+    """What to do about one broken statement (it goes into the result and the refusal). ``contract``: the
+    migration already says it is a contract step, so the answer is to wait until ``color`` is retired."""
+    if contract:
+        return (
+            f"{migration} is a contract step: run it only once {color} is retired (after the release, "
+            f"`make migrate ALLOW_CONTRACT=1` checks that {color} is gone and then checks the live colour "
+            "alone), or keep what it removes until then"
+        )
     if kind == "not_null":
         return (
             f"give {detail} a DEFAULT (or keep it nullable) while {color} serves, and make it NOT NULL in "
@@ -312,7 +319,9 @@ def _verdict(
             "statement": subject.query[:_TEXT],
             "migration": label,
             "error": error,
-            "fix": fix_for(kind, color=subject.color, migration=label, detail=detail),
+            "fix": fix_for(
+                kind, color=subject.color, migration=label, detail=detail, contract=migration.contract
+            ),
             "calls": subject.calls,
         }
 
@@ -528,7 +537,12 @@ def _walk_plan(
                             "statement": subject.query[:_TEXT],
                             "migration": migration.id,
                             "error": refused[0],
-                            "fix": fix_for("privilege", color=subject.color, migration=migration.id),
+                            "fix": fix_for(
+                                "privilege",
+                                color=subject.color,
+                                migration=migration.id,
+                                contract=migration.contract,
+                            ),
                             "calls": subject.calls,
                         }
                     if verdict is None:

@@ -207,7 +207,8 @@ def _refusal(result: dict[str, Any], plan: list[Migration], serving: tuple[str, 
     label = next((m.label for m in plan if m.id == first["migration"]), first["migration"])
     contract = any(m.contract for m in plan)
     who = (
-        f"{first['color']} still serves after it (serving: {', '.join(serving)})"
+        f"{first['color']} still serves after it (serving: {', '.join(serving)}; after the release only the "
+        "live colour does: SERVING=<live colour>)"
         if contract
         else f"expand migrations must keep both colours working, and {first['color']} runs this statement"
     )
