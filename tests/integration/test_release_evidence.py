@@ -161,3 +161,50 @@ def test_a_release_refuses_a_colour_whose_password_was_rotated_but_not_set_or_wh
     # A colour still on the shared role of the single-role layout is not its own role's business
     shared = {**outputs, "stacks": {"green": {"database_role": "shared"}}}
     assert evidence.rotation_problems(session, shared, "green", {}) == []
+
+
+def test_the_contract_gate_reads_sessions_and_recent_statements_from_a_real_database(local_default):
+    """The database evidence end to end, without AWS: the migrator's capture (through its handler) on a
+    database as RDS runs it, blue's role logging in and running statements."""
+    import psycopg
+    from migrator import runner
+    from migrator.handler import handle
+    from migrator.runner.manifest import Manifest, Migration
+    from psycopg import sql
+
+    from tests.integration.colour_support import rds_like_database
+
+    with rds_like_database(local_default.admin_url, local_default.pg_port) as db:
+        runner.migrate(db.migrator_url, manifest=Manifest((Migration("0001", "t", "CREATE TABLE t (id int)",
+                       None),)), settings=db.settings)  # fmt: skip
+        with db.admin() as admin:
+            admin.execute(
+                sql.SQL("ALTER ROLE {} LOGIN PASSWORD 'blue-password-1'").format(
+                    sql.Identifier(db.role("blue"))
+                )
+            )
+        env = {
+            "DATABASE_URL": db.migrator_url,
+            "MIGRATOR_APP_GROUP": db.group,
+            "MIGRATOR_COLOR_ROLES": f"blue={db.role('blue')},green={db.role('green')}",
+        }
+
+        def invoke(function: str, event: dict) -> dict:
+            return handle(event, environ=env)
+
+        blue_url = f"postgresql://{db.role('blue')}:blue-password-1@127.0.0.1:{db.port}/{db.database}"
+        zero = [{"at": _iso(NOW - dt.timedelta(minutes=5)), "weights_after": {"blue": 0, "green": 100}}]
+        # GIVEN blue's weight reached 0 five minutes ago, WHEN blue still has a session open
+        with psycopg.connect(blue_url, autocommit=True) as blue:
+            held = evidence.database(invoke, "fn", "blue", zero, 15)
+            assert held.quiet is False and held.sessions == 1
+            # AND it runs a statement (a straggler that still reaches it)
+            blue.execute("SELECT count(*) FROM t")
+        # THEN, its session closed, the statement it ran after its weight reached 0 still refuses the contract
+        straggler = evidence.database(invoke, "fn", "blue", zero, 15)
+        assert straggler.sessions == 0 and straggler.quiet is False
+        assert straggler.last_statement is not None
+        # ... until it has been quiet for the window
+        assert evidence.database(invoke, "fn", "blue", zero, 15).quiet is False
+        later = evidence.DatabaseEvidence(straggler.role, 0, straggler.last_statement, zero[0]["at"], 0)
+        assert later.quiet is True
