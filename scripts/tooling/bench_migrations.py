@@ -14,7 +14,10 @@ and repeat. Reported: the median wall time per phase, and ratios.
           so "rollback all" is N processes: that is how dbmate does it).
 - psql:   the floor: the same SQL in one ``psql`` session, each migration in its own BEGIN/COMMIT, no history.
 
-    python -m scripts.tooling.bench_migrations [--count 300] [--repeats 5]
+Then what the compatibility check and the statement inventory's capture add to a migrate with one pending
+migration over that history, with 2,000 inventory statements (scripts/tooling/bench_compatibility.py).
+
+    python -m scripts.tooling.bench_migrations [--count 300] [--repeats 5] [--only peers|compatibility]
 """
 
 from __future__ import annotations
@@ -345,10 +348,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_migrations", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=("peers", "compatibility"), help="run one half of the benchmark")
     args = parser.parse_args(argv)
-    result = run(args.count, args.repeats)
-    print(table(result))
-    print(json.dumps(summary(result)))
+    if args.only != "compatibility":
+        result = run(args.count, args.repeats)
+        print(table(result))
+        print(json.dumps(summary(result)))
+    if args.only != "peers":
+        from scripts.tooling import bench_compatibility
+
+        compatibility = bench_compatibility.run(2000, args.count, max(3, args.repeats // 2 + 1))
+        print(bench_compatibility.table(compatibility))
+        print(json.dumps({"benchmark": "compatibility", **compatibility}))
     return 0
 
 

@@ -25,6 +25,7 @@ meaning beyond types (a column that now holds cents instead of euros), and behav
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ _BATCH = 100  # statements per pipeline round trip
 _SAVEPOINT = b"SAVEPOINT rk_check"
 _UNDO = (b"ROLLBACK TO SAVEPOINT rk_check", b"RELEASE SAVEPOINT rk_check")
 _EXAMPLES = 5
+_INSERT = re.compile(r"\binsert\b", re.IGNORECASE)
 _TEXT = 500  # characters of a statement shown in a result
 
 
@@ -227,6 +229,11 @@ class Facts:
     columns: dict[str, list[tuple[str, bool]]]
     privileges: dict[str, set[str]]
 
+    @property
+    def required(self) -> set[tuple[str, str]]:
+        """(table, column) pairs an INSERT must write: NOT NULL without a default, identity or generation."""
+        return {(table, column) for table, cols in self.columns.items() for column, needed in cols if needed}
+
 
 def _facts(conn: psycopg.Connection, roles: list[str], schemas: tuple[str, ...]) -> Facts:
     columns: dict[str, list[tuple[str, bool]]] = {}
@@ -308,7 +315,12 @@ def fix_for(kind: str, *, color: str, migration: str, detail: str = "", contract
 
 
 def _verdict(
-    subject: Subject, now: Compiled, before: Facts, after: Facts, migration: Migration
+    subject: Subject,
+    now: Compiled,
+    before: Facts,
+    after: Facts,
+    migration: Migration,
+    newly_required: set[tuple[str, str]],
 ) -> dict[str, Any] | None:
     """What is broken about ``subject`` after ``migration`` (its compilation ``now``), or None."""
     label = migration.id
@@ -331,7 +343,7 @@ def _verdict(
     new = dict(now.columns)
     gone = [name for name in old if name not in new]
     if gone:
-        star = " behind *" if subject.shape["star"] else ""
+        star = " behind *" if "*" in subject.query and subject.shape["star"] else ""
         names = ", ".join(f'"{n}"' for n in gone)
         return broken(
             "columns",
@@ -343,7 +355,7 @@ def _verdict(
         found = broken("type", f'column "{retyped[0]}" that it returns changes type')
         found["_types"] = (old[retyped[0]], new[retyped[0]])
         return found
-    insert = subject.shape["insert"]
+    insert = subject.shape["insert"] if newly_required and _INSERT.search(subject.query) else None
     if insert:
         needed_before = {c for c, required in before.columns.get(insert["table"], []) if required}
         table_after = after.columns.get(insert["table"], [])
@@ -516,6 +528,7 @@ def _walk_plan(
                 return False
             conn.execute("RELEASE SAVEPOINT rk_migration")
             after = _facts(conn, roles, schemas)
+            newly_required = after.required - facts.required
             still: list[Subject] = []
             for role in roles:
                 mine = [s for s in alive if s.role == role]
@@ -530,7 +543,7 @@ def _walk_plan(
                     )
                     denied = [checked.get(id(s)) for s in mine]
                 for subject, now, refused in zip(mine, compiled, denied, strict=True):
-                    verdict = _verdict(subject, now, facts, after, migration)
+                    verdict = _verdict(subject, now, facts, after, migration, newly_required)
                     if verdict is None and refused is not None and refused[1] == "42501":
                         verdict = {
                             "color": subject.color,

@@ -4,16 +4,20 @@ The source is ``pg_stat_statements`` (RDS for PostgreSQL loads it by default fro
 local default preloads it). A statement belongs to a colour by ``userid``: the colour's own role
 (:mod:`.app_role`). Every runner action starts with :func:`capture`, one ``INSERT ... SELECT ... ON CONFLICT``
 that copies the two colour roles' top-level data-manipulation and query statements (SELECT, INSERT, UPDATE,
-DELETE, MERGE, and WITH, VALUES, TABLE) of this database into ``public.release_kit_statements``:
+DELETE, MERGE, and WITH, VALUES, TABLE) of this database into ``public.release_kit_statements``; it reads
+the query texts only when a statement it does not know yet has run:
 
-    color, query_md5   the key: a colour and its normalised text (a queryid changes whenever a table the
-                       statement names is re-created, the text does not)
-    queryid, query     pg_stat_statements' id (the latest) and normalised text ($1 for each constant)
+    color, queryid     the key: a colour and pg_stat_statements' id of the statement
+    query              its normalised text ($1 for each constant). A text can have more than one queryid (a
+                       table it names was re-created, its parameters were typed differently): readers group
+                       by text
     calls              executions counted across captures: each adds what pg_stat_statements counted since
                        the previous one, so a reset, an eviction (pg_stat_statements.max) or a restart loses
                        at most what ran between two actions
     source_calls       pg_stat_statements' own count at the last capture
     first_seen, last_seen   the captures that first and last saw it run
+    dml                false for a colour's utility statements (SET, BEGIN): kept so their queryids are
+                       known, never checked or shown
 
 So the evidence outlives ``pg_stat_statements_reset()``. Reading other roles' statements needs
 ``pg_read_all_stats`` (RDS: the master user has it, through ``rds_superuser`` and ``pg_monitor``); without it
@@ -55,41 +59,59 @@ DML = (
 _CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     color        text NOT NULL,
-    query_md5    text NOT NULL,
-    queryid      bigint,
+    queryid      bigint NOT NULL,
     query        text NOT NULL,
+    dml          boolean NOT NULL,
     calls        bigint NOT NULL,
     source_calls bigint NOT NULL,
     first_seen   timestamptz NOT NULL,
     last_seen    timestamptz NOT NULL,
-    PRIMARY KEY (color, query_md5)
+    PRIMARY KEY (color, queryid)
 )
 """
+# One statement. pg_stat_statements(false) leaves the query texts on disk, so a capture with nothing new costs
+# little; the texts are read (pg_stat_statements(true)) only when a queryid the inventory does not know shows
+# up, which the EXISTS gate decides once. A colour's utility statements (SET, BEGIN) are kept too, marked
+# dml = false, only so that their queryids are known: nothing reads them.
 _CAPTURE = """
 WITH roles AS (
     SELECT c.color, r.oid AS userid
     FROM unnest(%(colors)s::text[], %(roles)s::text[]) AS c (color, rolname)
     JOIN pg_catalog.pg_roles r ON r.rolname = c.rolname
-), seen AS (
-    SELECT roles.color, s.query, max(s.queryid) AS queryid, sum(s.calls)::bigint AS calls
-    FROM {view} s JOIN roles ON roles.userid = s.userid
-    WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-      AND s.toplevel AND s.query OPERATOR(pg_catalog.~*) %(dml)s
-    GROUP BY roles.color, s.query
-), written AS (
-    INSERT INTO {table} AS t (color, query_md5, queryid, query, calls, source_calls, first_seen, last_seen)
-    SELECT color, md5(query), queryid, query, calls, calls, now(), now() FROM seen
-    ON CONFLICT (color, query_md5) DO UPDATE SET
-        calls = t.calls + CASE WHEN EXCLUDED.source_calls >= t.source_calls
-                               THEN EXCLUDED.source_calls - t.source_calls
-                               ELSE EXCLUDED.source_calls END,
-        source_calls = EXCLUDED.source_calls,
-        queryid = EXCLUDED.queryid,
+), here AS (
+    SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()
+), counted AS (
+    SELECT roles.color, s.queryid, sum(s.calls)::bigint AS calls
+    FROM {view}(false) s JOIN roles ON roles.userid = s.userid
+    WHERE s.dbid = (SELECT oid FROM here) AND s.toplevel AND s.queryid IS NOT NULL
+    GROUP BY roles.color, s.queryid
+), matched AS (
+    SELECT c.color, c.queryid, c.calls, t.source_calls
+    FROM counted c LEFT JOIN {table} t ON t.color = c.color AND t.queryid = c.queryid
+), texts AS (
+    SELECT roles.color, s.queryid, min(s.query) AS query, sum(s.calls)::bigint AS calls
+    FROM {view}(true) s JOIN roles ON roles.userid = s.userid
+    WHERE EXISTS (SELECT 1 FROM matched WHERE source_calls IS NULL)
+      AND s.dbid = (SELECT oid FROM here) AND s.toplevel
+      AND (roles.color, s.queryid) IN (SELECT color, queryid FROM matched WHERE source_calls IS NULL)
+    GROUP BY roles.color, s.queryid
+), updated AS (
+    UPDATE {table} AS t SET
+        calls = t.calls + CASE WHEN m.calls >= t.source_calls THEN m.calls - t.source_calls ELSE m.calls END,
+        source_calls = m.calls,
         last_seen = now()
-    WHERE EXCLUDED.source_calls <> t.source_calls
-    RETURNING 1
+    FROM matched m
+    WHERE m.source_calls IS NOT NULL AND t.color = m.color AND t.queryid = m.queryid
+      AND m.calls <> t.source_calls
+    RETURNING t.dml
+), inserted AS (
+    INSERT INTO {table} (color, queryid, query, dml, calls, source_calls, first_seen, last_seen)
+    SELECT color, queryid, query, query OPERATOR(pg_catalog.~*) %(dml)s, calls, calls, now(), now()
+    FROM texts
+    ON CONFLICT (color, queryid) DO NOTHING
+    RETURNING dml
 )
-SELECT (SELECT count(*) FROM written),
+SELECT (SELECT count(*) FROM updated WHERE dml) + (SELECT count(*) FROM inserted WHERE dml),
        pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
        OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
 """
@@ -176,7 +198,7 @@ def capture(conn: psycopg.Connection, settings: Settings, *, create: bool = Fals
         try:
             query = sql.SQL(_CAPTURE).format(view=sql.SQL(view), table=sql.SQL(TABLE))
             captured, readable = conn.execute(query, params).fetchone()
-        except psycopg.errors.UndefinedTable:
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction):
             located = _locate_view(conn, create=create)
             if located is None:
                 return done(ok=False, captured=0, reason=_NOT_INSTALLED)
@@ -279,8 +301,9 @@ def recorded(
     if not _exists(conn):
         return []
     rows = conn.execute(
-        f"SELECT color, query, calls, first_seen, last_seen FROM {TABLE} WHERE color = ANY(%s) "
-        "AND last_seen >= now() - make_interval(days => %s) ORDER BY color, calls DESC, query",
+        f"SELECT color, query, sum(calls), min(first_seen), max(last_seen) FROM {TABLE} "
+        "WHERE color = ANY(%s) AND dml GROUP BY color, query "
+        "HAVING max(last_seen) >= now() - make_interval(days => %s) ORDER BY color, 3 DESC, query",
         (list(colors), window_days),
     ).fetchall()
     return [Recorded(*row) for row in rows]
@@ -295,8 +318,8 @@ def summary(conn: psycopg.Connection, settings: Settings) -> dict[str, dict[str,
         counts = {
             row[0]: row[1:]
             for row in conn.execute(
-                f"SELECT color, count(*), sum(calls), min(first_seen), max(last_seen) FROM {TABLE} "
-                "WHERE color = ANY(%(colors)s) GROUP BY color",
+                f"SELECT color, count(DISTINCT query), sum(calls), min(first_seen), max(last_seen) "
+                f"FROM {TABLE} WHERE color = ANY(%(colors)s) AND dml GROUP BY color",
                 params,
             ).fetchall()
         }
