@@ -1,4 +1,5 @@
-"""What the compatibility check and the statement inventory cost, part of ``make bench-migrations``.
+"""What the compatibility check and the statement inventory cost, part of ``make bench-migrations`` (whose
+module passes it the benchmark's history: ``bench_migrations --only compatibility`` runs this part alone).
 
 On a fresh database of the local PostgreSQL: the benchmark's 300-migration history is applied, blue and green
 run 2,000 distinct statements over its tables as their own roles (pg_stat_statements records them), and the
@@ -12,15 +13,11 @@ inventory captures them. Then, for one pending migration (a nullable column on o
 (each migrate is rolled back, untimed, before the next). Reported: medians, the check's and the capture's
 cost in milliseconds, and both as ratios against the migrate without the check. Targets: the check adds at
 most 2 s to that migrate, the capture at most 20 ms to an action.
-
-    python -m scripts.tooling.bench_compatibility [--statements 2000] [--count 300] [--repeats 3]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -48,17 +45,15 @@ TARGET_CHECK_MS = 2000
 TARGET_CAPTURE_MS = 20
 
 
-def bench_manifest(count: int) -> Manifest:
-    from scripts.tooling.bench_migrations import forward_sql, reverse_sql
-
-    migrations = [
-        Migration(f"{n:04d}", f"bench_{n}", forward_sql(n), reverse_sql(n)) for n in range(1, count + 1)
-    ]
+def with_pending(history: Manifest) -> Manifest:
+    """The benchmark's history plus one pending migration: a nullable column on its first table."""
     pending = Migration(
-        f"{count + 1:04d}", "add_bench_1_extra", "ALTER TABLE bench_1 ADD COLUMN extra text;",
+        f"{len(history.migrations) + 1:04d}",
+        "add_bench_1_extra",
+        "ALTER TABLE bench_1 ADD COLUMN extra text;",
         "ALTER TABLE bench_1 DROP COLUMN extra;",
-    )  # fmt: skip
-    return Manifest((*migrations, pending))
+    )
+    return Manifest((*history.migrations, pending))
 
 
 def workload(statements: int, count: int) -> list[tuple[str, str, tuple]]:
@@ -97,7 +92,9 @@ def _timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def run(statements: int = 2000, count: int = 300, repeats: int = 3) -> dict:
+def run(history: Manifest, statements: int = 2000, repeats: int = 3) -> dict:
+    """Time the check and the capture over ``history`` (tables named bench_<n>, as bench_migrations makes)."""
+    count = len(history.migrations)
     state = localenv.up()
     tag = uuid.uuid4().hex[:6]
     settings = Settings(
@@ -105,7 +102,7 @@ def run(statements: int = 2000, count: int = 300, repeats: int = 3) -> dict:
         color_roles=(("blue", f"bench_{tag}_blue"), ("green", f"bench_{tag}_green")),
         lock_wait_seconds=10,
     )
-    manifest = bench_manifest(count)
+    manifest = with_pending(history)
     last = manifest.migrations[-2].id
     roles = [*settings.roles_by_color.values(), settings.app_group]
     samples: dict[str, list[float]] = {"off": [], "warm": [], "cold": [], "capture": []}
@@ -214,19 +211,3 @@ def table(result: dict) -> str:
             f"{TARGET_CAPTURE_MS} ms: {verdict_capture}",
         ]
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_compatibility", description=__doc__.splitlines()[0])
-    parser.add_argument("--statements", type=int, default=2000)
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
-    result = run(args.statements, args.count, args.repeats)
-    print(table(result))
-    print(json.dumps({"benchmark": "compatibility", **result}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -357,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only != "peers":
         from scripts.tooling import bench_compatibility
 
-        compatibility = bench_compatibility.run(2000, args.count, max(3, args.repeats // 2 + 1))
+        compatibility = bench_compatibility.run(
+            runner_manifest(args.count), 2000, max(3, args.repeats // 2 + 1)
+        )
         print(bench_compatibility.table(compatibility))
         print(json.dumps({"benchmark": "compatibility", **compatibility}))
     return 0
