@@ -70,10 +70,12 @@ def test_release_flow(kit: Kit) -> None:
 
     # WHEN a client logs in as a colour's role, with the credentials ECS gives that colour's containers (its
     # own secret), THEN it can read and write the tables but not change the schema
+    # (as green's version 2 code does: it writes display_name and never full_name, so that the contract step
+    # 0007 keeps working for it; the compatibility check holds it to that later)
     with kit.app_connection("green") as app:
-        app.execute("INSERT INTO users (username) VALUES ('e2e-app-role')")
-        app.execute("UPDATE users SET full_name = 'App Role' WHERE username = 'e2e-app-role'")
-        assert app.execute("SELECT full_name FROM users WHERE username = 'e2e-app-role'").fetchone() == (
+        app.execute("INSERT INTO users (username, display_name) VALUES ('e2e-app-role', 'E2E')")
+        app.execute("UPDATE users SET display_name = 'App Role' WHERE username = 'e2e-app-role'")
+        assert app.execute("SELECT display_name FROM users WHERE username = 'e2e-app-role'").fetchone() == (
             "App Role",
         )
         app.execute("DELETE FROM users WHERE username = 'e2e-app-role'")

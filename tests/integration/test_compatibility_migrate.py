@@ -5,6 +5,7 @@ query mix (scripts/release/traffic.py, what `make traffic` runs)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ def test_the_handler_reports_incompatible_with_the_compatibility_object(db: RdsL
         manifest=Manifest((BASE, RENAME)),
     )
     assert result["ok"] is False and result["error"]["type"] == "Incompatible"
+    json.dumps(result)  # what the Lambda runtime does with it: plain JSON types only (no Decimal)
     assert result["compatibility"]["broken"][0]["color"] == "blue"
     assert "breaks blue" in result["error"]["message"]
     # Green alone serving (a contract step after the release): nothing of green's breaks

@@ -301,7 +301,7 @@ def recorded(
     if not _exists(conn):
         return []
     rows = conn.execute(
-        f"SELECT color, query, sum(calls), min(first_seen), max(last_seen) FROM {TABLE} "
+        f"SELECT color, query, sum(calls)::bigint, min(first_seen), max(last_seen) FROM {TABLE} "
         "WHERE color = ANY(%s) AND dml GROUP BY color, query "
         "HAVING max(last_seen) >= now() - make_interval(days => %s) ORDER BY color, 3 DESC, query",
         (list(colors), window_days),
@@ -318,7 +318,7 @@ def summary(conn: psycopg.Connection, settings: Settings) -> dict[str, dict[str,
         counts = {
             row[0]: row[1:]
             for row in conn.execute(
-                f"SELECT color, count(DISTINCT query), sum(calls), min(first_seen), max(last_seen) "
+                f"SELECT color, count(DISTINCT query), sum(calls)::bigint, min(first_seen), max(last_seen) "
                 f"FROM {TABLE} WHERE color = ANY(%(colors)s) AND dml GROUP BY color",
                 params,
             ).fetchall()
