@@ -38,7 +38,8 @@ def test_the_release_migrate_step_refuses_a_migration_that_breaks_the_live_colou
     package = package_with(kit.local_dir / "migrator-rename.zip", [RENAME], why="a rename marked expand")
     overlay = kit.local_dir / "rename-migrator.tfvars"
     overlay.write_text(
-        'blue = { enabled = true, image = "public.ecr.aws/nginx/nginx:1.27", container_port = 80 }\n'
+        'blue = { enabled = true, image = "public.ecr.aws/nginx/nginx:1.27", container_port = 80, '
+        'health_check_path = "/" }\n'
         f'migrator_package_path = "{package}"\n'
     )
     kit.make("plan", f"VAR_FILE={overlay}")
@@ -63,4 +64,4 @@ def test_the_release_migrate_step_refuses_a_migration_that_breaks_the_live_colou
     # AND nothing was migrated
     listed = kit.migrate(ACTION="list")
     assert {m["id"]: m["state"] for m in listed["migrations"]}["0008"] == "pending"
-    kit.make("rollback")
+    kit.make("rollback", f"VAR_FILE={overlay}")  # ends the stopped release (nothing to move back)

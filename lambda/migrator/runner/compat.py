@@ -49,6 +49,7 @@ _UNDO = (b"ROLLBACK TO SAVEPOINT rk_check", b"RELEASE SAVEPOINT rk_check")
 _EXAMPLES = 5
 _INSERT = re.compile(r"\binsert\b", re.IGNORECASE)
 _TEXT = 500  # characters of a statement shown in a result
+_LISTED = 200  # broken statements listed in a result (``more_broken`` counts the rest)
 
 
 @dataclass(frozen=True)
@@ -472,6 +473,9 @@ def check(
     if result["broken"]:
         _type_names(live, result["broken"])
         result["ok"] = False
+        if len(result["broken"]) > _LISTED:  # a result must stay well under Lambda's 6 MB
+            result["more_broken"] = len(result["broken"]) - _LISTED
+            result["broken"] = result["broken"][:_LISTED]
     elif result.get("unsimulated"):
         result["ok"] = False
     return done()

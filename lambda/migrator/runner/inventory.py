@@ -377,6 +377,9 @@ def _walk(value: Any):
             stack.extend(item)
 
 
+_SHOWN = 2000  # characters of one statement in a listing (a Lambda result must stay under 6 MB)
+
+
 def listing(
     conn: psycopg.Connection, settings: Settings, color: str | None = None, limit: int = 500
 ) -> dict[str, Any]:
@@ -394,7 +397,7 @@ def listing(
             "tables": tables,
             "statements_listed": [
                 {
-                    "query": r.query,
+                    "query": r.query if len(r.query) <= _SHOWN else r.query[:_SHOWN] + "...",
                     "calls": r.calls,
                     "first_seen": r.first_seen.isoformat(),
                     "last_seen": r.last_seen.isoformat(),
