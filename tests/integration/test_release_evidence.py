@@ -13,7 +13,10 @@ from botocore.stub import Stubber
 
 from scripts.release import evidence
 
-NOW = dt.datetime.now(dt.UTC)
+
+def _now() -> dt.datetime:
+    # Taken when a test runs, not when the module is collected: the evidence compares with the clock.
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -51,27 +54,29 @@ def _database(capture: dict, zero: dt.datetime | None, minutes: int = 15):
 
 
 def test_the_database_says_the_old_colour_is_gone_only_without_sessions_and_new_statements():
-    zero = NOW - dt.timedelta(minutes=5)
+    now = _now()
+    zero = now - dt.timedelta(minutes=5)
     # Quiet: no session, last statement before its weight reached 0
     assert _database(_capture(0, zero - dt.timedelta(minutes=1)), zero).quiet is True
     # A session of its role is still open (a pool, a long transaction)
     open_session = _database(_capture(1, zero - dt.timedelta(minutes=1)), zero)
     assert open_session.quiet is False and "1 open session(s)" in open_session.describe("blue")
     # It ran a statement after its weight reached 0, a minute ago (DNS caches, keep-alive)
-    straggler = _database(_capture(0, NOW - dt.timedelta(minutes=1)), zero)
+    straggler = _database(_capture(0, now - dt.timedelta(minutes=1)), zero)
     assert straggler.quiet is False and "after" not in straggler.describe("blue")
     assert "its weight reached 0 at" in straggler.describe("blue")
     # ... but once it has been quiet for the window, the stragglers are over
-    assert _database(_capture(0, NOW - dt.timedelta(minutes=1)), zero, minutes=1 / 60).quiet is True
+    assert _database(_capture(0, now - dt.timedelta(minutes=1)), zero, minutes=1 / 60).quiet is True
     # Without a journal entry, the window alone decides
-    assert _database(_capture(0, NOW - dt.timedelta(minutes=30)), None).quiet is True
-    assert _database(_capture(0, NOW - dt.timedelta(minutes=2)), None).quiet is False
+    assert _database(_capture(0, now - dt.timedelta(minutes=30)), None).quiet is True
+    assert _database(_capture(0, now - dt.timedelta(minutes=2)), None).quiet is False
     # No evidence is not a pass
     failed = evidence.database(lambda f, e: {"ok": False, "error": {"message": "boom"}}, "fn", "blue", [], 15)
     assert failed.quiet is False and "boom" in failed.describe("blue")
 
 
 def test_the_load_balancer_says_whether_it_still_serves(aws_env):
+    now = _now()
     session = boto3.session.Session(region_name="us-east-1")
     busy, idle = f"app/busy-{uuid.uuid4().hex[:6]}/1", f"app/idle-{uuid.uuid4().hex[:6]}/2"
     session.client("cloudwatch").put_metric_data(
@@ -80,7 +85,7 @@ def test_the_load_balancer_says_whether_it_still_serves(aws_env):
             {
                 "MetricName": name,
                 "Dimensions": [{"Name": "LoadBalancer", "Value": busy}],
-                "Timestamp": NOW - dt.timedelta(minutes=1),
+                "Timestamp": now - dt.timedelta(minutes=1),
                 "Value": value,
             }
             for name, value in (("RequestCount", 12), ("ActiveConnectionCount", 3))
@@ -192,8 +197,9 @@ def test_the_contract_gate_reads_sessions_and_recent_statements_from_a_real_data
         def invoke(function: str, event: dict) -> dict:
             return handle(event, environ=env)
 
+        now = _now()
         blue_url = f"postgresql://{db.role('blue')}:blue-password-1@127.0.0.1:{db.port}/{db.database}"
-        zero = [{"at": _iso(NOW - dt.timedelta(minutes=5)), "weights_after": {"blue": 0, "green": 100}}]
+        zero = [{"at": _iso(now - dt.timedelta(minutes=5)), "weights_after": {"blue": 0, "green": 100}}]
         # GIVEN blue's weight reached 0 five minutes ago, WHEN blue still has a session open
         with psycopg.connect(blue_url, autocommit=True) as blue:
             held = evidence.database(invoke, "fn", "blue", zero, 15)
