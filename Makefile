@@ -26,13 +26,14 @@ endif
 # Values from the make command line reach the tools through the environment, byte for byte:
 # $(value X) stops make from expanding `$` inside them, and no shell ever re-parses them.
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
-	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH NAME
+	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH NAME SERVING ALLOW_INCOMPATIBLE
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # Adopting another tool's history: make import-migrations FROM= DIR=, make migrate ACTION=baseline FROM= TABLE=.
 ADOPT_VARS = FROM TABLE DIR
 $(foreach v,$(ADOPT_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
-RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT VERBOSE MIN_REQUESTS ALLOW_SHORT_BAKE BREAK_LOCK
+RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT VERBOSE MIN_REQUESTS ALLOW_SHORT_BAKE BREAK_LOCK \
+	CONTRACT_QUIET_MINUTES ROUNDS
 $(foreach v,$(RELEASE_FLOW_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 
 .PHONY: help
@@ -88,14 +89,19 @@ clean: down ## Stop everything and remove every generated file (.local, dist, .v
 
 # ----------------------------------------------------------------------------------- migrator
 
-.PHONY: build migrate lint-migrations bench-migrations import-migrations
+.PHONY: build migrate statements traffic reports lint-migrations bench-migrations import-migrations
 build: venv ## Build the Lambda package dist/migrator.zip [ARCH=x86_64|arm64] (reproducible, prints its size)
 	@$(PY) -m scripts.tooling.build_lambda
 
-migrate: venv ## Run ACTION=migrate|list|rollback|seed|sql|report|baseline [NAME=report STEPS=n TARGET=id SQL=.. SQL_FILE=path|- DRY_RUN=1 ALLOW_CONTRACT=1 FROM=tool TABLE=name FORMAT=json VERBOSE=1]
+migrate: venv ## Run ACTION=migrate|check|list|rollback|seed|sql|report|baseline|capture|statements [STEPS=n TARGET=id SQL=.. SQL_FILE=path|- NAME=report DRY_RUN=1 ALLOW_CONTRACT=1 SERVING=blue,green ALLOW_INCOMPATIBLE=1 FROM=tool TABLE=name FORMAT=json VERBOSE=1]
 	@$(PY) -m scripts.release.migrate
 
-.PHONY: reports
+statements: venv ## The statement inventory: what each colour's role really ran [COLOR=blue|green] [FORMAT=json]
+	@$(PY) -m scripts.release.statements
+
+traffic: venv ## Run COLOR's own query mix as its database role (the local default has no containers) [ROUNDS=3]
+	@$(PY) -m scripts.release.traffic
+
 reports: venv ## Named reports, run by `make migrate ACTION=report NAME=..`: locks activity indexes constraints columns sequences replication sizes
 	@$(PY) -m scripts.release.reports
 
@@ -105,7 +111,7 @@ lint-migrations: venv ## Lint the forward SQL of every migration after the manif
 import-migrations: venv ## Import another tool's migrations into migrations/ and the manifest: FROM=golang-migrate|dbmate|flyway|goose DIR=path [DRY_RUN=1]
 	@$(PY) -m scripts.tooling.import_migrations
 
-bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor
+bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor, and the compatibility check
 	@$(PY) -m scripts.tooling.bench_migrations
 
 # ------------------------------------------------------------------------------------- release

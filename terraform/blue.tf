@@ -7,7 +7,7 @@ module "blue" {
 
   image = var.blue.image
   # No task starts before migrate has set up the role it logs in as (bootstrap.tf).
-  desired_count                     = local.app_role_ready ? var.blue.desired_count : 0
+  desired_count                     = local.role_ready.blue ? var.blue.desired_count : 0
   cpu                               = var.blue.cpu
   memory                            = var.blue.memory
   cpu_architecture                  = var.blue.cpu_architecture
@@ -33,7 +33,7 @@ module "blue" {
   live_hostname      = local.live_hostname
   log_retention_days = var.log_retention_days
 
-  database    = local.app_database
+  database    = local.app_database.blue
   kms_key_arn = var.kms_key_arn
   waf_acl_arn = var.waf_acl_arn
 

@@ -1,5 +1,5 @@
 # The PostgreSQL both colours share, the migrator's credentials secret (RDS's own for a created instance), and
-# the application role's secret.
+# each colour's role's secret.
 module "database" {
   source = "../modules/database"
 
@@ -17,6 +17,11 @@ module "database" {
   password_version     = var.database_password_version
   app_username         = var.database.app_username
   app_password_version = var.database.app_password_version
+  shared_app_secret    = local.shared_app_secret
+  color_password_versions = {
+    blue  = var.blue.database_password_version
+    green = var.green.database_password_version
+  }
 
   instance_class                      = var.database.instance_class
   allocated_storage                   = var.database.allocated_storage

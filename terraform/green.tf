@@ -7,7 +7,7 @@ module "green" {
 
   image = var.green.image
   # No task starts before migrate has set up the role it logs in as (bootstrap.tf).
-  desired_count                     = local.app_role_ready ? var.green.desired_count : 0
+  desired_count                     = local.role_ready.green ? var.green.desired_count : 0
   cpu                               = var.green.cpu
   memory                            = var.green.memory
   cpu_architecture                  = var.green.cpu_architecture
@@ -33,7 +33,7 @@ module "green" {
   live_hostname      = local.live_hostname
   log_retention_days = var.log_retention_days
 
-  database    = local.app_database
+  database    = local.app_database.green
   kms_key_arn = var.kms_key_arn
   waf_acl_arn = var.waf_acl_arn
 

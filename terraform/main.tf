@@ -12,14 +12,19 @@ locals {
   # The alarms notify the topic the kit creates and any actions the tfvars name.
   alarm_actions = concat(aws_sns_topic.alarms[*].arn, var.alarms.actions)
   stack_alarms  = merge({ for k, v in var.alarms : k => v if !contains(["sns_topic", "actions"], k) }, { actions = local.alarm_actions })
-  # What each colour's containers get: where the database is, and the application role's secret.
+  # Whether a colour still logs in as the single shared role (the move to a role per colour, docs/runbook.md).
+  shared_app_secret = anytrue([for stack in [var.blue, var.green] : stack.enabled && stack.database_role == "shared"])
+  # What each colour's containers get: where the database is, and their own role's secret (or the shared one).
   app_database = {
-    host               = module.database.host
-    port               = module.database.port
-    name               = module.database.db_name
-    secret_arn         = module.database.app_secret_arn
-    security_group_ids = local.database_security_group_ids
-    cidr_blocks        = local.database_cidr_blocks
+    for color, stack in { blue = var.blue, green = var.green } : color => {
+      host                     = module.database.host
+      port                     = module.database.port
+      name                     = module.database.db_name
+      secret_arn               = stack.database_role == "shared" ? module.database.app_secret_arn : module.database.app_secret_arns[color]
+      password_version         = stack.database_role == "shared" ? var.database.app_password_version : stack.database_password_version
+      security_group_ids       = local.database_security_group_ids
+      cidr_blocks              = local.database_cidr_blocks
+    }
   }
 }
 

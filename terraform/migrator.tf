@@ -1,4 +1,5 @@
-# The schema migrator Lambda. It reaches only the database port and HTTPS, and reads only its two secrets.
+# The schema migrator Lambda. It reaches only the database port and HTTPS, and reads only its own secret and
+# the application's roles' secrets.
 module "migrator" {
   source = "../modules/migrator"
 
@@ -13,7 +14,10 @@ module "migrator" {
   database_host               = module.database.host
   database_name               = module.database.db_name
   ready_path                  = local.roles_ready_path
-  app_role_enabled            = true
+  app_group                   = var.database.app_username
+  color_roles                 = module.database.app_role_names
+  color_secret_arns           = module.database.app_secret_arns
+  app_role_enabled            = local.shared_app_secret
   app_secret_arn              = module.database.app_secret_arn
   database_port               = module.database.port
   database_security_group_ids = local.database_security_group_ids

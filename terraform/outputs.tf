@@ -26,8 +26,13 @@ output "database_client_security_group_ids" {
 }
 
 output "database_app_secret_arn" {
-  description = "ARN of the application role's secret (what the colours' containers log in with)."
+  description = "ARN of the shared application role's secret (a colour with database_role = \"shared\" logs in with it), or null."
   value       = module.database.app_secret_arn
+}
+
+output "database_app_secret_arns" {
+  description = "ARN of each colour's role's secret, e.g. { blue = \"arn:...\", green = \"arn:...\" }: what that colour's containers log in with (make traffic does too)."
+  value       = module.database.app_secret_arns
 }
 
 output "hostnames" {
@@ -65,10 +70,10 @@ output "migrator_secret_arn" {
 }
 
 output "roles_ready" {
-  description = "The database roles migrate has recorded as set up (role => secret ARN), and whether the colours' tasks may start (they wait for the application role)."
+  description = "The database roles migrate has recorded as set up (role => secret ARN), and whether each colour's tasks may start (each waits for the role it logs in as)."
   value = {
     recorded = local.roles_ready
-    app_role = local.app_role_ready
+    colors   = local.role_ready
   }
 }
 
@@ -82,9 +87,11 @@ output "stacks" {
   value = {
     for color, stack in { blue = module.blue, green = module.green } : color => {
       enabled                  = stack.enabled
+      alb_arn_suffix           = stack.alb_arn_suffix
       alb_dns_name             = stack.alb_dns_name
       cluster_name             = stack.cluster_name
       container_secret_names   = stack.container_secret_names
+      database_role            = color == "blue" ? var.blue.database_role : var.green.database_role
       health_check_path        = stack.health_check_path
       hostname                 = stack.hostname
       image                    = stack.image

@@ -37,7 +37,7 @@ variable "alb" {
 }
 
 variable "blue" {
-  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). Its tasks start once migrate has set up the database role they log in as (terraform/bootstrap.tf). task_role_arn: an IAM role for the application's own AWS calls (optional). cpu/memory: a pair Fargate offers. readonly_root_filesystem (default true; writable_paths stay writable): set false for images that write elsewhere. container_health_check: { command = [\"CMD-SHELL\", \"...\"] } (optional)."
+  description = "The blue stack. enabled = false destroys it (only when it is not live and takes no canary). Its tasks start once migrate has set up the database role they log in as (terraform/bootstrap.tf). task_role_arn: an IAM role for the application's own AWS calls (optional). cpu/memory: a pair Fargate offers. readonly_root_filesystem (default true; writable_paths stay writable): set false for images that write elsewhere. container_health_check: { command = [\"CMD-SHELL\", \"...\"] } (optional). database_role: \"own\" (default: the containers log in as <app_username>_blue, with its own secret) or \"shared\" (the single role both colours shared before, during the move: docs/runbook.md). database_password_version: bump it to rotate this colour's password alone (its tasks start again; run make migrate before releasing to it)."
   type = object({
     enabled                           = bool
     image                             = string
@@ -58,9 +58,16 @@ variable "blue" {
       retries      = optional(number, 3)
       start_period = optional(number, 0)
     }))
-    task_role_arn = optional(string)
+    task_role_arn             = optional(string)
+    database_role             = optional(string, "own")
+    database_password_version = optional(number, 1)
   })
   nullable = false
+
+  validation {
+    condition     = contains(["own", "shared"], var.blue.database_role) && var.blue.database_password_version >= 1 && floor(var.blue.database_password_version) == var.blue.database_password_version
+    error_message = "blue.database_role must be \"own\" (its own role and secret) or \"shared\" (the single shared role, during the move), and blue.database_password_version a whole number of 1 or more."
+  }
 }
 
 variable "canary_percent" {
@@ -186,7 +193,7 @@ variable "environment" {
 }
 
 variable "green" {
-  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). Its tasks start once migrate has set up the database role they log in as (terraform/bootstrap.tf). task_role_arn: an IAM role for the application's own AWS calls (optional). cpu/memory: a pair Fargate offers. readonly_root_filesystem (default true; writable_paths stay writable): set false for images that write elsewhere. container_health_check: { command = [\"CMD-SHELL\", \"...\"] } (optional)."
+  description = "The green stack. enabled = false destroys it (only when it is not live and takes no canary). Its tasks start once migrate has set up the database role they log in as (terraform/bootstrap.tf). task_role_arn: an IAM role for the application's own AWS calls (optional). cpu/memory: a pair Fargate offers. readonly_root_filesystem (default true; writable_paths stay writable): set false for images that write elsewhere. container_health_check: { command = [\"CMD-SHELL\", \"...\"] } (optional). database_role: \"own\" (default: the containers log in as <app_username>_green, with its own secret) or \"shared\" (the single role both colours shared before, during the move: docs/runbook.md). database_password_version: bump it to rotate this colour's password alone (its tasks start again; run make migrate before releasing to it)."
   type = object({
     enabled                           = bool
     image                             = string
@@ -207,9 +214,16 @@ variable "green" {
       retries      = optional(number, 3)
       start_period = optional(number, 0)
     }))
-    task_role_arn = optional(string)
+    task_role_arn             = optional(string)
+    database_role             = optional(string, "own")
+    database_password_version = optional(number, 1)
   })
   nullable = false
+
+  validation {
+    condition     = contains(["own", "shared"], var.green.database_role) && var.green.database_password_version >= 1 && floor(var.green.database_password_version) == var.green.database_password_version
+    error_message = "green.database_role must be \"own\" (its own role and secret) or \"shared\" (the single shared role, during the move), and green.database_password_version a whole number of 1 or more."
+  }
 }
 
 variable "idle_failover_enabled" {

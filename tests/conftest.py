@@ -104,5 +104,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _OWN_LOCAL_DEFAULT:
+    if _OWN_LOCAL_DEFAULT and localenv.load_state() is not None:
         localenv.down()

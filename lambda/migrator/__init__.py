@@ -3,8 +3,9 @@ one Lambda handler (``migrator.handler.handler``) that the local CLI (``python -
 
 Two rooms, and what both use:
 
-    runner/      the migration runner: manifest, history and lock, execution, the application role, and the
-                 migrate, list, rollback, baseline and seed commands
+    runner/      the migration runner: manifest, history and lock, execution, the colours' roles, the
+                 statement inventory and the compatibility check, and the migrate, check, list, rollback,
+                 baseline, seed, capture and statements commands
     sqlaction/   the read-only SQL sandbox behind the ``sql`` action (guard, policy, resolver, reader role,
                  read-only transaction)
     handler.py, cli.py, commands.py (the dispatch), events.py, settings.py, errors.py, logs.py,
@@ -28,6 +29,8 @@ __all__ = [
     "Seed",
     "Settings",
     "baseline",
+    "capture",
+    "check",
     "list_migrations",
     "load_manifest",
     "migrate",
@@ -37,6 +40,7 @@ __all__ = [
     "seed",
     "sql",
     "sql_pair",
+    "statements",
 ]
 
 _HOMES = {
@@ -51,10 +55,13 @@ _HOMES = {
     "load_manifest": "migrator.runner.manifest",
     "sql_pair": "migrator.runner.manifest",
     "baseline": "migrator.runner",
+    "capture": "migrator.runner",
+    "check": "migrator.runner",
     "list_migrations": "migrator.runner",
     "migrate": "migrator.runner",
     "rollback": "migrator.runner",
     "seed": "migrator.runner",
+    "statements": "migrator.runner",
     "sql": "migrator.sqlaction",
 }
 

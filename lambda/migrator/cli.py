@@ -64,9 +64,10 @@ def _sql_from_file(path: str, stdin: IO[str] | None) -> str:
 def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> dict[str, Any]:
     """The event for ``KIT_ACTION``, ``KIT_STEPS``, ``KIT_TARGET``, ``KIT_FROM`` and ``KIT_TABLE`` (baseline
     from another tool's state table), ``KIT_NAME`` (a report's), ``KIT_SQL`` (or ``KIT_SQL_FILE``: a
-    path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT`` and
-    ``KIT_ALLOW_PRODUCTION_SEED``. Raises InvalidEvent when the SQL file cannot be read or both SQL and
-    SQL_FILE are given. Empty means not given; flags take
+    path, or ``-`` for ``stdin``), ``KIT_DRY_RUN``, ``KIT_ALLOW_CONTRACT``, ``KIT_ALLOW_INCOMPATIBLE``,
+    ``KIT_ALLOW_PRODUCTION_SEED``, ``KIT_SERVING`` (``blue,green``) and, for the statements action only,
+    ``KIT_COLOR`` (make's COLOR means other things to other targets). Raises InvalidEvent when the SQL
+    file cannot be read or both SQL and SQL_FILE are given. Empty means not given; flags take
     1/true/yes (0/false/no are left out: false is every flag's default); STEPS becomes an int when it is
     one, and is otherwise passed through so the handler refuses it by name. Strings are passed byte for
     byte (no stripping: the handler's validation says what is wrong with a stray space)."""
@@ -92,9 +93,16 @@ def event_from_env(environ: Mapping[str, str], stdin: IO[str] | None = None) -> 
         event["sql"] = _sql_from_file(sql_file, stdin)
     elif sql != "":
         event["sql"] = sql
+    serving = environ.get("KIT_SERVING", "")
+    if serving != "":
+        event["serving"] = serving
+    color = environ.get("KIT_COLOR", "")
+    if color != "" and action == "statements":
+        event["color"] = color
     for var, key in (
         ("KIT_DRY_RUN", "dry_run"),
         ("KIT_ALLOW_CONTRACT", "allow_contract"),
+        ("KIT_ALLOW_INCOMPATIBLE", "allow_incompatible"),
         ("KIT_ALLOW_PRODUCTION_SEED", "allow_production_seed"),
     ):
         raw = environ.get(var, "")

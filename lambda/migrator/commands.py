@@ -17,6 +17,8 @@ from migrator.connection import Database
 from migrator.deadline import Deadline
 from migrator.events import (
     BaselineRequest,
+    CaptureRequest,
+    CheckRequest,
     ListRequest,
     MigrateRequest,
     ReportRequest,
@@ -24,6 +26,7 @@ from migrator.events import (
     RollbackRequest,
     SeedRequest,
     SqlRequest,
+    StatementsRequest,
 )
 from migrator.settings import Settings
 
@@ -61,6 +64,8 @@ def run(
             target=request.target,
             dry_run=request.dry_run,
             allow_contract=request.allow_contract,
+            allow_incompatible=request.allow_incompatible,
+            serving=request.serving,
             manifest=manifest,
             settings=settings,
             deadline=deadline,
@@ -94,4 +99,12 @@ def run(
             manifest=manifest,
             settings=settings,
         )
+    if isinstance(request, CheckRequest):
+        return runner.check(
+            database, target=request.target, serving=request.serving, manifest=manifest, settings=settings
+        )
+    if isinstance(request, CaptureRequest):
+        return runner.capture(database, settings=settings)
+    if isinstance(request, StatementsRequest):
+        return runner.statements(database, color=request.color, settings=settings)
     raise TypeError(f"no command for {type(request).__name__}")  # parse_event returns only the above

@@ -48,6 +48,7 @@ __all__ = [
     "from_secret",
     "from_url",
     "read_secret",
+    "read_secret_versioned",
     "resolve",
     "tls_from_env",
 ]
@@ -154,6 +155,14 @@ def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET
     """The JSON object of a Secrets Manager secret, checked: ``username`` and ``password`` (RDS's own shape
     for a password it manages), maybe ``host``, ``port``, ``dbname`` and ``engine`` (the full RDS shape).
     Every value is registered as secret text first, so no log line can show it."""
+    return read_secret_versioned(secret_id, client, setting=setting)[0]
+
+
+def read_secret_versioned(
+    secret_id: str, client: Any = None, *, setting: str = "DB_SECRET_ID"
+) -> tuple[dict[str, Any], str | None]:
+    """:func:`read_secret`, and the id of the secret version it read (Secrets Manager's ``VersionId``): a
+    new value gets a new version, so a caller can tell whether the password changed without comparing it."""
     if client is None:
         import boto3
 
@@ -210,7 +219,7 @@ def read_secret(secret_id: str, client: Any = None, *, setting: str = "DB_SECRET
         except (TypeError, ValueError):
             raise SecretMalformed(f"secret {secret_id!r} has a port that is not a number") from None
     logs.register_secret(str(data["password"]))
-    return data
+    return data, response.get("VersionId")
 
 
 def location(

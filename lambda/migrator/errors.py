@@ -137,3 +137,13 @@ class BaselineRefused(MigratorError):
 class ForeignStateRefused(BaselineRefused):
     """``baseline`` from another tool's state table refused: the table says a migration is dirty or failed,
     records a version no imported migration has, or cannot be read."""
+
+
+class Incompatible(MigratorError):
+    """A pending migration breaks a statement that a colour which still serves has run (or the check could
+    not prove that it does not); nothing was changed. ``allow_incompatible`` overrides it."""
+
+
+class InventoryUnavailable(MigratorError):
+    """The statement inventory could not be brought up to date (pg_stat_statements missing, not loaded, or
+    not readable for the migrator)."""

@@ -16,6 +16,8 @@ __all__ = [
     "MAX_SQL_LENGTH",
     "MAX_STEPS",
     "BaselineRequest",
+    "CaptureRequest",
+    "CheckRequest",
     "ListRequest",
     "MigrateRequest",
     "ReportRequest",
@@ -23,6 +25,7 @@ __all__ = [
     "RollbackRequest",
     "SeedRequest",
     "SqlRequest",
+    "StatementsRequest",
     "parse_event",
 ]
 
@@ -33,6 +36,7 @@ _TARGET = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,199}$")
 FOREIGN_TOOLS = ("golang-migrate", "dbmate", "flyway", "goose")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$")
 _REPORT_NAME = re.compile(r"^[a-z][a-z_]{0,39}$")
+COLORS = ("blue", "green")
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,33 @@ class MigrateRequest:
     target: str | None = None
     dry_run: bool = False
     allow_contract: bool = False
+    allow_incompatible: bool = False
+    serving: tuple[str, ...] | None = None  # the colours that still serve after the migrations; None: both
     action: str = "migrate"
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """The compatibility check alone: would migrating up to ``target`` break a serving colour?"""
+
+    target: str | None = None
+    serving: tuple[str, ...] | None = None
+    action: str = "check"
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """Bring the statement inventory up to date; report each colour's activity and role."""
+
+    action: str = "capture"
+
+
+@dataclass(frozen=True)
+class StatementsRequest:
+    """The statement inventory, of one colour or both."""
+
+    color: str | None = None
+    action: str = "statements"
 
 
 @dataclass(frozen=True)
@@ -84,19 +114,30 @@ class BaselineRequest:
 
 
 Request = (
-    MigrateRequest | ListRequest | RollbackRequest | SeedRequest | SqlRequest | BaselineRequest
+    MigrateRequest
+    | ListRequest
+    | RollbackRequest
+    | SeedRequest
+    | SqlRequest
+    | BaselineRequest
     | ReportRequest
-)  # fmt: skip
+    | CheckRequest
+    | CaptureRequest
+    | StatementsRequest
+)
 
 # action -> (request type, the keys it takes besides "action")
 _SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
-    "migrate": (MigrateRequest, ("target", "dry_run", "allow_contract")),
+    "migrate": (MigrateRequest, ("target", "dry_run", "allow_contract", "allow_incompatible", "serving")),
     "list": (ListRequest, ()),
     "rollback": (RollbackRequest, ("steps", "target", "dry_run")),
     "seed": (SeedRequest, ("allow_production_seed",)),
     "sql": (SqlRequest, ("sql",)),
     "baseline": (BaselineRequest, ("target", "from", "table", "dry_run")),
     "report": (ReportRequest, ("name",)),
+    "check": (CheckRequest, ("target", "serving")),
+    "capture": (CaptureRequest, ()),
+    "statements": (StatementsRequest, ("color",)),
 }
 ACTIONS: tuple[str, ...] = tuple(_SCHEMA)
 
@@ -173,6 +214,34 @@ def _baseline(event: dict) -> BaselineRequest:
     return BaselineRequest(target=target, dry_run=_bool(event, "dry_run"), from_tool=tool, table=table)
 
 
+def _serving(event: dict) -> tuple[str, ...] | None:
+    if "serving" not in event:
+        return None
+    value = event["serving"]
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(v not in COLORS for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise InvalidEvent(
+            '"serving" lists the colours that still serve after the migrations: ["blue", "green"] (expand, '
+            f'the default), or the live one alone for a contract step, e.g. ["green"]; not {value!r:.60}'
+        )
+    return tuple(c for c in COLORS if c in value)
+
+
+def _color(event: dict) -> str | None:
+    if "color" not in event:
+        return None
+    value = event["color"]
+    if value not in COLORS:
+        raise InvalidEvent(f'"color" must be "blue" or "green", not {value!r:.40}')
+    return value
+
+
 def parse_event(event: Any) -> Request:
     """The typed request for ``event``, or :class:`InvalidEvent` saying what to change."""
     if not isinstance(event, dict):
@@ -199,7 +268,15 @@ def parse_event(event: Any) -> Request:
             target=_target(event),
             dry_run=_bool(event, "dry_run"),
             allow_contract=_bool(event, "allow_contract"),
+            allow_incompatible=_bool(event, "allow_incompatible"),
+            serving=_serving(event),
         )
+    if action == "check":
+        return CheckRequest(target=_target(event), serving=_serving(event))
+    if action == "capture":
+        return CaptureRequest()
+    if action == "statements":
+        return StatementsRequest(color=_color(event))
     if action == "list":
         return ListRequest()
     if action == "rollback":

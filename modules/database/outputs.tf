@@ -1,10 +1,20 @@
+output "app_role_names" {
+  description = "Each colour's own database role, e.g. { blue = \"app_blue\", green = \"app_green\" } (empty when disabled)."
+  value       = var.enabled ? local._color_role : {}
+}
+
 output "app_secret_arn" {
-  description = "ARN of the application role's credentials secret (what the colours' containers log in with), or null when disabled."
+  description = "ARN of the shared application role's secret (the single-role layout, while shared_app_secret is true), or null."
   value       = one(aws_secretsmanager_secret.app[*].arn)
 }
 
+output "app_secret_arns" {
+  description = "ARN of each colour's role's secret (what that colour's containers log in with), e.g. { blue = \"arn:...\", green = \"arn:...\" } (empty when disabled)."
+  value       = { for color, secret in aws_secretsmanager_secret.color : color => secret.arn }
+}
+
 output "app_username" {
-  description = "Name of the application role (DML on the application's tables, no DDL), or null when disabled."
+  description = "Name of the group role that holds the application's DML grants (the colours' roles are its members; the shared role of the single-role layout), or null when disabled."
   value       = var.enabled ? var.app_username : null
 }
 

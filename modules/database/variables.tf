@@ -30,7 +30,7 @@ variable "allowed_security_group_ids" {
 }
 
 variable "app_password_version" {
-  description = "Bump (1, 2, 3, ...) to generate a new password for the application role; the next migrate run sets it in the database."
+  description = "Bump (1, 2, 3, ...) to generate a new password for the shared application role (shared_app_secret); the next migrate run sets it in the database."
   type        = number
   default     = 1
   nullable    = false
@@ -42,7 +42,7 @@ variable "app_password_version" {
 }
 
 variable "app_username" {
-  description = "Name of the application role the colours' containers log in as (it may read and write tables, not change the schema)."
+  description = "Name of the group role that holds the application's DML grants; each colour logs in as \"<app_username>_<colour>\", a member of it (it may read and write tables, not change the schema)."
   type        = string
   default     = "app"
   nullable    = false
@@ -87,6 +87,21 @@ variable "backup_window" {
   validation {
     condition     = var.backup_window == null || can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$", var.backup_window))
     error_message = "backup_window must be \"hh24:mi-hh24:mi\" in UTC, e.g. \"02:00-03:00\", or null."
+  }
+}
+
+variable "color_password_versions" {
+  description = "Bump a colour's number (1, 2, 3, ...) to generate a new password for that colour's role alone; the next migrate run sets it in the database, and that colour's tasks must start again to read it (the stack restarts them when its database.password_version changes)."
+  type = object({
+    blue  = optional(number, 1)
+    green = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for version in [var.color_password_versions.blue, var.color_password_versions.green] : version >= 1 && floor(version) == version])
+    error_message = "color_password_versions must hold whole numbers of 1 or more, e.g. { green = 2 } to rotate green's password."
   }
 }
 
@@ -329,6 +344,13 @@ variable "secret_recovery_window_days" {
     condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
     error_message = "secret_recovery_window_days must be 0 or a whole number from 7 to 30."
   }
+}
+
+variable "shared_app_secret" {
+  description = "Keep the secret of the single role both colours shared before each had its own (<name>/database/<app_username>): true while a colour still logs in with it during the move to a role per colour (docs/runbook.md)."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "subnet_ids" {

@@ -66,8 +66,8 @@ resource "aws_iam_role_policy" "this" {
 }
 
 # The secrets apart from the rest, so the plan shows exactly which secrets the function may read: its own
-# credentials (RDS's secret for a created instance), and the application role's (it sets that role's
-# password from it); plus the one Parameter Store path where migrate records the roles it has set up.
+# credentials (RDS's secret for a created instance), and the application's roles' (it sets their passwords
+# from them); plus the one Parameter Store path where migrate records the roles it has set up.
 data "aws_iam_policy_document" "secrets" {
   count = local._count
 
@@ -93,6 +93,17 @@ data "aws_iam_policy_document" "secrets" {
     sid       = "RecordRolesReady"
     actions   = ["ssm:PutParameter", "ssm:GetParameter"]
     resources = ["arn:${data.aws_partition.current[0].partition}:ssm:${data.aws_region.current[0].name}:*:parameter${var.ready_path}/*"]
+  }
+
+  # Each colour's role's secret: migrate sets that role's password from it.
+  dynamic "statement" {
+    for_each = length(var.color_secret_arns) > 0 ? ["colors"] : []
+
+    content {
+      sid       = "ReadColorRoleSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for color in sort(keys(var.color_secret_arns)) : var.color_secret_arns[color]]
+    }
   }
 
   dynamic "statement" {

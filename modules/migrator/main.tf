@@ -117,6 +117,11 @@ resource "aws_lambda_function" "this" {
       # Where the database is: an RDS-managed secret holds only username and password.
       var.database_host == null ? {} : { DB_HOST = var.database_host },
       var.database_name == null ? {} : { DB_NAME = var.database_name },
+      { MIGRATOR_APP_GROUP = var.app_group },
+      length(var.color_roles) == 0 ? {} : {
+        MIGRATOR_COLOR_ROLES = join(",", [for color in sort(keys(var.color_roles)) : "${color}=${var.color_roles[color]}"])
+      },
+      { for color in sort(keys(var.color_secret_arns)) : "APP_${upper(color)}_SECRET_ID" => var.color_secret_arns[color] },
       var.app_role_enabled ? { APP_DB_SECRET_ID = var.app_secret_arn } : {},
       var.database_ca_bundle == null ? {} : { MIGRATOR_SSLROOTCERT = var.database_ca_bundle },
     )

@@ -1,5 +1,17 @@
+variable "app_group" {
+  description = "The group role that holds the application's DML grants (MIGRATOR_APP_GROUP); the colours' roles are its members, and it is the shared role of the single-role layout."
+  type        = string
+  default     = "app"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.app_group))
+    error_message = "app_group must be a lower-case role name, e.g. \"app\"."
+  }
+}
+
 variable "app_role_enabled" {
-  description = "Set up the application role from app_secret_arn on every migrate run (a flag rather than a null check, because the secret's ARN is unknown until the secret is created)."
+  description = "Keep the shared application role of the single-role layout (app_secret_arn) logging in with its secret's password on every migrate run (a flag rather than a null check, because the secret's ARN is unknown until the secret is created)."
   type        = bool
   default     = false
   nullable    = false
@@ -13,6 +25,30 @@ variable "app_secret_arn" {
   validation {
     condition     = !var.app_role_enabled || var.app_secret_arn != null
     error_message = "app_secret_arn is required when app_role_enabled = true: pass the application role's secret (the database module's app_secret_arn output)."
+  }
+}
+
+variable "color_roles" {
+  description = "Each colour's own database role (MIGRATOR_COLOR_ROLES), e.g. { blue = \"app_blue\", green = \"app_green\" }; the statement inventory attributes statements to a colour by it. Empty: the migrator's default (<app_group>_<colour>)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = length(var.color_roles) == 0 || (toset(keys(var.color_roles)) == toset(["blue", "green"]) && alltrue([for role in values(var.color_roles) : can(regex("^[a-z][a-z0-9_]{0,62}$", role))]))
+    error_message = "color_roles must name a lower-case role for both blue and green, e.g. { blue = \"app_blue\", green = \"app_green\" }, or be empty."
+  }
+}
+
+variable "color_secret_arns" {
+  description = "ARN of each colour's role's secret (APP_BLUE_SECRET_ID, APP_GREEN_SECRET_ID), e.g. the database module's app_secret_arns: each migrate run creates that role and sets its LOGIN password from it. The keys must be known at plan time (the ARNs need not be)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for color in keys(var.color_secret_arns) : contains(["blue", "green"], color)])
+    error_message = "color_secret_arns keys must be \"blue\" and/or \"green\"."
   }
 }
 

@@ -8,8 +8,8 @@ locals {
   _ecr = regex("^(?:(?P<account>[0-9]{12})\\.dkr\\.ecr\\.(?P<region>[a-z0-9-]+)\\.amazonaws\\.com/(?P<repository>[^:@]+))?", var.image)
   # The only writable paths when the root filesystem is read-only: one task volume each.
   _writable = { for index, path in var.writable_paths : "writable-${index}" => path }
-  # The application role's credentials, read by ECS from Secrets Manager at task start: the whole RDS-shaped
-  # secret, and username and password on their own (the JSON-key form of valueFrom).
+  # This colour's database role's credentials, read by ECS from Secrets Manager at task start: the whole
+  # RDS-shaped secret, and username and password on their own (the JSON-key form of valueFrom).
   _secrets = var.database == null ? [] : [
     { name = "DB_SECRET", valueFrom = var.database.secret_arn },
     { name = "DB_USERNAME", valueFrom = "${var.database.secret_arn}:username::" },
@@ -140,6 +140,13 @@ resource "aws_ecs_service" "this" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # Tasks read their secrets only when they start: a rotated password (database.password_version) needs new
+  # tasks, so a change of it deploys the service again, and only this colour's.
+  force_new_deployment = true
+  triggers = var.database == null ? {} : {
+    database_password_version = tostring(var.database.password_version)
   }
 
   network_configuration {

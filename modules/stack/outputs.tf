@@ -13,6 +13,11 @@ output "alb_arn" {
   value       = one(aws_lb.this[*].arn)
 }
 
+output "alb_arn_suffix" {
+  description = "The ALB's ARN suffix (app/<name>/<id>): its LoadBalancer dimension in CloudWatch, or null when disabled."
+  value       = one(aws_lb.this[*].arn_suffix)
+}
+
 output "alb_dns_name" {
   description = "DNS name of the ALB (an alias target for the live record), or null when disabled."
   value       = one(aws_lb.this[*].dns_name)

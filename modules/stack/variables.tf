@@ -121,12 +121,13 @@ variable "cpu_architecture" {
 }
 
 variable "database" {
-  description = "The shared PostgreSQL the containers use, or null for none: host, port and name (passed as DB_HOST, DB_PORT, DB_NAME), the application role's secret (DB_SECRET, DB_USERNAME, DB_PASSWORD through ECS secrets), and how to reach it: its security groups (a created instance) or CIDR blocks (an existing server)."
+  description = "The shared PostgreSQL the containers use, or null for none: host, port and name (passed as DB_HOST, DB_PORT, DB_NAME), this colour's role's secret (DB_SECRET, DB_USERNAME, DB_PASSWORD through ECS secrets) and its password_version (a change starts the tasks again, so they read a rotated password), and how to reach it: its security groups (a created instance) or CIDR blocks (an existing server)."
   type = object({
     host               = string
     port               = number
     name               = string
     secret_arn         = string
+    password_version   = optional(number, 1)
     security_group_ids = optional(list(string), [])
     cidr_blocks        = optional(list(string), [])
   })

@@ -10,7 +10,10 @@ every other tool (Makefile, tests, the demo) finds the same services.
 
 The PostgreSQL server refuses to run as root, so as root it runs as the ``postgres`` user. It serves TLS
 with a certificate for ``localhost`` signed by a local test CA (``.local/tls/ca.pem``), because the migrator
-requires TLS wherever it reads its credentials from Secrets Manager, as on AWS.
+requires TLS wherever it reads its credentials from Secrets Manager, as on AWS. It preloads
+``pg_stat_statements`` (RDS loads it by default from PostgreSQL 11 on), whose view the statement inventory
+reads, and the migrator's user gets what the RDS master user has: CREATEROLE, CREATEDB and
+``pg_read_all_stats`` (RDS: through ``rds_superuser``, a member of ``pg_monitor``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ STATE_BUCKET = "release-kit-tfstate"
 LOCAL_TFVARS = REPO / "terraform" / "env" / "local.tfvars"
 APP_DATABASE = "app"
 APP_USER = "migrator"
+# Preloaded: the statement inventory reads its view (RDS loads it by default on PostgreSQL 11 and later).
+PRELOAD = "pg_stat_statements"
 
 
 class LocalEnvError(RuntimeError):
@@ -199,6 +204,7 @@ def _start_postgres(state: dict) -> None:
     options = (
         f"-p {state['pg_port']} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
         " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+        f" -c shared_preload_libraries={PRELOAD}"
     )
     subprocess.run(
         _as_postgres(
@@ -229,15 +235,22 @@ def _ensure_server_certificate(data: Path) -> None:
             shutil.chown(path, "postgres", "postgres")
 
 
-def _serves_tls(raw: dict) -> bool:
+def _outdated_settings(raw: dict) -> list[str]:
+    """What a running server started by an older local default lacks (TLS, the preloaded
+    pg_stat_statements): both need a restart."""
     import psycopg  # imported late: `env` and `down` must work before the venv has it
 
     admin = State(**raw).admin_url
     try:
         with psycopg.connect(admin, connect_timeout=5) as conn:
-            return conn.execute("SHOW ssl").fetchone()[0] == "on"
+            ssl = conn.execute("SHOW ssl").fetchone()[0]
+            preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
     except psycopg.Error:
-        return True  # not reachable as expected: leave it to the normal start logic
+        return []  # not reachable as expected: leave it to the normal start logic
+    missing = [] if ssl == "on" else ["TLS"]
+    if PRELOAD not in [name.strip() for name in preload.split(",")]:
+        missing.append(PRELOAD)
+    return missing
 
 
 def local_ca_file() -> Path:
@@ -263,7 +276,10 @@ def _ensure_app_database(state: State) -> None:
         # application's) least-privileged roles. temp_file_limit and track_activities are superuser-only; on
         # RDS they belong in the parameter group, here the migrator may set them per role so the local
         # default exercises them.
-        conn.execute(f"ALTER ROLE {APP_USER} CREATEROLE")
+        conn.execute(f"ALTER ROLE {APP_USER} CREATEROLE CREATEDB")
+        # Other roles' statements in pg_stat_statements (the statement inventory). RDS: the master user has
+        # it through rds_superuser, a member of pg_monitor, which is a member of pg_read_all_stats.
+        conn.execute(f"GRANT pg_read_all_stats TO {APP_USER}")
         conn.execute(f"GRANT SET ON PARAMETER temp_file_limit, track_activities TO {APP_USER}")
         # Re-applied every start: the recorded password is the one source of truth.
         conn.execute(
@@ -273,6 +289,10 @@ def _ensure_app_database(state: State) -> None:
         )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone():
             conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_USER}")
+    # The view is per database, and only a superuser may create it here (the extension is not trusted); on
+    # RDS the master user may (rds_superuser), which is what the migrator tries when it is missing.
+    with psycopg.connect(state.admin_url.rsplit("/", 1)[0] + f"/{APP_DATABASE}", autocommit=True) as conn:
+        conn.execute(f"CREATE EXTENSION IF NOT EXISTS {PRELOAD}")
 
 
 # ------------------------------------------------------------------------------------------------ moto
@@ -405,9 +425,10 @@ def _up() -> State:
     )
     if not (_alive(raw["moto_pid"]) and _port_open(raw["moto_port"])):
         _start_moto(raw)
-    if raw["pg_data"] and _postgres_running(raw["pg_data"]) and not _serves_tls(raw):
-        # Started before the local default served TLS: restart it with its certificate.
-        _say("restarting PostgreSQL to serve TLS")
+    outdated = _outdated_settings(raw) if raw["pg_data"] and _postgres_running(raw["pg_data"]) else []
+    if outdated:
+        # Started by an older local default: restart it with its certificate and preloaded libraries.
+        _say(f"restarting PostgreSQL for {' and '.join(outdated)}")
         subprocess.run(
             _as_postgres(["pg_ctl", "-D", raw["pg_data"], "-m", "fast", "-w", "stop"]),
             check=True,

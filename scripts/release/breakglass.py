@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts.release import environment, journal, observe, releasestate, trafficfile
+from scripts.release import environment, evidence, journal, observe, releasestate, trafficfile
 from scripts.release.environment import PLANS_DIR, say
 from scripts.release.plan_review import WEIGHTED_RECORDS, foreign_changes
 from scripts.release.releasestate import StateError, Store
@@ -208,6 +208,10 @@ def rollback_to(ws: Workspace, session: Session, outputs: dict, traffic: Traffic
             f"in {restored.seconds:.1f}s"
         )
     restored.warnings = reconcile(ws, traffic)
+    # The colour whose weight just reached 0: its statements from now on are evidence for the contract gate.
+    evidence.mark_zero(
+        outputs, restored.weights_before, restored.weights_after, restored.change_id is not None
+    )
     for warning in restored.warnings:
         say(f"    warning: {warning}")
     return restored

@@ -2,19 +2,25 @@
 
 A contract step removes or tightens something the previous release may still use, so it is refused while
 the colour that is not live still takes traffic (its Route 53 weight, as Route 53 answers in the zone named by
-its ID, is above 0, or its record is missing, which proves nothing) or still runs tasks (its ECS service's
-running count), and while the live colour does not run what Terraform deployed (an ECS circuit breaker that
-reverted it to the previous release's task definition would be broken by the contract step). FORCE_CONTRACT=1
-overrides; the override, with the evidence it overrode, goes to the journal.
+its ID, is above 0, or its record is missing, which proves nothing), still runs tasks (its ECS service's
+running count), still has a session of its own database role open or ran a statement since its weight
+reached 0 (the statement inventory, through the migrator), or its load balancer still served requests or
+held connections in the last CONTRACT_QUIET_MINUTES (CloudWatch: long-lived connections do not move on a DNS
+switch; see evidence.py); and while the live colour does not run what Terraform deployed (an ECS circuit
+breaker that reverted it to the previous release's task definition would be broken by the contract step).
+FORCE_CONTRACT=1 overrides; the override, with the evidence it overrode, goes to the journal. A contract step
+that passes is then checked against the live colour's statements only (``serving``): the old one is gone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from scripts.release import evidence as evidence_of
 from scripts.release import journal, observe, verify
 from scripts.release.tf import Workspace
 
@@ -34,10 +40,18 @@ class Evidence:
     previous_running: int
     previous_desired: int
     live_problem: str | None = None  # why the live colour does not run what Terraform deployed, if so
+    database: evidence_of.DatabaseEvidence | None = None
+    load_balancer: evidence_of.LoadBalancerEvidence | None = None
 
     @property
     def retired(self) -> bool:
-        return self.previous_weight == 0 and self.previous_running == 0 and not self.live_problem
+        return (
+            self.previous_weight == 0
+            and self.previous_running == 0
+            and not self.live_problem
+            and (self.database is None or self.database.quiet)
+            and (self.load_balancer is None or self.load_balancer.quiet)
+        )
 
     def describe(self) -> str:
         weight = (
@@ -49,9 +63,33 @@ class Evidence:
             f"{self.previous_color} {weight} and runs {self.previous_running} task(s) "
             f"(desired {self.previous_desired})"
         )
+        for more in (self.database, self.load_balancer):
+            if more is not None:
+                text += f"; {more.describe(self.previous_color or '?')}"
         if self.live_problem:
             text += f", and {self.live_color} does not run what Terraform deployed ({self.live_problem})"
         return text
+
+
+def gather_all(
+    ws: Workspace, session: Session, outputs: dict, *, function: str | None, invoke=None
+) -> Evidence:
+    """:func:`gather`, plus what the database and the previous colour's load balancer say."""
+    found = gather(session, outputs)
+    previous = found.previous_color
+    if previous is None:
+        return found
+    minutes = evidence_of.quiet_minutes(ws.env)
+    database = None
+    if function and invoke is not None:
+        try:
+            events = journal.read(ws)
+        except journal.JournalError:
+            events = []
+        database = evidence_of.database(invoke, function, previous, events, minutes)
+    stack = (outputs.get("stacks") or {}).get(previous) or {}
+    balancer = evidence_of.load_balancer(session, stack.get("alb_arn_suffix"), minutes)
+    return dataclasses.replace(found, database=database, load_balancer=balancer)
 
 
 def gather(session: Session, outputs: dict) -> Evidence:
@@ -71,9 +109,18 @@ def gather(session: Session, outputs: dict) -> Evidence:
     return Evidence(live, previous, weight, tasks["running"], tasks["desired"], problem)
 
 
-def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrations: list[str]) -> Evidence:
+def check(
+    ws: Workspace,
+    session: Session,
+    outputs: dict,
+    *,
+    force: bool,
+    migrations: list[str],
+    function: str | None = None,
+    invoke=None,
+) -> Evidence:
     """Refuse (ContractGateError) unless the previous colour is retired or ``force``; record an override."""
-    evidence = gather(session, outputs)
+    evidence = gather_all(ws, session, outputs, function=function, invoke=invoke)
     if evidence.retired:
         return evidence
     if not force:
@@ -82,7 +129,8 @@ def check(ws: Workspace, session: Session, outputs: dict, *, force: bool, migrat
             f"{evidence.describe()}, so old code the contract step breaks may still run. "
             f"Drain {evidence.previous_color} (`make release COLOR={evidence.live_color}` to completion), "
             f"disable it ({evidence.previous_color}.enabled = false, or desired_count = 0, then plan and "
-            "apply), or wait until its tasks stop; and let the live colour finish its deployment "
+            "apply), or wait until its tasks, sessions and connections are gone and it has been quiet for "
+            "CONTRACT_QUIET_MINUTES; and let the live colour finish its deployment "
             f"(`make verify COLOR={evidence.live_color}`). FORCE_CONTRACT=1 overrides, and the override is "
             "recorded in the journal"
         )
@@ -129,8 +177,19 @@ def gate_event(ws: Workspace, function_name: str, event: dict) -> dict:
     import boto3
 
     outputs = ws.outputs()
-    evidence = check(ws, boto3.session.Session(), outputs, force=force, migrations=contracts)
+    evidence = check(
+        ws,
+        boto3.session.Session(),
+        outputs,
+        force=force,
+        migrations=contracts,
+        function=function_name,
+        invoke=invoke,
+    )
     print(f"[migrate] contract gate: {evidence.describe()}", file=sys.stderr)
+    # The old colour is gone (or the operator says so): only the live one's statements must keep working.
+    if "serving" not in event and evidence.live_color:
+        event = {**event, "serving": [evidence.live_color]}
     return {**event, "allow_contract": True} if force else event
 
 
@@ -146,6 +205,8 @@ def journal_run(ws: Workspace, event: dict, result: dict) -> None:
         action=event["action"],
         migrations=ids,
         allow_contract=bool(event.get("allow_contract")),
+        serving=event.get("serving"),
         outcome="applied" if result.get("ok") else "failed",
         reason=None if result.get("ok") else (result.get("error") or {}).get("message"),
+        **evidence_of.overridden(result),
     )

@@ -3,24 +3,32 @@
     1. build the migrator package
     2. deploy blue at version 1 (green not deployed yet)
     3. migrate the schema through the deployed function (up to the tables version 1 needs)
-    4. deploy green at version 2 next to it; blue keeps all the traffic
-    5. `make release COLOR=green MIGRATE=1`: verify green, run the expand migrations, 10% to green, bake...
-       and green's 5xx alarm fires during the bake, so the release rolls back by itself, through the
-       break-glass path (one Route 53 change batch, no plan, no state lock)
-    6. `make release COLOR=green` again, alarms quiet: 10% -> 50% -> 100%, completed
-    7. `make status`
+    4. blue's traffic: version 1's statements run as blue's own database role (`make traffic COLOR=blue`),
+       and the statement inventory records them (`make statements COLOR=blue`)
+    5. deploy green at version 2 next to it; blue keeps all the traffic
+    6. a developer's first try at version 2's schema change renames users.full_name to display_name in one
+       expand migration: `make release COLOR=green MIGRATE=1` stops at its migrate step, before any traffic
+       moves, because the migration breaks blue's statements (named, with the fix)
+    7. the fix (add display_name, backfill it in batches, index: the repository's 0004-0006) is deployed and
+       the release resumes: the check passes, 10% to green, bake... and green's 5xx alarm fires during the
+       bake, so the release rolls back by itself, through the break-glass path (one Route 53 change batch,
+       no plan, no state lock)
+    8. green's traffic (version 2's statements, as green's role), then `make release COLOR=green` again,
+       alarms quiet: 10% -> 50% -> 100%, completed
+    9. blue is drained (desired_count 0) and the contract step 0007 (drop full_name) runs: the gate finds no
+       weight, task, session, statement or connection of blue, and the check holds for green alone
+   10. `make status`
 
-Nothing produces metrics on the local default, so the demo stands in for CloudWatch twice, and says so: step 5
-fires the alarm the way CloudWatch would when the threshold is crossed (SetAlarmState), and during both
-releases it publishes synthetic traffic, RequestCount datapoints for each colour's load balancer
-(PutMetricData), because a bake that saw fewer than MIN_REQUESTS requests is inconclusive and never passes.
-moto accepts datapoints in the AWS/ApplicationELB namespace; AWS reserves "AWS/" namespaces for its own
-services, so on AWS only the load balancer itself can publish them.
-
-Each step prints what it does, its progress and its time, and the demo stops at the first failure with the
-reason. The contract migration is deliberately left pending: it runs
-only once the old colour is retired. The demo works on a copy of terraform/env under .local/demo/env (a
-release writes live_color there), so your checkout's tfvars never change.
+Nothing produces metrics or runs containers on the local default, so the demo stands in for them, and says
+so: step 7 fires the alarm the way CloudWatch would when the threshold is crossed (SetAlarmState); during
+the releases it publishes synthetic traffic, RequestCount datapoints for each colour's load balancer
+(PutMetricData), because a bake that saw fewer than MIN_REQUESTS requests is inconclusive and never passes
+(moto accepts datapoints in the AWS/ApplicationELB namespace; AWS reserves "AWS/" namespaces for its own
+services, so on AWS only the load balancer itself can publish them); and `make traffic` stands in for each
+colour's application. Each step prints what it does, its progress and its time, and the demo stops at the
+first failure with the reason. The demo works on a copy of terraform/env under .local/demo/env (a release
+writes live_color there), so your checkout's tfvars never change; a second run first rolls the schema back
+to version 1's.
 """
 
 from __future__ import annotations
@@ -35,9 +43,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts import LOCAL_DIR
+from scripts import LOCAL_DIR, REPO
 from scripts.localdefault import localenv
-from scripts.release import environment, observe, releasestate, rollout, status, switch, trafficfile
+from scripts.release import (
+    contract,
+    environment,
+    evidence,
+    observe,
+    releasestate,
+    rollout,
+    status,
+    switch,
+    traffic,
+    trafficfile,
+)
 from scripts.release.invoke import InvokeError, invoke
 from scripts.release.tf import ENV_DIR, TerraformError
 
@@ -55,15 +74,22 @@ class DemoFailed(RuntimeError):
     pass
 
 
-def overlay(name: str, *, green_enabled: bool = True) -> tuple[Path, ...]:
+# A developer's first try at version 2's schema change: one expand migration that renames the column.
+BAD_EXPAND = ("0004_rename_full_name", "ALTER TABLE users RENAME COLUMN full_name TO display_name;\n")
+
+
+def overlay(
+    name: str, *, green_enabled: bool = True, blue_count: int = 1, package: Path | None = None
+) -> tuple[Path, ...]:
     """A tfvars file layered over terraform/env/local.tfvars: what a pull request would change (never the
     traffic: that lives in the env tfvars only)."""
     OVERLAY_DIR.mkdir(parents=True, exist_ok=True)
     path = OVERLAY_DIR / f"{name}.tfvars"
     path.write_text(
-        f'blue  = {{ enabled = true, image = "{V1}", container_port = 80, {MOTO_SERVICE} }}\n'
-        f'green = {{ enabled = {str(green_enabled).lower()}, image = "{V2}", container_port = 80, '
+        f'blue  = {{ enabled = true, image = "{V1}", container_port = 80, desired_count = {blue_count}, '
         f"{MOTO_SERVICE} }}\n"
+        f'green = {{ enabled = {str(green_enabled).lower()}, image = "{V2}", container_port = 80, '
+        f"{MOTO_SERVICE} }}\n" + (f'migrator_package_path = "{package}"\n' if package else "")
     )
     return (path,)
 
@@ -93,6 +119,48 @@ def synthetic_traffic(stop: threading.Event) -> None:
                 if arn
             ],
         )
+
+
+_MANIFEST = """\"\"\"The repository's manifest, changed as a developer would: {why}.\"\"\"
+from pathlib import Path
+
+from migrator import sql_pair
+
+from migrations import _repository_manifest as _repository
+
+_SQL = Path(__file__).resolve().parent / "sql"
+_ADDED = tuple(sql_pair(_SQL / stem) for stem in {stems!r})
+MIGRATIONS = tuple(m for m in _repository.MIGRATIONS if {keep}) + _ADDED
+SEEDS = _repository.SEEDS
+MODULES = (*_repository.MODULES, "migrations._repository_manifest")
+FILES = (*_repository.FILES, *(f"migrations/sql/{{stem}}.up.sql" for stem in {stems!r}))
+"""
+
+
+def package_with(
+    output: Path, added: list[tuple[str, str]], *, keep_through: str | None = None, why: str = ""
+) -> Path:
+    """The migrator package built from this tree, its manifest changed as a developer would: the
+    repository's migrations (up to and including ``keep_through`` when given), then ``added`` (stem, up
+    SQL) as SQL-file migrations. Built by the same build as `make build`, into ``output``."""
+    root = output.parent / f"{output.stem}-tree"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "lambda").symlink_to(REPO / "lambda")
+    shutil.copytree(REPO / "migrations", root / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "migrations" / "manifest.py").rename(root / "migrations" / "_repository_manifest.py")
+    for stem, sql in added:
+        (root / "migrations" / "sql" / f"{stem}.up.sql").write_text(sql)
+    keep = f"m.id <= {keep_through!r}" if keep_through else "True"
+    stems = [stem for stem, _ in added]
+    (root / "migrations" / "manifest.py").write_text(_MANIFEST.format(why=why, stems=stems, keep=keep))
+    subprocess.run(
+        [sys.executable, "-m", "scripts.tooling.build_lambda", "--source-root", str(root), "--output",
+         str(output), "--wheel-cache", str(REPO / ".local" / "wheels")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return output
 
 
 def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
@@ -149,6 +217,109 @@ def release_green(var_files: tuple[Path, ...], *, fire_alarm: bool) -> dict:
         raise DemoFailed(f"the release ended {summary['outcome']}, expected {expected}: {summary['reason']}")
     print(f"    Route 53 now answers {route53_weights()}", file=sys.stderr)
     return summary
+
+
+def run_traffic(color: str) -> dict:
+    """`make traffic COLOR=<color>`: the colour's own statements as its own role; then what the inventory
+    holds of it (`make statements COLOR=<color>`)."""
+    conn, how = traffic.connect_as(color, ENV)
+    with conn:
+        summary = traffic.run(conn, color, rounds=2)
+    info = migrate({"action": "statements", "color": color})["colors"][color]
+    print(
+        f"    {color} ran {summary['executed']} statements as {how}; the inventory holds "
+        f"{info['statements']} distinct statements of {info['role']} ({info['calls']} calls) over "
+        f"{', '.join(info['tables'])}",
+        file=sys.stderr,
+    )
+    return summary
+
+
+def bad_expand_refused() -> dict:
+    """Deploy a migrator whose next migration renames full_name in one expand step, and release green with
+    it: the release stops at its migrate step, before any traffic moves, naming blue's broken statement."""
+    package = package_with(
+        OVERLAY_DIR / "migrator-rename.zip",
+        [BAD_EXPAND],
+        keep_through=MIGRATE_FOR_V1,
+        why="version 2's display_name by renaming full_name, marked expand",
+    )
+    files = overlay("2b-rename-migration", package=package)
+    print(f"    deploying a migrator with {BAD_EXPAND[0]} (expand): {BAD_EXPAND[1].strip()}", file=sys.stderr)
+    deploy("blue", files)
+    summary = rollout.release(
+        ENV,
+        "green",
+        steps="10,50,100",
+        bake_seconds="3",
+        migrate=True,
+        auto_approve=True,
+        extra_var_files=files,
+    )
+    reason = summary.get("reason") or ""
+    if summary["outcome"] != "stopped" or "breaks blue" not in reason:
+        print(json.dumps(summary))
+        raise DemoFailed(f"the rename was not refused before traffic moved: {summary['outcome']}: {reason}")
+    weights = route53_weights()
+    if weights.get("green"):
+        raise DemoFailed(f"traffic moved although the migration was refused: {weights}")
+    print(f"    refused at the migrate step (named above, with the fix); Route 53 still answers {weights}",
+          file=sys.stderr)  # fmt: skip
+    return {"outcome": summary["outcome"], "step": "migrate"}
+
+
+def fix_and_resume() -> dict:
+    """Deploy the migrations that do it right (the repository's own: add, backfill, index), then resume."""
+    print("    deploying the repository's migrator (0004 add, 0005 backfill, 0006 index)", file=sys.stderr)
+    deploy("blue", overlay("2-green-v2"))
+    return release_green(overlay("2-green-v2"), fire_alarm=True)
+
+
+def contract_after_drain() -> dict:
+    """Drain blue (desired_count 0), then `make migrate ALLOW_CONTRACT=1`: the contract gate's evidence,
+    then the compatibility check of 0007 against green alone."""
+    deploy("green", overlay("3-blue-drained", blue_count=0))
+    ws = environment.workspace(ENV)
+    ws.export_aws_env()
+    function = ws.outputs()["migrator_function_name"]
+    event = contract.gate_event(ws, function, {"action": "migrate", "allow_contract": True})
+    result = invoke(function, event)
+    contract.journal_run(ws, event, result)
+    if not result.get("ok"):
+        error = result.get("error", {})
+        raise DemoFailed(f"the contract step failed: {error.get('type')}: {error.get('message')}")
+    print(f"    {evidence.describe_compatibility(result)}", file=sys.stderr)
+    return result
+
+
+def deploy_blue_v1() -> dict:
+    """Deploy blue at version 1. A second run finds blue drained (the first one ended with the contract step,
+    green live): blue gets its task back first, with green still live, so it can be verified."""
+    green_up = green_deployed()
+    ws = environment.workspace(ENV)
+    stacks = ws.outputs().get("stacks") or {}
+    if "blue" in stacks:
+        from scripts.release import observe
+
+        counts = observe.task_counts(environment.aws_session(ws), {"blue": stacks["blue"]})
+        if counts.get("blue", {}).get("desired") == 0:
+            print(
+                "    an earlier run left blue drained: it gets its task back first, green still live",
+                file=sys.stderr,
+            )
+            deploy("green", overlay("0-blue-back"))
+    return deploy("blue", overlay("1-blue-v1", green_enabled=green_up))
+
+
+def first_run_state() -> None:
+    """A second run starts where the first one did: the schema back at version 1's (0003)."""
+    applied = applied_migrations()
+    if any(m > MIGRATE_FOR_V1 for m in applied):
+        print(
+            f"    an earlier run applied {', '.join(applied)}: rolling back to {MIGRATE_FOR_V1}",
+            file=sys.stderr,
+        )
+        migrate({"action": "rollback", "target": MIGRATE_FOR_V1})
 
 
 def _boto(service: str):
@@ -218,25 +389,38 @@ def main() -> int:
         ),
         (
             "deploy blue at version 1 (green not deployed yet)",
-            lambda: deploy("blue", overlay("1-blue-v1", green_enabled=green_deployed())),
+            deploy_blue_v1,
         ),
         (
             f"migrate through the deployed function, up to {MIGRATE_FOR_V1}",
-            lambda: migrate({"action": "migrate", "target": MIGRATE_FOR_V1}),
+            lambda: (first_run_state(), migrate({"action": "migrate", "target": MIGRATE_FOR_V1}))[1],
+        ),
+        (
+            "blue's traffic, as blue's own database role (make traffic COLOR=blue)",
+            lambda: run_traffic("blue"),
         ),
         (
             "deploy green at version 2 beside it (blue keeps all traffic)",
             lambda: deploy("blue", overlay("2-green-v2")),
         ),
         (
-            "release green with the expand migrations; green's 5xx alarm fires in the first bake, and the "
+            "release green with a migration that renames full_name (marked expand): refused before traffic",
+            bad_expand_refused,
+        ),
+        (
+            "deploy the right migrations and resume; green's 5xx alarm fires in the first bake, and the "
             "break-glass rollback returns the weights",
-            lambda: release_green(overlay("2-green-v2"), fire_alarm=True),
+            fix_and_resume,
+        ),
+        (
+            "green's traffic, as green's own database role (make traffic COLOR=green)",
+            lambda: run_traffic("green"),
         ),
         (
             "release green again, alarms quiet: 10% -> 50% -> 100%",
             lambda: release_green(overlay("2-green-v2"), fire_alarm=False),
         ),
+        ("drain blue, then the contract step 0007 (ALLOW_CONTRACT=1)", contract_after_drain),
         ("make status", show_status),
     ]
     try:

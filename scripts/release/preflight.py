@@ -17,6 +17,9 @@ questions:
   an existing database needs existing_secret_arn or TF_VAR_database_password;
 * and, from ``account``: the service-linked roles, the quotas the first apply spends, the KMS key, the zone's
   delegation and CAA records, a team's own VPC, and whether an existing database is reachable.
+* the statement inventory's source: pg_stat_statements is loaded, installed in the database and readable
+  for the migrator (pg_read_all_stats). It asks the database directly (DATABASE_URL, or the local default),
+  or the deployed migrator (its capture action); before the first apply there is neither, and it says SKIP.
 
 The tfvars are read by Terraform itself (``terraform console`` over a scratch configuration that declares
 the variables as ``any``), so HCL is parsed the way plan will parse it.
@@ -394,6 +397,57 @@ def check_database_password(tfvars: dict[str, Any]) -> Check:
     return Check("database password", PASS, f"set ({len(password)} characters)")
 
 
+def check_statement_inventory(env: str) -> Check:
+    """pg_stat_statements loaded, installed and readable for the migrator (the compatibility check reads
+    it)."""
+    name = "statement inventory"
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url and env == "local":
+        from scripts.localdefault import localenv
+
+        state = localenv.load_state()
+        url = state.app_url if state else ""
+    if url:
+        import psycopg
+        from migrator.runner import inventory
+
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                status = inventory.source_status(conn)
+        except psycopg.Error as exc:
+            return Check(name, FAIL, f"cannot reach the database to ask ({str(exc).strip()[:200]})")
+        if status["ok"]:
+            return Check(name, PASS, f"pg_stat_statements loaded and readable ({status['installed']})")
+        return Check(name, FAIL, status["reason"])
+    return _inventory_through_the_migrator(env, name)
+
+
+def _inventory_through_the_migrator(env: str, name: str) -> Check:
+    from scripts.release import environment
+    from scripts.release.invoke import InvokeError, invoke
+
+    try:
+        ws = environment.workspace(env)
+        ws.init()
+        function = ws.outputs().get("migrator_function_name")
+    except Exception:
+        function = None
+    if not function:
+        return Check(
+            name,
+            SKIP,
+            "no deployed migrator to ask yet (before the first apply): run `make preflight` again after it, "
+            "or set DATABASE_URL",
+        )
+    try:
+        result = invoke(function, {"action": "capture"})
+    except InvokeError as exc:
+        return Check(name, FAIL, f"the migrator could not be invoked: {exc}")
+    if result.get("ok"):
+        return Check(name, PASS, "pg_stat_statements loaded and readable (asked the deployed migrator)")
+    return Check(name, FAIL, (result.get("error") or {}).get("message") or "the capture failed")
+
+
 # ------------------------------------------------------------------------------------------ the run
 
 
@@ -434,6 +488,7 @@ def preflight(
         lambda: account.check_caa(session, tfvars),
         lambda: account.check_network(session, tfvars, region),
         lambda: account.check_database(session, tfvars, region),
+        lambda: check_statement_inventory(env),
     ]
     for run in guarded:
         try:

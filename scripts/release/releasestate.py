@@ -78,6 +78,7 @@ class Rollout:
     applied: dict | None = None  # the Traffic last applied by this release
     started_at: float = field(default_factory=time.time)
     migrations: list[str] = field(default_factory=list)
+    allow_incompatible: bool = False  # ALLOW_INCOMPATIBLE=1: the migrate step lets a check failure through
     started_by: str | None = None
     updated_at: str | None = None
     ended: dict | None = None  # {outcome, at, by, reason} once it is over

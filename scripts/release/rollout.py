@@ -3,8 +3,12 @@
 
 A release is a short list of steps, as data (the way Argo Rollouts declares one):
 
-    verify            the target colour is deployed, runs what Terraform deployed, and no alarm of it fires
-    migrate           (MIGRATE=1) the pending expand migrations, through the deployed function
+    verify            the target colour is deployed, runs what Terraform deployed, none of its alarms
+                      fires, and its tasks hold its database role's current password (a rotation needs new
+                      tasks and `make migrate`)
+    migrate           (MIGRATE=1) the pending expand migrations, through the deployed function, which
+                      refuses any that would break a statement blue or green has run (ALLOW_INCOMPATIBLE=1
+                      overrides, journalled)
     weight <p>        write the traffic settings for p% to the target into the env tfvars, plan, check that
                       the plan changes only the two weighted records, apply
     bake <s>          watch both colours' alarms for s seconds (see ``bake``): an alarm of the target's rolls
@@ -40,6 +44,7 @@ from scripts.release import (
     bake,
     breakglass,
     environment,
+    evidence,
     exitcodes,
     journal,
     observe,
@@ -48,7 +53,7 @@ from scripts.release import (
     trafficfile,
 )
 from scripts.release.bake import Aborted, AlarmFired, Inconclusive, Stopped
-from scripts.release.environment import BadInput, Refused, ReleaseError, say
+from scripts.release.environment import COLORS, BadInput, Refused, ReleaseError, say
 from scripts.release.plan_review import foreign_changes, review
 from scripts.release.releasestate import Rollout, StateConflict, StateError, Store
 from scripts.release.tf import ApplyProgress, Workspace
@@ -204,6 +209,9 @@ def verify_target(ws: Workspace, session: Session, rollout: Rollout, alarms: dic
         raise Stopped(
             f"{rollout.target}'s alarm(s) {', '.join(firing)} are in ALARM (or missing) before the release"
         )
+    rotated = evidence.rotation_check(session, ws.outputs(), rollout.target)
+    if rotated:
+        raise Stopped(f"{rollout.target} may not take traffic yet: {'; '.join(rotated)}")
 
 
 def migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout) -> list[str]:
@@ -223,6 +231,7 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
     listed = invoke(function, {"action": "list"})
     if not listed.get("ok"):
         raise Stopped(f"the migrator's list failed: {listed.get('error')}")
+    # Expand migrations: both colours serve while traffic moves, so both colours' statements must work.
     expand: list[str] = []
     for migration in listed["migrations"]:
         if migration["state"] != "pending":
@@ -234,8 +243,11 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
     if not expand:
         say("    no expand migrations pending")
         return []
-    say(f"    running expand migrations {', '.join(expand)} through {function}")
-    result = invoke(function, {"action": "migrate", "target": expand[-1]})
+    say(f"    running expand migrations {', '.join(expand)} through {function} (checked for blue and green)")
+    event = {"action": "migrate", "target": expand[-1], "serving": list(COLORS)}
+    if rollout.allow_incompatible:
+        event["allow_incompatible"] = True
+    result = invoke(function, event)
     outcome = "applied" if result.get("ok") else "failed"
     _journal(
         ws,
@@ -245,9 +257,13 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
         migrations=expand,
         outcome=outcome,
         reason=None if result.get("ok") else json.dumps(result.get("error")),
+        **evidence.overridden(result),
     )
     if not result.get("ok"):
-        raise Stopped(f"the expand migrations failed, no traffic was moved: {result.get('error')}")
+        error = result.get("error") or {}
+        verb = "were refused" if error.get("type") == "Incompatible" else "failed"
+        raise Stopped(f"the expand migrations {verb}, no traffic was moved: {error.get('message') or error}")
+    say(f"    {evidence.describe_compatibility(result)}")
     return expand
 
 
@@ -302,6 +318,7 @@ def release(
     min_requests: str | None = None,
     allow_short_bake: bool = False,
     break_lock: bool = False,
+    allow_incompatible: bool = False,
 ) -> dict:
     """Run (or resume) a progressive release to ``target``, holding ENV's release lock; returns the JSON
     summary."""
@@ -330,6 +347,7 @@ def release(
             extra_var_files,
             minimum,
             allow_short_bake,
+            allow_incompatible,
         )
     finally:
         warning = store.unlock()
@@ -351,6 +369,7 @@ def _release(
     extra_var_files: tuple[Path, ...],
     minimum: int,
     allow_short_bake: bool,
+    allow_incompatible: bool,
 ) -> dict:
     env = ws.env
     rollout = store.load()
@@ -397,6 +416,7 @@ def _release(
             steps=build_steps(percents, seconds, migrate),
             start=asdict(current),
             started_by=releasestate.actor(session),
+            allow_incompatible=allow_incompatible,
         )
         _check_bake_length(session, outputs, rollout, allow_short_bake)
         plan_text = ", ".join(_describe(s, rollout) for s in rollout.steps)
@@ -452,6 +472,7 @@ def _run(
             elif step["do"] == "weight":
                 traffic = Traffic.for_share(rollout.source, rollout.target, step["percent"])
                 moved = shift(ws, traffic, label=f"{step['percent']}% to {rollout.target}")
+                evidence.mark_zero(outputs, moved.weights_before, moved.weights_after, moved.applied)
                 rollout.applied = asdict(traffic)
                 _journal(
                     ws,
@@ -653,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
             min_requests=min_requests,
             allow_short_bake=environment.flag("ALLOW_SHORT_BAKE"),
             break_lock=environment.flag("BREAK_LOCK"),
+            allow_incompatible=environment.flag("ALLOW_INCOMPATIBLE"),
         ),
         ERRORS,
         problems(env, color, steps, bake_seconds, min_requests),

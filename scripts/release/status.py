@@ -3,9 +3,10 @@
 Traffic three ways (as the repository's env tfvars says, as the Terraform state says, as Route 53 holds it),
 judged on the weights: at a tie or mid-canary no colour "answers" more than another, so agreement means the
 three sources list the same weights (and the repository and the state name the same live colour). Then each
-colour's image and running/desired tasks, the alarm states, the migration level (latest applied, pending,
-whether a contract step is pending), an unfinished release and who holds the release lock (both from the
-state bucket), and the last releases from the journal.
+colour's image and running/desired tasks, the alarm states, when each colour's database role last ran a
+statement and how many sessions it has open (the statement inventory), the migration level (latest applied,
+pending, whether a contract step is pending), an unfinished release and who holds the release lock (both
+from the state bucket), and the last releases from the journal.
 
 It exits 1 only when the sources really disagree or an alarm fires (``problems``); what it could not read
 is a ``warning`` and does not change the exit code.
@@ -17,7 +18,7 @@ import json
 import os
 import sys
 
-from scripts.release import environment, journal, observe, releasestate, trafficfile
+from scripts.release import environment, evidence, journal, observe, releasestate, trafficfile
 from scripts.release.tf import TerraformError
 
 
@@ -56,6 +57,9 @@ def gather(env: str) -> dict:
             problems.append(f"{color}: {', '.join(firing)} in ALARM")
 
     migrations = _migrations(outputs)
+    database = _database(outputs)
+    for color, info in colours.items():
+        info["database"] = database.get(color)
     rollout, lock = None, None
     try:
         store = releasestate.Store(ws)
@@ -132,6 +136,19 @@ def _weights(weights: dict[str, int]) -> str:
     return " / ".join(f"{c} {w}" for c, w in sorted(weights.items())) or "-"
 
 
+def _database(outputs: dict) -> dict:
+    """Each colour's database role: sessions, and when it last ran a statement (the migrator's capture)."""
+    from scripts.release.invoke import InvokeError, invoke
+
+    function = outputs.get("migrator_function_name")
+    if not function:
+        return {}
+    try:
+        return evidence.summary_for_status(invoke(function, {"action": "capture"}))
+    except InvokeError:
+        return {}
+
+
 def _migrations(outputs: dict) -> dict:
     from scripts.release.invoke import InvokeError, invoke
 
@@ -172,6 +189,12 @@ def render(status: dict) -> str:
             f"  {color:5}         image {info['image']}  tasks {tasks.get('running', '?')}/"
             f"{tasks.get('desired', '?')}  alarms: {alarms}"
         )
+        database = info.get("database") or {}
+        if database:
+            lines.append(
+                f"                database role {database['role']}: last statement "
+                f"{database['last_statement'] or 'never'}, {database['sessions']} session(s) open"
+            )
     m = status["migrations"]
     if "error" in m:
         lines.append(f"  migrations    unknown: {m['error']}")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from scripts import REPO
 from scripts.localdefault import localenv
-from scripts.release import exitcodes, journal, trafficfile
+from scripts.release import evidence, exitcodes, journal, trafficfile
 from scripts.release.environment import (
     LOCAL_ENV,
     PLANS_DIR,
@@ -253,6 +253,7 @@ def apply(
     finally:
         saved.discard()
     outputs = ws.outputs()
+    evidence.mark_zero(outputs, before, after)
     journal.record_quietly(
         ws,
         "switch" if before != after else "apply",

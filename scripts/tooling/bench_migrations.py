@@ -20,7 +20,10 @@ Start-up (printed after the table): what a ``make migrate`` with nothing to do c
 ``psql`` and against Python itself (the interpreter, psycopg's import and one connection: what any Python
 client pays), and the import time of the CLI and the handler in a fresh interpreter (``-X importtime``).
 
-    python -m scripts.tooling.bench_migrations [--count 300] [--repeats 5]
+Then what the compatibility check and the statement inventory's capture add to a migrate with one pending
+migration over that history, with 2,000 inventory statements (scripts/tooling/bench_compatibility.py).
+
+    python -m scripts.tooling.bench_migrations [--count 300] [--repeats 5] [--only peers|compatibility]
 """
 
 from __future__ import annotations
@@ -379,10 +382,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_migrations", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=("peers", "compatibility"), help="run one half of the benchmark")
     args = parser.parse_args(argv)
-    result = run(args.count, args.repeats)
-    print(table(result))
-    print(json.dumps(summary(result)))
+    if args.only != "compatibility":
+        result = run(args.count, args.repeats)
+        print(table(result))
+        print(json.dumps(summary(result)))
+    if args.only != "peers":
+        from scripts.tooling import bench_compatibility
+
+        compatibility = bench_compatibility.run(
+            runner_manifest(args.count), 2000, max(3, args.repeats // 2 + 1)
+        )
+        print(bench_compatibility.table(compatibility))
+        print(json.dumps({"benchmark": "compatibility", **compatibility}))
     return 0
 
 

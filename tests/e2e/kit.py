@@ -98,9 +98,9 @@ class Kit:
         state = self.boto("s3").get_object(Bucket="release-kit-tfstate", Key="local/terraform.tfstate")
         return {name: item["value"] for name, item in json.loads(state["Body"].read())["outputs"].items()}
 
-    def app_connection(self) -> psycopg.Connection:
-        """A connection as the application role, with its secret's credentials (what ECS injects)."""
-        secret_arn = self.outputs()["database_app_secret_arn"]
+    def app_connection(self, color: str = "blue") -> psycopg.Connection:
+        """A connection as ``color``'s own database role, with its secret's credentials (what ECS injects)."""
+        secret_arn = self.outputs()["database_app_secret_arns"][color]
         secret = json.loads(self.boto("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
         return psycopg.connect(
             host=secret["host"],

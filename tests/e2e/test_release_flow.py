@@ -35,9 +35,31 @@ def test_release_flow(kit: Kit) -> None:
     # after them stays pending), and `list`, also through the function, agrees
     migrated = kit.migrate(ACTION="migrate", TARGET="0006")
     assert migrated["ok"] is True, migrated
-    # ... and the function set up the application role the containers log in with
-    assert migrated["app_role"] == {"name": "app", "created": True, "tables": 3, "ddl_refused": True}
-    assert migrated["roles_recorded"] == ["app"]
+    # ... and the function set up each colour's own role, from its own secret, in the NOLOGIN group that
+    # holds the grants
+    roles = migrated["roles"]
+    assert roles["group"] == {"name": "app", "created": True, "login": False}
+    assert roles["colors"] == {
+        color: {"name": f"app_{color}", "created": True, "login": True, "password": "set"}
+        for color in ("blue", "green")
+    }
+    assert (roles["tables"], roles["ddl_refused"]) == (3, True)
+    # AND each colour's tasks read its own secret alone: the task definition and the execution role's
+    # policy that moto holds name that colour's secret and no other
+    secrets = kit.outputs()["database_app_secret_arns"]
+    stacks = kit.outputs()["stacks"]
+    for color in ("blue", "green"):
+        definition = kit.boto("ecs").describe_task_definition(
+            taskDefinition=stacks[color]["task_definition_arn"]
+        )
+        sources = {s["valueFrom"].split(":username")[0].split(":password")[0]
+                   for s in definition["taskDefinition"]["containerDefinitions"][0]["secrets"]}  # fmt: skip
+        assert sources == {secrets[color]}
+        policy = kit.boto("iam").get_role_policy(
+            RoleName=f"release-kit-local-{color}-execution", PolicyName="database-secret"
+        )["PolicyDocument"]
+        assert secrets[color] in json.dumps(policy) and secrets[_other(color)] not in json.dumps(policy)
+    assert sorted(migrated["roles_recorded"]) == ["app_blue", "app_green"]
     # WHEN the next apply runs (the README's first deploy: apply, migrate, apply), THEN the tasks start
     kit.make("apply", "COLOR=blue", "AUTO_APPROVE=1")
     assert kit.desired_counts() == {"blue": 1, "green": 1}
@@ -53,12 +75,14 @@ def test_release_flow(kit: Kit) -> None:
     refused = kit.migrate(ACTION="sql", SQL="SELECT (pid).pg_terminate_backend FROM pg_stat_activity")
     assert refused["error"]["type"] == "UnsafeSQL", refused
 
-    # WHEN a client logs in as the application role, with the credentials ECS gives the containers (the
-    # role's own secret), THEN it can read and write the tables but not change the schema
-    with kit.app_connection() as app:
-        app.execute("INSERT INTO users (username) VALUES ('e2e-app-role')")
-        app.execute("UPDATE users SET full_name = 'App Role' WHERE username = 'e2e-app-role'")
-        assert app.execute("SELECT full_name FROM users WHERE username = 'e2e-app-role'").fetchone() == (
+    # WHEN a client logs in as a colour's role, with the credentials ECS gives that colour's containers (its
+    # own secret), THEN it can read and write the tables but not change the schema
+    # (as green's version 2 code does: it writes display_name and never full_name, so that the contract step
+    # 0007 keeps working for it; the compatibility check holds it to that later)
+    with kit.app_connection("green") as app:
+        app.execute("INSERT INTO users (username, display_name) VALUES ('e2e-app-role', 'E2E')")
+        app.execute("UPDATE users SET display_name = 'App Role' WHERE username = 'e2e-app-role'")
+        assert app.execute("SELECT display_name FROM users WHERE username = 'e2e-app-role'").fetchone() == (
             "App Role",
         )
         app.execute("DELETE FROM users WHERE username = 'e2e-app-role'")
@@ -109,6 +133,10 @@ def test_release_flow(kit: Kit) -> None:
     assert after == applied[:-1]
 
 
+def _other(color: str) -> str:
+    return "green" if color == "blue" else "blue"
+
+
 def test_the_password_is_not_in_the_state(kit: Kit) -> None:
     password = kit.state()["app_password"]
     s3 = kit.boto("s3")
@@ -120,15 +148,12 @@ def test_the_password_is_not_in_the_state(kit: Kit) -> None:
     secret = json.loads(kit.boto("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
     assert secret["password"] == password
     assert set(secret) >= {"username", "password", "host", "port", "dbname"}
-    # The application role's password is only in its own secret, never in the state
-    app_secret = json.loads(
-        kit.boto("secretsmanager").get_secret_value(SecretId=kit.outputs()["database_app_secret_arn"])[
-            "SecretString"
-        ]
-    )
-    assert app_secret["username"] == "app"
-    assert len(app_secret["password"]) == 40
-    assert app_secret["password"] not in state
+    # Each colour's role's password is only in its own secret, never in the state
+    for color, arn in kit.outputs()["database_app_secret_arns"].items():
+        app_secret = json.loads(kit.boto("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        assert app_secret["username"] == f"app_{color}"
+        assert len(app_secret["password"]) == 40
+        assert app_secret["password"] not in state
 
 
 def test_plain_terraform_works_after_make_env(kit: Kit) -> None:

@@ -320,9 +320,17 @@ def test_a_killed_release_resumes_elsewhere_stops_on_a_revert_is_undone_anywhere
     )
     kit.make("plan", f"VAR_FILE={overlay}")
     kit.make("apply", f"VAR_FILE={overlay}")
+    # ... but while a session of blue's own database role is still open (a pool that did not let go), the
+    # database says blue is not gone
+    with kit.app_connection("blue"):
+        held = kit.migrate(ACTION="migrate", ALLOW_CONTRACT="1")
+    assert held["error"]["type"] == "ContractGateError", held
+    assert "app_blue has 1 open session(s)" in held["error"]["message"]
     allowed = kit.migrate(ACTION="migrate", ALLOW_CONTRACT="1")
     assert allowed["ok"] is True, allowed
     assert "0007" in [m["id"] if isinstance(m, dict) else m for m in allowed["applied"]]
+    # ... checked against the live colour alone: blue is gone
+    assert allowed["compatibility"]["serving"] == ["green"]
     assert any(e["kind"] == "migration" and "0007" in e.get("migrations", []) for e in kit.journal())
 
 

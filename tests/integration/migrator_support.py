@@ -23,12 +23,18 @@ def manifest(*migrations: Migration) -> Manifest:
     return Manifest(tuple(migrations))
 
 
+# The runner's own tables (history, statement inventory, role provenance); views such as an extension's
+# (pg_stat_statements) are not tables either.
+RUNNER_TABLES = {"release_kit_migrations", "release_kit_statements", "release_kit_roles"}
+
+
 def tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+            "AND table_type = 'BASE TABLE'"
         ).fetchall()
-    return {r[0] for r in rows} - {"release_kit_migrations"}
+    return {r[0] for r in rows} - RUNNER_TABLES
 
 
 def history(url: str) -> list[tuple]:

@@ -221,7 +221,10 @@ def test_the_colours_wait_for_their_database_role(root_tf):
     planned = plan(root_tf, [LOCAL_TFVARS])
     for color in ("blue", "green"):
         assert _after(planned, f"module.{color}.aws_ecs_service.this[0]")["desired_count"] == 0
-    assert planned._raw["output_changes"]["roles_ready"]["after"] == {"recorded": {}, "app_role": False}
+    assert planned._raw["output_changes"]["roles_ready"]["after"] == {
+        "recorded": {},
+        "colors": {"blue": False, "green": False},
+    }
 
 
 # ------------------------------------------------------------------------------ smaller points

@@ -98,24 +98,28 @@ def test_the_first_deploy_in_the_order_written(walk):
     # make plan: no password, and the tasks wait for their role
     first = plan(tf, [EXAMPLE])
     assert _desired(first) == {"blue": 0, "green": 0}
-    # make apply (of what the next steps need here: the application role's secret)
-    tf.apply(tf_var_file=EXAMPLE, targets=["module.database.aws_secretsmanager_secret.app"])
-    secret_arn = tf.output()["database_app_secret_arn"]
-    assert secret_arn.startswith("arn:aws:secretsmanager:eu-west-1:")
-    # make migrate: the function sets up the role, then records it with the secret it used
+    # make apply (of what the next steps need here: each colour's role's secret)
+    tf.apply(tf_var_file=EXAMPLE, targets=["module.database.aws_secretsmanager_secret.color"])
+    secrets = tf.output()["database_app_secret_arns"]
+    assert all(secrets[c].startswith("arn:aws:secretsmanager:eu-west-1:") for c in ("blue", "green"))
+    # make migrate: the function sets up the roles, then records each with the secret it used
     recorded = readiness.record(
-        "/release-kit-production/migrator/roles-ready", [{"name": "app", "secret_id": secret_arn}], client=ssm
+        "/release-kit-production/migrator/roles-ready",
+        [{"name": f"app_{c}", "secret_id": secrets[c]} for c in ("blue", "green")],
+        client=ssm,
     )
-    assert recorded == ["app"]
+    assert recorded == ["app_blue", "app_green"]
     # make plan: the tasks start, as many as the tfvars say
     second = plan(tf, [EXAMPLE])
     assert _desired(second) == {"blue": 2, "green": 2}
-    assert second._raw["output_changes"]["roles_ready"]["after"]["app_role"] is True
-    # A record made from another secret (an environment re-created under the same name) does not count
+    assert second._raw["output_changes"]["roles_ready"]["after"]["colors"] == {"blue": True, "green": True}
+    # A record made from another secret (an environment re-created under the same name) does not count, and
+    # each colour waits for its own role only
     ssm.put_parameter(
-        Name="/release-kit-production/migrator/roles-ready/app",
-        Value=secret_arn + "-old",
+        Name="/release-kit-production/migrator/roles-ready/app_blue",
+        Value=secrets["blue"] + "-old",
         Type="String",
         Overwrite=True,
     )
-    assert _desired(plan(tf, [EXAMPLE])) == {"blue": 0, "green": 0}
+    assert _desired(plan(tf, [EXAMPLE])) == {"blue": 0, "green": 2}
+

@@ -3,7 +3,8 @@
 Moto proves wiring, not AWS behaviour, so each rule the configuration relies on is encoded here as a fact
 about the plan, with the AWS documentation cited in docs/decisions.md:
 
-1. the colours really share the database (endpoint, application-role secret, egress to the database only);
+1. the colours really share the database (endpoint, each colour's own role's secret, egress to the database
+   only);
 2. the private subnets have a way out (NAT or VPC endpoints), and a configuration without one is refused;
 3. the database admits security groups, not the VPC CIDR;
 4. a zero-weight record never serves (Route 53 answers with it once every non-zero record is unhealthy);
@@ -111,7 +112,7 @@ def test_tasks_reach_the_database_port_only_on_the_database_security_group(modul
     assert (rule["cidr_ipv4"], rule["from_port"], rule["to_port"]) == ("10.50.0.0/24", 6432, 6432)
 
 
-def test_the_root_wires_the_application_role_secret_into_both_colours(root_tf):
+def test_the_root_gives_each_colour_its_own_role_secret(root_tf):
     planned = plan(root_tf, [LOCAL_TFVARS])
     for color in ("blue", "green"):
         assert _output_after(planned, "stacks")[color]["container_secret_names"] == [
@@ -119,12 +120,38 @@ def test_the_root_wires_the_application_role_secret_into_both_colours(root_tf):
             "DB_USERNAME",
             "DB_PASSWORD",
         ]
-    # The application role's secret is created here; the migrator module's own tests show it reaching the
-    # function (APP_DB_SECRET_ID): at the root the provider plans the whole environment as unknown.
-    app_secret = _after(planned, "module.database.aws_secretsmanager_secret.app[0]")
-    # A prefix: a re-created environment must not collide with a secret still in its recovery window
-    assert app_secret["name_prefix"] == "release-kit-local/database/app-"
+        assert _output_after(planned, "stacks")[color]["database_role"] == "own"
+        # Each colour's role's secret is created here (its ARN is known only after the apply: the end-to-end
+        # test reads each task definition and execution policy back and finds that colour's secret alone)
+        secret = _after(planned, f'module.database.aws_secretsmanager_secret.color["{color}"]')
+        # a prefix: a re-created environment must not collide with a secret still in its recovery window
+        assert secret["name_prefix"] == f"release-kit-local/database/app_{color}-"
+        calls = planned._raw["configuration"]["root_module"]["module_calls"]
+        wiring = calls[color]["expressions"]["database"]
+        assert f"local.app_database.{color}" in wiring["references"]
+    # No colour logs in as the shared role, so its secret is not kept
+    assert "module.database.aws_secretsmanager_secret.app[0]" not in planned.resource_changes
     assert TEST_PASSWORD not in json.dumps(planned._raw)
+
+
+def test_during_the_move_a_colour_may_keep_the_shared_role(root_tf, tmp_path):
+    overlay = tmp_path / "shared.tfvars"
+    overlay.write_text(
+        'blue = { enabled = true, image = "public.ecr.aws/nginx/nginx:1.27", container_port = 80, '
+        'health_check_path = "/", database_role = "shared" }\n'
+    )
+    planned = plan(root_tf, [LOCAL_TFVARS, str(overlay)])
+    shared = _after(planned, "module.database.aws_secretsmanager_secret.app[0]")
+    assert shared["name_prefix"] == "release-kit-local/database/app-"
+    assert _output_after(planned, "stacks")["blue"]["database_role"] == "shared"
+    assert _output_after(planned, "stacks")["green"]["database_role"] == "own"
+
+
+def test_an_unknown_database_role_is_refused(root_tf, tmp_path):
+    overlay = tmp_path / "bad.tfvars"
+    overlay.write_text('green = { enabled = true, image = "nginx:1", database_role = "mine" }\n')
+    message = plan_error(root_tf, [LOCAL_TFVARS, str(overlay)])
+    assert 'green.database_role must be "own"' in message
 
 
 # ------------------------------------------------------------------------------- 2. egress

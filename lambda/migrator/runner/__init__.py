@@ -2,13 +2,17 @@
 retries, notices, the deadline), the application role, and one module per command.
 
     manifest.py    what a migration and a seed declare, and the manifest that lists them
-    store.py       the history table and the run's advisory lock
+    store.py       the history table and the run's advisory lock (and the names of the runner's tables)
     execution.py   running one direction of one migration: transactions, retries, notices, the deadline
-    app_role.py    the colours' database role, set up after every migrate
+    app_role.py    the colours' database roles and their group, set up after every migrate
+    readiness.py   the record of the roles set up, which the colours' tasks wait for
+    inventory.py   the statement inventory: what each colour's role ran (pg_stat_statements), kept
+    shadow.py      the shadow database: a replayed copy of the schema, for the check
+    compat.py      the compatibility check: each serving colour's statements, before and after
     transactions.py  what a step's SQL says about transactions (by pglast), and the rule the commands apply
     origins.py     migrations imported from another tool, and what that tool's state table says ran
-    readiness.py   the record of the roles set up, which the colours' tasks wait for
-    migrate.py, listing.py, rollback.py, baseline.py, seed.py    the commands
+    migrate.py (migrate, check), listing.py, rollback.py, baseline.py, seed.py, capture.py (capture,
+    statements)    the commands
 
 It imports the top-level modules (connection, credentials, deadline, errors, events, logs, scram,
 settings) and never ``migrator.sqlaction``: the read-only SQL sandbox is a separate room (a test checks).
@@ -20,14 +24,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["baseline", "list_migrations", "migrate", "rollback", "seed"]
+__all__ = ["baseline", "capture", "check", "list_migrations", "migrate", "rollback", "seed", "statements"]
 
 _HOMES = {
     "baseline": "migrator.runner.baseline",
+    "capture": "migrator.runner.capture",
+    "check": "migrator.runner.migrate",
     "list_migrations": "migrator.runner.listing",
     "migrate": "migrator.runner.migrate",
     "rollback": "migrator.runner.rollback",
     "seed": "migrator.runner.seed",
+    "statements": "migrator.runner.capture",
 }
 
 

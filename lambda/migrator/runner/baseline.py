@@ -8,7 +8,7 @@ from typing import Any
 from migrator import logs
 from migrator.connection import Database, connection
 from migrator.errors import BaselineRefused, UnknownTarget
-from migrator.runner import store
+from migrator.runner import inventory, store
 from migrator.runner.execution import check_consistent, settled_history, summary
 from migrator.runner.manifest import Manifest, ManifestLike, Migration, load_manifest
 from migrator.settings import Settings
@@ -62,6 +62,7 @@ def baseline(
         }
 
     with connection(database, settings) as conn:
+        inventory.capture_quietly(conn, settings)
         if dry_run:
             chosen, source = choose(conn)
             plan = _baseline_plan(manifest, store.read_history(conn), chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrator.connection import Database, connection
-from migrator.runner import store
+from migrator.runner import inventory, store
 from migrator.runner.execution import (
     summary,
 )
@@ -23,6 +23,7 @@ def list_migrations(
     settings = settings or Settings()
     manifest = load_manifest(manifest)
     with connection(database, settings) as conn:
+        inventory.capture_quietly(conn, settings)
         history = store.read_history(conn)
     entries: list[dict[str, Any]] = []
     for m in manifest.migrations:

@@ -1,4 +1,6 @@
-"""``migrate``: apply the pending migrations in manifest order, each with its history row, under the lock."""
+"""``migrate``: apply the pending migrations in manifest order, each with its history row, under the lock,
+once the compatibility check (compat.py) has shown that they keep every serving colour working; and
+``check``, that check alone."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from migrator.connection import Database, connection
 from migrator.deadline import Deadline
 from migrator.errors import (
     ContractRefused,
+    Incompatible,
     MigrationFailed,
     OutOfTime,
     UnknownTarget,
 )
-from migrator.runner import app_role, readiness, store
+from migrator.runner import app_role, compat, inventory, readiness, store
 from migrator.runner.execution import (
     Failed,
     check_consistent,
@@ -27,7 +30,7 @@ from migrator.runner.execution import (
     with_retries,
 )
 from migrator.runner.manifest import Manifest, ManifestLike, Migration, describe_step, load_manifest
-from migrator.settings import Settings
+from migrator.settings import COLORS, Settings
 
 
 def _contract_refusal(plan: list[Migration], first_contract: Migration) -> ContractRefused:
@@ -48,6 +51,8 @@ def migrate(
     target: str | None = None,
     dry_run: bool = False,
     allow_contract: bool = False,
+    allow_incompatible: bool = False,
+    serving: tuple[str, ...] | list[str] | None = None,
     manifest: ManifestLike = None,
     settings: Settings | None = None,
     deadline: Deadline | None = None,
@@ -55,36 +60,53 @@ def migrate(
     """Apply pending migrations in manifest order, up to and including ``target`` when given.
 
     Refuses (changing nothing) when an applied migration changed, the database knows migrations the code
-    does not, or a contract migration is pending without ``allow_contract``. ``dry_run`` reports what would
-    run, SQL included, and writes nothing (not even the history table). Returns
-    ``{"applied": [{id, name, duration_ms, attempts, notices}], "dry_run": bool}`` (plus ``"would_apply"``
-    for a dry run). Stops with :class:`OutOfTime` before a migration when ``deadline`` is near.
+    does not, a contract migration is pending without ``allow_contract``, or a pending migration breaks a
+    statement that a colour in ``serving`` (default: both) has run, unless ``allow_incompatible``
+    (:class:`~migrator.errors.Incompatible`). ``dry_run`` reports what would run, SQL included, and the
+    check's verdict, and writes nothing to the schema or the history. Returns ``{"applied": [{id, name,
+    duration_ms, attempts, notices}], "dry_run": bool, "compatibility": {...}, "roles": {...}}`` (plus
+    ``"would_apply"`` for a dry run). Stops with :class:`OutOfTime` before a migration when ``deadline`` is
+    near.
     """
     settings = settings or Settings()
     deadline = deadline or Deadline.none()
     manifest = load_manifest(manifest)
+    serving = tuple(serving or COLORS)
     if target is not None and manifest.find(target) is None:
         raise UnknownTarget(
             f'target "{target}" is not a migration in this code; run the list action to see ids'
         )
     with connection(database, settings) as conn:
+        inventory.capture_quietly(conn, settings, create=not dry_run)
         if dry_run:
-            plan = _migrate_plan(manifest, store.read_history(conn), target, allow_contract)
+            history = store.read_history(conn)
+            plan = _migrate_plan(manifest, history, target, allow_contract)
+            would_apply = [
+                {
+                    **summary(m),
+                    "transactional": m.transactional,
+                    "contract": m.contract,
+                    "sql": describe_step(m.forward),
+                }
+                for m in plan
+            ]
+            compatibility = _compatibility(
+                conn, database, manifest, history, plan, serving, settings, allow_incompatible,
+                details={"dry_run": True, "would_apply": would_apply},
+            )  # fmt: skip
             return {
                 "dry_run": True,
                 "applied": [],
-                "would_apply": [
-                    {
-                        **summary(m),
-                        "transactional": m.transactional,
-                        "contract": m.contract,
-                        "sql": describe_step(m.forward),
-                    }
-                    for m in plan
-                ],
+                "would_apply": would_apply,
+                "compatibility": compatibility,
             }
         with store.migration_lock(conn, settings.lock_wait_seconds):
-            plan = _migrate_plan(manifest, settled_history(conn, manifest), target, allow_contract)
+            history = settled_history(conn, manifest)
+            plan = _migrate_plan(manifest, history, target, allow_contract)
+            compatibility = _compatibility(
+                conn, database, manifest, history, plan, serving, settings, allow_incompatible,
+                details={"applied": []},
+            )  # fmt: skip
             applied: list[dict[str, Any]] = []
             for index, migration in enumerate(plan):
                 pending = [m.id for m in plan[index:]]
@@ -98,15 +120,115 @@ def migrate(
                 except MigrationFailed as exc:
                     exc.details["applied"] = applied
                     raise
-            # The containers' role, and grants on what was just created (still under the lock).
-            role = app_role.ensure_configured(conn, settings.app_secret_id, details={"applied": applied})
-            # Then the colours' tasks may start: they wait for their role to be recorded.
+            # The colours' roles, and grants on what was just created (still under the lock).
+            roles = app_role.ensure_configured(conn, settings, details={"applied": applied})
+            # Then the colours' tasks may start: each waits for its own role to be recorded.
             ready = readiness.record(
                 settings.ready_path,
-                [{"name": role["name"], "secret_id": settings.app_secret_id}] if role else [],
-                details={"applied": applied, "app_role": role},
+                readiness.roles_to_record(settings),
+                details={"applied": applied, "roles": roles},
             )
-            return {"dry_run": False, "applied": applied, "app_role": role, "roles_recorded": ready}
+            return {
+                "dry_run": False,
+                "applied": applied,
+                "roles": roles,
+                "roles_recorded": ready,
+                "compatibility": compatibility,
+            }
+
+
+def check(
+    database: Database,
+    *,
+    target: str | None = None,
+    serving: tuple[str, ...] | list[str] | None = None,
+    manifest: ManifestLike = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """The compatibility check alone: would migrating up to ``target`` (all pending when None) break a
+    statement that a colour in ``serving`` has run? Contract steps are checked like any other (the caller
+    says who serves after them). Raises :class:`~migrator.errors.Incompatible` when it would, or when the
+    check cannot run; returns ``{"would_apply": [ids], "compatibility": {...}}``."""
+    settings = settings or Settings()
+    manifest = load_manifest(manifest)
+    serving = tuple(serving or COLORS)
+    if target is not None and manifest.find(target) is None:
+        raise UnknownTarget(
+            f'target "{target}" is not a migration in this code; run the list action to see ids'
+        )
+    with connection(database, settings) as conn:
+        inventory.capture_quietly(conn, settings)
+        history = store.read_history(conn)
+        plan = _migrate_plan(manifest, history, target, allow_contract=True)
+        ids = [m.id for m in plan]
+        result = compat.check(conn, database, manifest, history, plan, serving, settings)
+        if not result["ok"]:
+            raise Incompatible(
+                _refusal(result, plan, serving), details={"would_apply": ids, "compatibility": result}
+            )
+        return {"would_apply": ids, "compatibility": result}
+
+
+def _compatibility(
+    conn: psycopg.Connection,
+    database: Database,
+    manifest: Manifest,
+    history: dict[str, store.AppliedRecord],
+    plan: list[Migration],
+    serving: tuple[str, ...],
+    settings: Settings,
+    allow_incompatible: bool,
+    *,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """The check of ``plan`` (skipped when MIGRATOR_COMPAT_CHECK=off), refusing with Incompatible when it
+    fails, unless ``allow_incompatible`` or MIGRATOR_COMPAT_CHECK=warn."""
+    if settings.compat_check == "off" or not plan:
+        return {"ok": True, "checked": 0, "inconclusive": 0, "broken": [], "serving": list(serving),
+                "migrations": [m.id for m in plan], **({"mode": "off"} if plan else {})}  # fmt: skip
+    result = compat.check(conn, database, manifest, history, plan, serving, settings)
+    if result["ok"]:
+        return result
+    message = _refusal(result, plan, serving)
+    if allow_incompatible or settings.compat_check == "warn":
+        result["allowed"] = "allow_incompatible" if allow_incompatible else "MIGRATOR_COMPAT_CHECK=warn"
+        logs.log("incompatible migration allowed", level="WARNING", reason=message, allowed=result["allowed"])
+        return result
+    raise Incompatible(message, details={**details, "compatibility": result})
+
+
+def _refusal(result: dict[str, Any], plan: list[Migration], serving: tuple[str, ...]) -> str:
+    """The one-line refusal: the colour, the statement, the migration and the fix."""
+    override = (
+        "ALLOW_INCOMPATIBLE=1 (allow_incompatible: true) overrides, and the release journal records it. "
+        "Nothing was changed"
+    )
+    if result.get("error"):
+        return (
+            f"{result['error']}, so nothing proves that the pending migrations keep {' and '.join(serving)} "
+            f"working. Fix the cause, or set MIGRATOR_COMPAT_CHECK=warn while you do. {override}"
+        )
+    broken = result["broken"]
+    if not broken:
+        unsimulated = result.get("unsimulated") or {}
+        return (
+            f"{unsimulated.get('error', 'a pending migration could not be tried')}, so the statements of "
+            f"{' and '.join(serving)} could not be checked after it. Fix the migration. {override}"
+        )
+    first = broken[0]
+    label = next((m.label for m in plan if m.id == first["migration"]), first["migration"])
+    contract = any(m.contract for m in plan)
+    who = (
+        f"{first['color']} still serves after it (serving: {', '.join(serving)}; after the release only the "
+        "live colour does: SERVING=<live colour>)"
+        if contract
+        else f"expand migrations must keep both colours working, and {first['color']} runs this statement"
+    )
+    more = f" {len(broken) - 1} more statement(s) break: see compatibility.broken." if len(broken) > 1 else ""
+    return (
+        f"migration {label} breaks {first['color']}: {first['statement'][:200]!r}: "
+        f"{first['error']}. {who[0].upper()}{who[1:]}. Fix: {first['fix']}.{more} {override}"
+    )
 
 
 def _migrate_plan(

@@ -16,12 +16,25 @@ from typing import Any
 
 from migrator import logs
 from migrator.errors import MigratorError
+from migrator.settings import Settings
 
-__all__ = ["ReadinessNotRecorded", "record"]
+__all__ = ["ReadinessNotRecorded", "record", "roles_to_record"]
 
 
 class ReadinessNotRecorded(MigratorError):
     """The roles are set up, but the record the colours wait for could not be written."""
+
+
+def roles_to_record(settings: Settings) -> list[dict[str, str]]:
+    """The roles a colour's tasks log in as, each with the secret it was set up from: every colour role that
+    has a secret (its LOGIN password), and the group role while the single-role layout's secret is set."""
+    roles = [
+        {"name": settings.roles_by_color[color], "secret_id": secret}
+        for color, secret in settings.secrets_by_color.items()
+    ]
+    if settings.app_secret_id:
+        roles.append({"name": settings.app_group, "secret_id": settings.app_secret_id})
+    return roles
 
 
 def record(

@@ -17,7 +17,7 @@ from migrator.errors import (
     UnknownAppliedMigrations,
     UnknownTarget,
 )
-from migrator.runner import store
+from migrator.runner import inventory, store
 from migrator.runner.execution import (
     Failed,
     check_consistent,
@@ -53,6 +53,7 @@ def rollback(
     deadline = deadline or Deadline.none()
     manifest = load_manifest(manifest)
     with connection(database, settings) as conn:
+        inventory.capture_quietly(conn, settings)
         if dry_run:
             plan = _rollback_plan(manifest, store.read_history(conn), steps, target)
             return {

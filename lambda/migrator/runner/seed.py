@@ -14,7 +14,7 @@ from migrator.errors import (
     SchemaNotReady,
     SeedFailed,
 )
-from migrator.runner import store
+from migrator.runner import inventory, store
 from migrator.runner.execution import (
     check_consistent,
     ms_since,
@@ -46,6 +46,7 @@ def seed(
         )
     manifest = load_manifest(manifest)
     with connection(database, settings) as conn, store.migration_lock(conn, settings.lock_wait_seconds):
+        inventory.capture_quietly(conn, settings)
         history = store.read_history(conn)
         check_consistent(manifest, history, history)
         # Pending contract steps are fine: seeds write only what exists both before and after them.

@@ -33,6 +33,9 @@ from migrator.errors import LockNotAcquired
 __all__ = [
     "HISTORY_TABLE",
     "LOCK_KEY",
+    "ROLES_TABLE",
+    "RUNNER_TABLES",
+    "STATEMENTS_TABLE",
     "AppliedRecord",
     "delete_record",
     "ensure_history",
@@ -40,12 +43,18 @@ __all__ = [
     "history_schema",
     "insert_baseline",
     "insert_record",
+    "keep_private",
     "migration_lock",
     "read_history",
     "upgrade_checksums",
 ]
 
 HISTORY_TABLE = "public.release_kit_migrations"
+# The statement inventory (inventory.py) and what the role setup recorded (app_role.py).
+STATEMENTS_TABLE = "public.release_kit_statements"
+ROLES_TABLE = "public.release_kit_roles"
+# The runner's own tables: never the application's, whatever default privileges say.
+RUNNER_TABLES = (HISTORY_TABLE, STATEMENTS_TABLE, ROLES_TABLE)
 # pg_advisory_lock takes a bigint; this one is "rkmigrat" in ASCII, unlikely to clash with an application's.
 LOCK_KEY = int.from_bytes(b"rkmigrat", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -81,6 +90,23 @@ class AppliedRecord:
     duration_ms: int
     checksum_version: int = 2
     baselined: bool = False
+
+
+def keep_private(conn: psycopg.Connection, relation: str, *, keep_public: bool = False) -> None:
+    """Revoke every grant on a relation the runner just created: the migrator's default privileges give
+    every new table in the schema to the application's group and the sql action's reader, and the runner's
+    own tables are neither's. ``keep_public`` leaves what PUBLIC was granted (an extension's own grants)."""
+    grantees = conn.execute(
+        "SELECT DISTINCT a.grantee = 0, coalesce(r.rolname, '') FROM pg_class c "
+        "CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner",
+        (relation,),
+    ).fetchall()
+    for public, name in grantees:
+        if public and keep_public:
+            continue
+        target = sql.SQL("PUBLIC") if public else sql.Identifier(name)
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.SQL(relation), target))
 
 
 def history_schema(conn: psycopg.Connection) -> int:

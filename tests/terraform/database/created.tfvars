@@ -9,3 +9,5 @@ allowed_security_group_ids = {
 password_version     = 3
 app_username         = "api"
 app_password_version = 2
+# green's password is rotated on its own; no colour uses the shared role any more
+color_password_versions = { green = 2 }

@@ -20,6 +20,8 @@ database = {
   host        = "db.internal.example.test"
   port        = 6432
   name        = "app"
-  secret_arn  = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kit-test/database/app-AbCdEf"
+  secret_arn  = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kit-test/database/app_green-AbCdEf"
   cidr_blocks = ["10.50.0.0/24"]
+  # green's password was rotated: its tasks start again
+  password_version = 2
 }
