@@ -155,6 +155,14 @@ _COMMAND_NAMES: dict[type, str] = {
 }  # fmt: skip
 
 _LIKE_OPERATORS = frozenset({"~~", "~~*", "!~~", "!~~*"})
+_REGEX_OPERATORS = frozenset({"~", "~*", "!~", "!~*"})
+_REGEX_FUNCTIONS = frozenset({"regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like"})
+# substring(x, n) is a plain substring when n is a number: these say so without knowing a column's type
+_INTEGER_TYPES = frozenset({"int", "int2", "int4", "int8", "integer", "smallint", "bigint"})
+_NUMERIC_BUILDERS = frozenset(
+    {"length", "char_length", "character_length", "octet_length", "array_length", "cardinality",
+     "array_position", "abs", "round", "ceil", "floor", "trunc"}
+)  # fmt: skip
 _LENGTH_TYPES = frozenset({"bpchar", "char", "character", "varchar", "bit", "varbit"})
 
 # Casts may name only built-in types. A literal is converted to its type while PostgreSQL analyses the
@@ -441,6 +449,8 @@ class _Scan:
             _check_operator_name(names, "op ANY/ALL (subquery)")
             if names[-1] in _LIKE_OPERATORS:
                 policy.check_like_pattern(None)  # the patterns come from a subquery
+            if names[-1] in _REGEX_OPERATORS:
+                policy.check_regex_pattern(None)
 
     def _column(self, ref: ast.ColumnRef) -> None:
         names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
@@ -509,11 +519,17 @@ def _check_function(call: ast.FuncCall) -> None:
                 "characters: each character of the value is compared with every character of the set, and "
                 "that loop cannot be cancelled"
             )
-    regexp = name in ("regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like")
     if name == "power":
         _check_exponent(args[1] if len(args) == 2 else None)
-    elif regexp and (len(args) < 2 or _string_literal(args[1]) is None):
-        raise UnsafeSQL(f"{name}() takes a literal pattern")
+    elif name in _REGEX_FUNCTIONS:
+        if len(args) < 2 or _string_literal(args[1]) is None:
+            raise UnsafeSQL(f"{name}() takes a literal pattern")
+        policy.check_regex_pattern(_string_literal(args[1]))
+    elif name == "similar_to_escape" and args:
+        policy.check_regex_pattern(_string_literal(args[0]), similar=True)
+    elif name == "substring" and len(args) >= 2 and not _is_number(args[1]):
+        # substring(x FROM pattern) and substring(x SIMILAR pattern ESCAPE e) match a regular expression
+        policy.check_regex_pattern(_string_literal(args[1]), similar=len(args) == 3)
     if name == "current_setting":
         policy.check_setting_name(_string_literal(args[0]) if args else None)
     elif name == "to_regtype":
@@ -525,6 +541,25 @@ def _check_function(call: ast.FuncCall) -> None:
         )
     elif name == "generate_series":
         policy.check_series_bounds([_integer_literal(arg) for arg in args])
+
+
+def _check_regex_node(pattern: object) -> None:
+    """The right side of ~ (or of SIMILAR TO, which PostgreSQL's grammar makes similar_to_escape(pattern))."""
+    if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
+        return  # checked as a function call, with its pattern
+    policy.check_regex_pattern(_string_literal(pattern))
+
+
+def _is_number(node: object) -> bool:
+    """Whether ``node`` is visibly a number (a literal, arithmetic, a cast to an integer, a length...)."""
+    if isinstance(node, ast.A_Const):
+        return isinstance(node.val, (ast.Integer, ast.Float))
+    if isinstance(node, ast.TypeCast):
+        return node.typeName.names[-1].sval in _INTEGER_TYPES
+    if isinstance(node, ast.A_Expr):
+        names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
+        return bool(names) and names[-1] in ("+", "-", "*", "/", "%")
+    return isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _NUMERIC_BUILDERS
 
 
 def _check_operator_name(names: list[str], where: str = "an expression") -> None:
@@ -540,6 +575,11 @@ def _check_operator(expr: ast.A_Expr) -> None:
     _check_operator_name(names)
     if names and names[-1] == "^":
         _check_exponent(expr.rexpr)
+    if names and names[-1] in _REGEX_OPERATORS and expr.lexpr is not None:
+        right = expr.rexpr
+        patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
+        for pattern in patterns or [None]:
+            _check_regex_node(pattern)
     if names and names[-1] in _LIKE_OPERATORS:
         right = expr.rexpr
         patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
