@@ -30,6 +30,7 @@ __all__ = [
     "MAX_COPIES",
     "MAX_NUMERIC_DIGITS",
     "MAX_ROW_COPIES",
+    "MAX_ROW_WORK",
     "MAX_SERIES_ROWS",
     "MAX_TYPMOD",
     "REFUSED_FUNCTIONS",
@@ -109,6 +110,8 @@ MAX_TYPMOD = 10_000
 # text), and one output row at most MAX_ROW_COPIES. See guard.
 MAX_COPIES = 64
 MAX_ROW_COPIES = 256
+# The work rule: what one row's calls may read and make, summed (see guard).
+MAX_ROW_WORK = 256
 
 # Built-in catalogs and views that hold credentials, server configuration or every custom setting.
 DENIED_RELATIONS: dict[str, str] = {
@@ -299,9 +302,10 @@ def regex_size(pattern: str) -> int:
         elif char == "{":
             end = text.find("}", index)
             bounds = text[index + 1 : end] if end > 0 else ""
-            low, _, high = bounds.partition(",")
+            low, comma, high = bounds.partition(",")
             if end > 0 and low.strip().isdigit() and (high.strip().isdigit() or not high.strip()):
-                count = int(high) if high.strip() else int(low) + 1
+                # {m}: m copies; {m,n}: n; {m,}: m and a loop
+                count = int(high) if high.strip() else int(low) + (1 if comma else 0)
                 frames[-1] = [frame[0], frame[1] + frame[2] * (max(count, 1) - 1), frame[2] * max(count, 1)]
                 index = end + 1
                 continue

@@ -42,7 +42,7 @@ import psycopg
 from psycopg import pq
 
 from migrator.errors import QueryFailed, UnsafeSQL
-from migrator.sqlaction import bounds, messages, policy
+from migrator.sqlaction import bounds, messages, numeric, policy
 from migrator.sqlaction.nodetree import (
     Node,
     bitmap,
@@ -198,6 +198,7 @@ class _Found:
     # operators a FULL JOIN is implemented with: a hash join is its only choice unless they can be sorted
     full_join_operators: set[int] = field(default_factory=set)
     function_names: dict[int, str] = field(default_factory=dict)  # filled by the function check
+    operator_functions: dict[int, str] = field(default_factory=dict)  # filled by the operator check
     row_security: bool = False  # a relation read has row-level security (EXPLAIN would print its policy)
     user_views: bool = False  # a user view is read (EXPLAIN would print its WHERE clause)
 
@@ -692,6 +693,7 @@ def check(conn: psycopg.Connection, query: Node) -> bool:
     _check_locked_relations(conn, seen)
     _check_functions(conn, found)
     _check_operators(conn, found)
+    numeric.check(query, found.function_names, found.operator_functions)
     _check_types(conn, found)
     return found.row_security or found.user_views
 
@@ -897,6 +899,7 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
         oid, schema, name, function, function_name, mergeable, left, left_name, left_len = row[:9]
         right, right_name, right_len = row[9:]
         shown = f"operator {schema}.{name} ({left}, {right})"
+        found.operator_functions[oid] = function_name
         if oid >= policy.BUILTIN_OID_LIMIT or function >= policy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
             raise UnsafeSQL(f"the query uses {shown}, which is not a built-in PostgreSQL operator")
         operands = [(t, n) for t, n in ((left_name, left_len), (right_name, right_len)) if t is not None]

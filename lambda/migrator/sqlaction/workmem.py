@@ -103,8 +103,11 @@ class _Counter:
 
     def _query(self, query: Node, outer: list[Node]) -> int:
         scope = [query, *outer]
-        sets = _grouping_sets(query.get("groupingSets"))
-        areas = _PER_LEVEL + sets + 2 * len(query.get("windowClause") or [])
+        # Grouping sets are computed in phases, one sort of the input each, one after another (the next
+        # phase's sort filling while the current one is read); a phase is a chain of sets, at most one
+        # longer than the grouping columns, and each sorting aggregate keeps a sort per set of the phase.
+        sets = min(_grouping_sets(query.get("groupingSets")), len(query.get("groupClause") or []) + 1)
+        areas = _PER_LEVEL + 2 + 2 * len(query.get("windowClause") or [])
         ctes = {cte.get("ctename"): cte for cte in query.get("cteList") or [] if isinstance(cte, Node)}
         for cte in ctes.values():
             if _materialized(cte) and isinstance(cte.get("ctequery"), Node):
@@ -114,7 +117,7 @@ class _Counter:
             if node is query:
                 continue
             if node.name == "AGGREF" and (node.get("aggdistinct") or node.get("aggorder")):
-                areas += sets  # one sort per grouping set
+                areas += sets  # one sort per grouping set of a phase
             elif node.name == "SUBLINK" and isinstance(node.get("subselect"), Node):
                 areas += 2 + self.query(node["subselect"], scope)
             elif node.name == "SETOPERATIONSTMT":
