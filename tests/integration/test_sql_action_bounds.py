@@ -593,6 +593,42 @@ def test_the_check_alone_plans_no_unspillable_hash_table(
     assert refusal in str(refused.value)
 
 
+_BIG = f"power({LONG_LITERAL}::numeric, 130)"
+_HALF = f"power({LONG_LITERAL}::numeric, 65) + 7"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # the big number carried out of an expression and back into one, through every container
+        f"WITH c AS MATERIALIZED (SELECT (ARRAY[{_BIG}])[1] AS x, (ARRAY[{_HALF}])[1] AS y)"
+        f" SELECT {FOUR_DIVISIONS} FROM c",
+        f"SELECT {FOUR_DIVISIONS} FROM unnest(ARRAY[{_BIG}]) u(x), unnest(ARRAY[{_HALF}]) v(y)",
+        f"SELECT {FOUR_DIVISIONS} FROM (VALUES ({_BIG}, {_HALF})) v(x, y)",
+        f"WITH c AS MATERIALIZED (SELECT 1::numeric AS x, 1::numeric AS y UNION ALL SELECT {_BIG}, {_HALF})"
+        f" SELECT {FOUR_DIVISIONS} FROM c",
+        f"WITH c AS MATERIALIZED (SELECT ({_BIG})::text AS x, ({_HALF})::text AS y)"
+        " SELECT mod(x::numeric, y::numeric) > 0 AND mod(x::numeric, y::numeric) > 0 FROM c",
+        f"WITH c AS MATERIALIZED (SELECT ROW({_BIG}, {_HALF}) AS r) SELECT mod((r).f1, (r).f2) > 0 FROM c",
+        # exp of a column, and a power with an exponent it cannot read
+        "SELECT exp(id::numeric) FROM users",
+        "SELECT power(id::numeric, id::numeric) FROM users",
+    ],
+)
+def test_the_check_alone_bounds_one_rows_numeric_work(database: dict[str, str], sql: str) -> None:
+    with psycopg.connect(database["superuser"], autocommit=True) as conn, pytest.raises(UnsafeSQL) as refused:
+        run_readonly(conn, sql, guard=False)
+    assert "digit" in str(refused.value) or "literal" in str(refused.value)
+
+
+def test_the_check_alone_allows_ordinary_numeric_arithmetic(database: dict[str, str]) -> None:
+    sql = ("SELECT id * 1.5, round(id::numeric / 3, 2), mod(id, 2), sum(id::numeric * 2.5),"
+           " power(id::numeric, 2), sqrt(id::numeric), exp(1.5), 123.45::numeric(10, 2) ^ 4"
+           " FROM users GROUP BY id ORDER BY id")  # fmt: skip
+    with psycopg.connect(database["superuser"], autocommit=True) as conn:
+        assert run_readonly(conn, sql, guard=False)["row_count"] == 2
+
+
 @pytest.mark.parametrize(
     "sql",
     [

@@ -27,7 +27,7 @@ from typing import Any
 from migrator.errors import UnsafeSQL
 from migrator.sqlaction.nodetree import Node, const_bytes, const_int, const_text, oids
 
-__all__ = ["MAX_ROW_COST", "STORED_DIGITS", "check"]
+__all__ = ["MAX_DIGITS", "MAX_ROW_COST", "STORED_DIGITS", "check"]
 
 _NUMERIC = "1700"
 _INTEGERS = {"20": 19, "21": 5, "23": 10}  # int8, int2, int4: their largest number of digits
@@ -38,8 +38,8 @@ STORED_DIGITS = 1000  # a stored numeric without a declared precision (literals 
 MAX_ROW_COST = 20_000_000_000
 _DIVIDE = 8  # a division or remainder costs about eight multiplications of the same sizes (measured)
 
-_RTE_RELATION, _RTE_SUBQUERY, _RTE_JOIN, _RTE_CTE = "0", "1", "2", "6"
-_PASS_THROUGH = ("RELABELTYPE", "COLLATEEXPR")
+_RTE_SUBQUERY, _RTE_JOIN, _RTE_FUNCTION, _RTE_VALUES, _RTE_CTE = "1", "2", "3", "5", "6"
+MAX_DIGITS = 147_455  # the numeric format's largest: 131,072 digits before the point and 16,383 after
 _MULTIPLY = frozenset({"numeric_mul"})
 _DIVISION = frozenset({"numeric_div", "numeric_div_trunc", "numeric_mod", "div", "mod"})
 _POWER = frozenset({"numeric_power", "power"})
@@ -177,9 +177,12 @@ class _Numbers:
         key = (id(query), attno)
         if key not in self.column_cost:
             self.column_cost[key] = 0  # a recursive CTE refers to itself: count the cycle once
-            targets = [t for t in query.get("targetList") or () if isinstance(t, Node)]
-            chosen = [t for t in targets if t.get("resno") == str(attno)] if attno else targets
-            self.column_cost[key] = sum(self._cost(t.get("expr"), [query, *owner]) for t in chosen)
+            # UNION ALL branches are pulled up one by one: a reference becomes one per branch
+            self.column_cost[key] = sum(
+                self._cost(t.get("expr"), [leaf, *owner])
+                for leaf in _leaves(query)
+                for t in _targets(leaf, attno)
+            )
         return self.column_cost[key]
 
     # ------------------------------------------------------------------------------------ digits
@@ -197,16 +200,13 @@ class _Numbers:
             self.depth -= 1
 
     def _digits(self, node: Node, scope: list[Node]) -> int:
+        """Digits of a number, or of the numbers a value holds (an array, a row, json or text can carry a
+        number out of an expression and back into one): its parts' digits, summed."""
         name = node.name
         if name == "CONST":
             return _const_digits(node)
         if name == "VAR":
             return self._var_digits(node, scope)
-        if name in _PASS_THROUGH:
-            return self.digits(node.get("arg"), scope)
-        if name == "COERCEVIAIO":  # text (or json) made a number: a literal's length, or stored data
-            arg = node.get("arg")
-            return _const_digits(arg) if isinstance(arg, Node) and arg.name == "CONST" else STORED_DIGITS
         if name == "SUBLINK":
             subselect = node.get("subselect")
             targets = [t for t in (subselect.get("targetList") or []) if isinstance(t, Node)] if isinstance(
@@ -215,11 +215,20 @@ class _Numbers:
         if name in ("CASEEXPR", "COALESCEEXPR", "MINMAXEXPR", "CASEWHEN"):
             parts = [node.get("defresult"), node.get("result"), *(node.get("args") or [])]
             return max((self.digits(part, scope) for part in parts), default=0)
-        if name == "NULLIFEXPR":
-            return self.digits((node.get("args") or [None])[0], scope)
-        if name in ("FUNCEXPR", "OPEXPR", "AGGREF", "WINDOWFUNC"):
+        if name in ("FUNCEXPR", "OPEXPR", "AGGREF", "WINDOWFUNC") and _is_numeric(node):
             return self._call_digits(node, scope)
-        return 0
+        if name == "COERCEVIAIO" and _is_numeric(node):  # text made a number
+            return min(MAX_DIGITS, max(STORED_DIGITS, self._parts(node, scope)))
+        return min(MAX_DIGITS, self._parts(node, scope))
+
+    def _parts(self, node: Node, scope: list[Node]) -> int:
+        """The digits of everything under ``node``, summed (``x::text || y::text`` holds both numbers)."""
+        total = 0
+        for value in node.values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Node) and item.name != "QUERY":
+                    total += self.digits(item, scope)
+        return total
 
     def _call_digits(self, node: Node, scope: list[Node]) -> int:
         name = self._name(node)
@@ -227,12 +236,10 @@ class _Numbers:
         if node.name == "AGGREF":
             args = [t.get("expr") for t in args if t.name == "TARGETENTRY"] or args
         digits = [self.digits(arg, scope) for arg in args]
-        if not _is_numeric(node):
-            return 0
         if name in _MULTIPLY:
-            return sum(digits)
+            return min(MAX_DIGITS, sum(digits))
         if name in ("numeric_div", "numeric_div_trunc", "div"):
-            return sum(digits) + 20  # the result's scale is at least 16 digits
+            return min(MAX_DIGITS, sum(digits) + 20)  # the result's scale is at least 16 digits
         if name in ("numeric_mod", "mod"):
             return max(digits, default=0)
         if name in _POWER:
@@ -242,7 +249,7 @@ class _Numbers:
                     "a numeric power needs a literal exponent (its result can have 131,072 digits); cast to "
                     "float8 for other powers"
                 )
-            return digits[0] * max(abs(exponent), 1) + 20
+            return min(MAX_DIGITS, digits[0] * max(abs(exponent), 1) + 20)
         if name in ("exp", "numeric_exp"):
             value = _exponent(args[0]) if args else None
             if value is None:
@@ -250,36 +257,66 @@ class _Numbers:
                     "exp() of a numeric needs a literal argument (exp(300000) has 130,000 digits); cast to "
                     "float8 for other values"
                 )
-            return abs(value) // 2 + 40
+            return min(MAX_DIGITS, abs(value) // 2 + 40)
         if name in ("round", "trunc") and len(args) == 2:
             scale = const_int(args[1])
-            return digits[0] + (abs(scale) if scale is not None else 2000)
+            return min(MAX_DIGITS, digits[0] + (abs(scale) if scale is not None else 2000))
         if name == "numeric" and len(args) == 2:  # numeric(p, s): a cast with a precision
             typmod = const_int(args[1])
             if typmod is not None and typmod >= 4:
                 return min(max(digits[0], 1), ((typmod - 4) >> 16) & 0xFFFF)
         if name in _SQUARING_AGGREGATES:
-            return 2 * max(digits, default=0) + 20
-        # addition, sums, averages, min and max, window values, casts from integers and floats: at most one
-        # more digit than their largest argument, and a scale of a few digits
-        return max(digits, default=0) + 20
+            return min(MAX_DIGITS, 2 * max(digits, default=0) + 20)
+        # addition, sums, averages, min and max, window values, casts from integers, floats, json and text:
+        # at most one more digit than their largest argument, and a scale of a few digits
+        return min(MAX_DIGITS, max(digits, default=0) + 20)
 
     def _var_digits(self, var: Node, scope: list[Node]) -> int:
-        if var.get("vartype") != _NUMERIC:
-            return _INTEGERS.get(var.get("vartype") or "", 0) or _FLOATS.get(var.get("vartype") or "", 0)
+        levels = int(var.get("varlevelsup") or "0")
+        rte = self._range_entry(var, scope)
         found = self._column_of(var, scope)
-        if found is None:  # a table's column: its declared precision, or stored data
+        if found is not None:  # a subquery's or CTE's column: what its expression holds
+            query, attno, owner = found
+            key = (id(query), attno)
+            if key not in self.column_digits:
+                self.column_digits[key] = 1  # a recursive CTE refers to itself (its growth is refused apart)
+                self.column_digits[key] = max(
+                    min(
+                        MAX_DIGITS,
+                        sum(self.digits(t.get("expr"), [leaf, *owner]) for t in _targets(leaf, attno)),
+                    )
+                    for leaf in _leaves(query)
+                )
+            return self.column_digits[key]
+        inner = scope[levels:]
+        attno = int(var.get("varattno") or "0")
+        kind = rte.get("rtekind") if rte is not None else None
+        if kind == _RTE_JOIN:
+            aliases = rte.get("joinaliasvars") or []
+            alias = aliases[attno - 1] if 1 <= attno <= len(aliases) else None
+            return self.digits(alias, inner) if isinstance(alias, Node) else STORED_DIGITS
+        if kind == _RTE_FUNCTION:  # unnest(ARRAY[x]), a function in FROM: what its arguments hold
+            return min(MAX_DIGITS, sum(self.digits(f, inner) for f in rte.get("functions") or []))
+        if kind == _RTE_VALUES:
+            rows = [row for row in rte.get("values_lists") or [] if isinstance(row, list)]
+            cells = [row[attno - 1] for row in rows if 1 <= attno <= len(row)] if attno else [
+                cell for row in rows for cell in row]  # fmt: skip
+            return min(MAX_DIGITS, max((self.digits(cell, inner) for cell in cells), default=0))
+        vartype = var.get("vartype") or ""
+        if vartype == _NUMERIC:  # a table's column: its declared precision, or stored data
             typmod = int(var.get("vartypmod") or "-1")
             return ((typmod - 4) >> 16) & 0xFFFF if typmod >= 4 else STORED_DIGITS
-        query, attno, owner = found
-        key = (id(query), attno)
-        if key not in self.column_digits:
-            self.column_digits[key] = 1  # a recursive CTE refers to itself (its growth is refused apart)
-            targets = [t for t in query.get("targetList") or () if isinstance(t, Node)]
-            chosen = [t for t in targets if t.get("resno") == str(attno)] if attno else targets
-            self.column_digits[key] = max((self.digits(t.get("expr"), [query, *owner]) for t in chosen),
-                                          default=0)  # fmt: skip
-        return self.column_digits[key]
+        return _INTEGERS.get(vartype) or _FLOATS.get(vartype) or STORED_DIGITS
+
+    def _range_entry(self, var: Node, scope: list[Node]) -> Node | None:
+        levels = int(var.get("varlevelsup") or "0")
+        if not 0 <= levels < len(scope):
+            return None
+        rtable = scope[levels].get("rtable") or []
+        index = int(var.get("varno") or "0")
+        return (
+            rtable[index - 1] if 1 <= index <= len(rtable) and isinstance(rtable[index - 1], Node) else None
+        )
 
     # ---------------------------------------------------------------------------------- helpers
 
@@ -297,7 +334,7 @@ class _Numbers:
         kind = rte.get("rtekind")
         if kind == _RTE_SUBQUERY and isinstance(rte.get("subquery"), Node):
             subquery = rte["subquery"]
-            return (_leaf(subquery), attno, scope)
+            return (subquery, attno, scope)
         if kind == _RTE_JOIN:
             aliases = rte.get("joinaliasvars") or []
             alias = aliases[attno - 1] if 1 <= attno <= len(aliases) else None
@@ -306,7 +343,7 @@ class _Numbers:
             owner = int(rte.get("ctelevelsup") or "0")
             for cte in (scope[owner].get("cteList") or []) if owner < len(scope) else []:
                 if isinstance(cte, Node) and cte.get("ctename") == rte.get("ctename"):
-                    return (_leaf(cte["ctequery"]), attno, scope[owner:])
+                    return (cte["ctequery"], attno, scope[owner:])
         return None
 
     def _name(self, node: Node) -> str:
@@ -336,14 +373,37 @@ class _Numbers:
                 pending.extend(item.values())
 
 
-def _leaf(query: Node) -> Node:
-    """A set operation's column is defined by its first branch (the others have the same type)."""
+def _literal_length(tree: Any) -> int:
+    """How many characters the text constants under ``tree`` hold together."""
+    total = 0
+    pending = [tree]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, Node):
+            if item.name == "CONST":
+                raw = const_bytes(item)
+                total += len(raw) if raw is not None and item.get("constlen") == "-1" else 0
+            else:
+                pending.extend(item.values())
+    return total
+
+
+def _targets(query: Node, attno: int) -> list[Node]:
+    """The target entry for column ``attno`` (every output column for a whole-row reference, 0)."""
+    targets = [t for t in query.get("targetList") or () if isinstance(t, Node) and t.get("resjunk") != "true"]
+    return [t for t in targets if t.get("resno") == str(attno)] if attno else targets
+
+
+def _leaves(query: Node) -> list[Node]:
+    """The queries whose target lists define a query's columns: itself, or each branch of a set operation
+    (a recursive CTE's too: its step is refused apart if it multiplies)."""
     if query.get("setOperations") is None:
-        return query
-    for rte in query.get("rtable") or []:
-        if isinstance(rte, Node) and isinstance(rte.get("subquery"), Node):
-            return _leaf(rte["subquery"])
-    return query
+        return [query]
+    branches = [rte["subquery"] for rte in query.get("rtable") or []
+                if isinstance(rte, Node) and isinstance(rte.get("subquery"), Node)]  # fmt: skip
+    return [leaf for branch in branches for leaf in _leaves(branch)] or [query]
 
 
 def _exponent(node: Any) -> int | None:

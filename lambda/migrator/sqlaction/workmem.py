@@ -34,7 +34,7 @@ MAX_AREAS = BUDGET_KB // MIN_WORK_MEM_KB
 _PER_SCAN = 4
 # A user view (the rewriter expands it later; its own operations are not in this tree): counted generously.
 _PER_VIEW = 16
-_PER_LEVEL = 3  # ORDER BY, DISTINCT and GROUP BY each may sort
+_PER_LEVEL = 6  # ORDER BY, DISTINCT and GROUP BY each may sort, an incremental sort with two tuplesorts
 _RTE_RELATION, _RTE_SUBQUERY, _RTE_JOIN, _RTE_FUNCTION, _RTE_CTE = "0", "1", "2", "3", "6"
 _CTE_ALWAYS, _CTE_NEVER = "1", "2"
 _EMPTY, _SIMPLE, _ROLLUP, _CUBE = "0", "1", "2", "3"
