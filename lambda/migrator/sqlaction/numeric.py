@@ -47,6 +47,7 @@ _SERIES = frozenset({"sqrt", "ln", "log", "log10", "exp", "numeric_sqrt", "numer
                      "numeric_exp"})  # fmt: skip
 _SQUARING_AGGREGATES = frozenset({"stddev", "stddev_pop", "stddev_samp", "variance", "var_pop", "var_samp"})
 _GROWS_IN_RECURSION = _MULTIPLY | _POWER | frozenset({"exp", "numeric_exp"})
+_COSTLY = _MULTIPLY | _DIVISION | _POWER | _SERIES | _SQUARING_AGGREGATES
 
 
 def check(query: Node, functions: dict[int, str], operators: dict[int, str]) -> None:
@@ -91,6 +92,7 @@ class _Numbers:
         self.operators = operators
         self.column_digits: dict[tuple[int, int], int] = {}
         self.column_cost: dict[tuple[int, int], int] = {}
+        self.memo: dict[int, int] = {}
         self.depth = 0
 
     # ------------------------------------------------------------------------------- a row's cost
@@ -149,20 +151,22 @@ class _Numbers:
 
     def _call_cost(self, node: Node, scope: list[Node]) -> int:
         name = self._name(node)
-        if not name:
+        if name not in _COSTLY or not _is_numeric(node):
             return 0
         args = [arg for arg in node.get("args") or [] if isinstance(arg, Node)]
+        if node.name == "AGGREF":
+            args = [t.get("expr") for t in args if t.name == "TARGETENTRY"] or args
         digits = [self.digits(arg, scope) for arg in args]
+        result = self.digits(node, scope)  # refuses a power or exp it cannot bound
         if name in _MULTIPLY and len(digits) == 2:
             return digits[0] * digits[1]
-        if name in _DIVISION and len(digits) == 2 and _is_numeric(node):
+        if name in _DIVISION and len(digits) == 2:
             return _DIVIDE * digits[0] * digits[1]
-        if name in _POWER and _is_numeric(node):
-            result = self.digits(node, scope)
+        if name in _POWER:
             return result * result // 2  # repeated squaring: the last square dominates
-        if name in _SERIES and _is_numeric(node) and digits:
+        if name in _SERIES and digits:
             return _DIVIDE * digits[0] * digits[0]
-        if name in _SQUARING_AGGREGATES and _is_numeric(node) and digits:
+        if name in _SQUARING_AGGREGATES and digits:
             return digits[0] * digits[0]  # each row's value is squared
         return 0
 
@@ -191,11 +195,14 @@ class _Numbers:
         """An upper bound on the digits of ``node``'s value (0 for a value that is not a number)."""
         if not isinstance(node, Node):
             return 0
+        if id(node) in self.memo:  # a node is always read in the same scope
+            return self.memo[id(node)]
         self.depth += 1
         try:
             if self.depth > 200:
                 raise UnsafeSQL("the query's numbers nest too deeply to bound")
-            return self._digits(node, scope)
+            self.memo[id(node)] = self._digits(node, scope)
+            return self.memo[id(node)]
         finally:
             self.depth -= 1
 
