@@ -71,10 +71,10 @@ ALLOWED = {
     "explain-generic-plan": "EXPLAIN (GENERIC_PLAN) SELECT * FROM users WHERE id = $1",
     "explain-analyze": "EXPLAIN ANALYZE SELECT 1",
     "explain-analyze-options": "EXPLAIN (ANALYZE, BUFFERS, WAL) SELECT * FROM users",
-    # size rule: six levels of doubling are fine (64 copies), a counter grows nothing
-    "doubling-six-levels": "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM"
-    " (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b)"
-    " c) d) e) f",
+    # size rule: five levels of doubling are fine (32 copies; six hold 64 copies but the row keeps every
+    # partial result on the way: the work rule refuses them), a counter grows nothing
+    "doubling-five-levels": "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM"
+    " (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b) c) d) e",
     "like-literal": "SELECT * FROM users WHERE email LIKE '%@example.com'"
     " OR email ILIKE ANY (ARRAY['a%', 'b%'])",
     "series-with-step": "SELECT now() - g * interval '1 day' FROM generate_series(0, 30, 2) g",
@@ -83,6 +83,15 @@ ALLOWED = {
     "pg-roles-columns": "SELECT rolname, rolcanlogin FROM pg_roles",
     "type-lookups": "SELECT to_regtype('uuid'), format_type(atttypid, NULL) FROM pg_attribute",
     "numeric-casts-of-data": "SELECT count(*)::numeric, (doc ->> 'amount')::numeric, 2::numeric ^ 10 FROM t",
+    "powers-of-literals": "SELECT power(10::numeric, 1000), 1.5::numeric ^ 1000, 0.5 ^ 2",
+    # round 5: the numeric and pattern rules leave ordinary use alone
+    "powers-and-exp": "SELECT amount ^ 2, power(amount, 3), amount::float8 ^ 100, exp(1.5), exp(x::float8)"
+    " FROM t",
+    "regexes": "SELECT email ~ '^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$', email ~* ANY (ARRAY['a', 'b']),"
+    " email SIMILAR TO '%@(a|b)%', substring(email FROM '@(.*)$'), regexp_match(email, '(\\d{4})')"
+    " FROM users",
+    "substring-by-position": "SELECT substring(email, 2), substring(email FROM 2 FOR 3),"
+    " substring(email, length(email) - 3) FROM users",
 }
 
 
@@ -243,6 +252,54 @@ REFUSED = {
         " SELECT length(s) FROM r",
         "bigger on each iteration",
     ),
+    # red team, round 5: what one row keeps (every partial result and every detoasted value) is summed
+    "doubling-six-levels": (
+        "SELECT s || s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT s || s AS s FROM"
+        " (SELECT s || s AS s FROM (SELECT s || s AS s FROM (SELECT 'x' AS s) a) b) c) d) e) f",
+        "read and make",
+    ),
+    "concatenation-chain": (
+        "SELECT length(" + " || ".join(["email"] * 60) + ") FROM users",
+        "read and make",
+    ),
+    "many-calls-in-one-row": (
+        "SELECT " + " AND ".join(["initcap(email) > ''"] * 60) + " FROM users",
+        "read and make",
+    ),
+    "calls-copied-through-a-subquery": (
+        "SELECT "
+        + " AND ".join(["c"] * 30)
+        + " FROM (SELECT "
+        + " AND ".join(["lower(email) > ''"] * 20)
+        + " AS c FROM users) s",
+        "read and make",
+    ),
+    "recursive-literal-growth": (
+        "WITH RECURSIVE r(s, n) AS (SELECT email, 1 FROM users UNION ALL SELECT s || 'xxxx', n + 1 FROM r"
+        " WHERE n < 100000) SELECT length(s) FROM r",
+        "bigger on each iteration",
+    ),
+    "recursive-multiplication": (
+        "WITH RECURSIVE r(x, n) AS (SELECT 1.5, 1 UNION ALL SELECT x * 2, n + 1 FROM r WHERE n < 400000)"
+        " SELECT x FROM r",
+        "multiplies",
+    ),
+    "power-of-a-long-literal": (f"SELECT power({'7' * 900}::numeric, 130)", "900-digit number"),
+    "power-of-a-large-number": ("SELECT 1e100::numeric ^ 100", "101-digit number"),
+    "power-of-a-column-to-130": ("SELECT power(amount, 130) FROM t", "exponent of at most 8"),
+    "exp-of-a-column": ("SELECT exp(amount) FROM t", "exp() takes a literal"),
+    "exp-of-a-large-literal": ("SELECT exp(300000::numeric)", "exp() takes a literal"),
+    "regex-from-data": ("SELECT email ~ name FROM users", "must be a literal"),
+    "regex-built-from-literals": ("SELECT 'a' ~ ('(a' || 'b)')", "must be a literal"),
+    "regex-from-a-subquery": ("SELECT 'a' ~ ANY (SELECT email FROM users)", "must be a literal"),
+    "regex-nested-repetitions": ("SELECT 'a' ~ '((\\w|\\d){1,100}){1,100}'", "copies of its parts"),
+    "similar-nested-repetitions": ("SELECT 'a' SIMILAR TO '((a|b){1,100}){1,100}'", "copies of its parts"),
+    "substring-nested-repetitions": (
+        "SELECT substring('a' FROM '((a|b){1,100}){1,100}')",
+        "copies of its parts",
+    ),
+    "substring-pattern-from-data": ("SELECT substring(email FROM name) FROM users", "must be a literal"),
+    "regexp-match-nested": ("SELECT regexp_match('a', '(((a|b){1,20}){1,20}){1,20}')", "copies of its parts"),
     "char-padding": ("SELECT 'x'::char(10485760)", "over the limit"),
     "series-too-long": ("SELECT * FROM generate_series(1, 100000000)", "100000000 rows"),
     "series-not-literal": ("SELECT * FROM generate_series(1, (SELECT count(*) FROM users))", "literal"),

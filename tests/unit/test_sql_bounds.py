@@ -10,9 +10,9 @@ import pytest
 from migrator.cli import event_from_env
 from migrator.errors import InvalidEvent, UnsafeSQL
 from migrator.events import ReportRequest, parse_event
-from migrator.sqlaction import bounds, messages, policy, reports
+from migrator.sqlaction import bounds, messages, policy, reports, workmem
 from migrator.sqlaction.guard import check_sql
-from migrator.sqlaction.nodetree import LINE_BYTES, parse_node_tree, undo_line_breaks
+from migrator.sqlaction.nodetree import LINE_BYTES, Node, parse_node_tree, undo_line_breaks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -251,3 +251,59 @@ def test_the_handler_caps_any_error_message(monkeypatch: pytest.MonkeyPatch) -> 
         len(result["error"]["message"]) < 4096 + 60
         and "more characters not shown" in result["error"]["message"]
     )
+
+
+# --- red team, round 5
+
+
+@pytest.mark.parametrize(
+    ("pattern", "size"),
+    [
+        ("abc", 3),
+        (r"\d{4}-\d{2}-\d{2}", 10),
+        (r"((\w|\d|\s|[[:punct:]]){1,100}){1,100}", 40_000),  # nested repetitions multiply
+        (r"(((a|b){1,20}){1,20}){1,20}", 16_000),
+        ("[]a]{3}", 3),  # a bracket expression is one part, ] first is a member
+        ("***=a{1000}", 11),  # the rest is a literal string
+    ],
+)
+def test_a_patterns_size_counts_the_copies_its_repetitions_make(pattern: str, size: int) -> None:
+    assert policy.regex_size(pattern) == size
+
+
+def test_work_mem_is_the_budget_divided_among_the_plans_operations() -> None:
+    assert workmem.work_mem_kb(1) == workmem.MAX_WORK_MEM_KB
+    assert workmem.work_mem_kb(100) * 100 <= workmem.BUDGET_KB
+    assert workmem.work_mem_kb(10_000) == workmem.MIN_WORK_MEM_KB
+    assert workmem.MAX_AREAS * workmem.MIN_WORK_MEM_KB == workmem.BUDGET_KB
+
+
+def _node(name: str, **fields: object) -> Node:
+    node = Node(name)
+    node.update(fields)
+    return node
+
+
+def test_each_sorting_aggregate_is_an_operation_of_its_own() -> None:
+    # GIVEN the analysis of SELECT count(DISTINCT a + n), ... (300 of them) FROM generate_series(...) a
+    aggregates = [_node("AGGREF", aggdistinct=[_node("SORTGROUPCLAUSE")]) for _ in range(300)]
+    query = _node(
+        "QUERY",
+        targetList=[_node("TARGETENTRY", expr=aggregate) for aggregate in aggregates],
+        rtable=[_node("RANGETBLENTRY", rtekind="3", functions=[_node("RANGETBLFUNCTION")])],
+    )
+    # THEN each holds its own sort: more than the budget allows
+    assert workmem.work_areas(query) > workmem.MAX_AREAS
+
+
+def test_grouping_sets_sort_one_phase_at_a_time() -> None:
+    # GIVEN GROUP BY CUBE (12 columns): 4,096 grouping sets, sorted in phases of at most 13
+    cube = _node("GROUPINGSET", kind="3", content=[_node("GROUPINGSET", kind="1") for _ in range(12)])
+    query = _node(
+        "QUERY",
+        groupingSets=[cube],
+        groupClause=[_node("SORTGROUPCLAUSE") for _ in range(12)],
+        targetList=[_node("TARGETENTRY", expr=_node("AGGREF", aggdistinct=[_node("SORTGROUPCLAUSE")]))],
+        rtable=[_node("RANGETBLENTRY", rtekind="0")],
+    )
+    assert workmem.work_areas(query) < 32

@@ -7,6 +7,8 @@
     nodetree.py     PostgreSQL's node text (the analysis the server-side check reads)
     bounds.py       why each allowed function, operator, cast and construct is bounded (cost classes)
     messages.py     PostgreSQL's error text, cut to a few KB
+    workmem.py      how many sorts and hash tables a plan may hold, and the work_mem that keeps them in budget
+    numeric.py      the digits of every numeric value, and what one row's numeric arithmetic costs
     readonly.py     the READ ONLY transaction and its limits (one deadline, rows, bytes)
     reports.py      named reports: fixed, reviewed SQL (locks, activity, indexes, ...)
     command.py      the ``sql`` and ``report`` commands that put them together

@@ -90,7 +90,9 @@ _CONCAT_WS = (
 )
 _REGEX = (
     "PostgreSQL's regex engine checks for cancellation while it compiles and matches (regcomp.c, "
-    "regexec.c): a backtracking pattern on 5,000 characters stopped at the 1 s timeout; patterns are literals"
+    "regexec.c): a backtracking pattern on 5,000 characters stopped at the 1 s timeout; patterns are "
+    "literals of at most 1,000 parts once repetitions are counted (a compiled pattern is kept: nested "
+    "{m,n} held 12 MB each)"
 )
 _NUMERIC = (
     "numeric arithmetic is up to quadratic in digits, capped by the format (131,072 digits before the point, "
@@ -134,7 +136,9 @@ FUNCTIONS: dict[str, Entry] = {
     **_entries(_M, _L, _CASE, "lower upper initcap"),
     **_entries(_C, _L, "counts characters in one pass (octet_length: reads the header)",
                "length char_length character_length octet_length"),
-    **_entries(_M, _L, _ONE_PASS, "substring substr left right reverse decode"),
+    **_entries(_M, _L, _ONE_PASS, "substr left right reverse decode"),
+    "substring": Entry(_M, _X, "one pass; substring(x FROM pattern) and substring(x SIMILAR pattern "
+                       "ESCAPE e) match a regular expression: " + _REGEX),
     **_entries(_M, _L, _TRIM, "btrim ltrim rtrim"),
     **_entries(_S, _L, _ONE_PASS, "concat overlay"),
     "concat_ws": Entry(_S, _L, _CONCAT_WS),
@@ -200,6 +204,8 @@ FUNCTIONS: dict[str, Entry] = {
                "has_schema_privilege has_database_privilege has_column_privilege pg_table_is_visible "
                "pg_size_pretty"),
     "pg_wal_lsn_diff": Entry(_C, _K, _FIXED),
+    **_entries(_C, _K, "reads the value's header (a TOAST pointer's sizes): no detoasting",
+               "pg_column_size pg_column_compression"),
     "pg_blocking_pids": Entry(_C, _L, _LOCKS),
     "pg_database_size": Entry(_C, _L, _DB_SIZE),
     **_entries(_C, _L, _CATALOG_SIZE, "pg_relation_size pg_table_size pg_indexes_size "

@@ -33,9 +33,11 @@ that the server parses differently is analysed again by the server itself in ``r
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import NamedTuple
 
 from pglast import ast, parse_sql
@@ -155,6 +157,14 @@ _COMMAND_NAMES: dict[type, str] = {
 }  # fmt: skip
 
 _LIKE_OPERATORS = frozenset({"~~", "~~*", "!~~", "!~~*"})
+_REGEX_OPERATORS = frozenset({"~", "~*", "!~", "!~*"})
+_REGEX_FUNCTIONS = frozenset({"regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like"})
+# substring(x, n) is a plain substring when n is a number: these say so without knowing a column's type
+_INTEGER_TYPES = frozenset({"int", "int2", "int4", "int8", "integer", "smallint", "bigint"})
+_NUMERIC_BUILDERS = frozenset(
+    {"length", "char_length", "character_length", "octet_length", "array_length", "cardinality",
+     "array_position", "abs", "round", "ceil", "floor", "trunc"}
+)  # fmt: skip
 _LENGTH_TYPES = frozenset({"bpchar", "char", "character", "varchar", "bit", "varbit"})
 
 # Casts may name only built-in types. A literal is converted to its type while PostgreSQL analyses the
@@ -356,7 +366,6 @@ def _check_query(root: ast.SelectStmt, *, allow_params: bool) -> None:
     scan_result.walk(root)
     scan_result.check_denied_columns()
     _check_hash_tables(root)
-    _Sizer().select(root, [])
     nodes = _Weigher().select(root, [], 1)[0]
     if nodes > bounds.MAX_PLAN_NODES:
         raise UnsafeSQL(
@@ -364,6 +373,7 @@ def _check_query(root: ast.SelectStmt, *, allow_params: bool) -> None:
             f"is copied into every place that uses it); the limit is {bounds.MAX_PLAN_NODES:,}: use fewer "
             "levels or fewer references to the same column"
         )
+    _Sizer().select(root, [])
 
 
 class _Scan:
@@ -441,6 +451,8 @@ class _Scan:
             _check_operator_name(names, "op ANY/ALL (subquery)")
             if names[-1] in _LIKE_OPERATORS:
                 policy.check_like_pattern(None)  # the patterns come from a subquery
+            if names[-1] in _REGEX_OPERATORS:
+                policy.check_regex_pattern(None)
 
     def _column(self, ref: ast.ColumnRef) -> None:
         names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
@@ -509,11 +521,19 @@ def _check_function(call: ast.FuncCall) -> None:
                 "characters: each character of the value is compared with every character of the set, and "
                 "that loop cannot be cancelled"
             )
-    regexp = name in ("regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like")
     if name == "power":
-        _check_exponent(args[1] if len(args) == 2 else None)
-    elif regexp and (len(args) < 2 or _string_literal(args[1]) is None):
-        raise UnsafeSQL(f"{name}() takes a literal pattern")
+        _check_power(args[0] if args else None, args[1] if len(args) == 2 else None)
+    elif name in _REGEX_FUNCTIONS:
+        if len(args) < 2 or _string_literal(args[1]) is None:
+            raise UnsafeSQL(f"{name}() takes a literal pattern")
+        policy.check_regex_pattern(_string_literal(args[1]))
+    elif name == "exp":
+        _check_exp(args[0] if args else None)
+    elif name == "similar_to_escape" and args:
+        policy.check_regex_pattern(_string_literal(args[0]), similar=True)
+    elif name == "substring" and len(args) >= 2 and not _is_number(args[1]):
+        # substring(x FROM pattern) and substring(x SIMILAR pattern ESCAPE e) match a regular expression
+        policy.check_regex_pattern(_string_literal(args[1]), similar=len(args) == 3)
     if name == "current_setting":
         policy.check_setting_name(_string_literal(args[0]) if args else None)
     elif name == "to_regtype":
@@ -525,6 +545,25 @@ def _check_function(call: ast.FuncCall) -> None:
         )
     elif name == "generate_series":
         policy.check_series_bounds([_integer_literal(arg) for arg in args])
+
+
+def _check_regex_node(pattern: object) -> None:
+    """The right side of ~ (or of SIMILAR TO, which PostgreSQL's grammar makes similar_to_escape(pattern))."""
+    if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
+        return  # checked as a function call, with its pattern
+    policy.check_regex_pattern(_string_literal(pattern))
+
+
+def _is_number(node: object) -> bool:
+    """Whether ``node`` is visibly a number (a literal, arithmetic, a cast to an integer, a length...)."""
+    if isinstance(node, ast.A_Const):
+        return isinstance(node.val, (ast.Integer, ast.Float))
+    if isinstance(node, ast.TypeCast):
+        return node.typeName.names[-1].sval in _INTEGER_TYPES
+    if isinstance(node, ast.A_Expr):
+        names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
+        return bool(names) and names[-1] in ("+", "-", "*", "/", "%")
+    return isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _NUMERIC_BUILDERS
 
 
 def _check_operator_name(names: list[str], where: str = "an expression") -> None:
@@ -539,7 +578,12 @@ def _check_operator(expr: ast.A_Expr) -> None:
     names = [part.sval for part in expr.name or () if isinstance(part, ast.String)]
     _check_operator_name(names)
     if names and names[-1] == "^":
-        _check_exponent(expr.rexpr)
+        _check_power(expr.lexpr, expr.rexpr)
+    if names and names[-1] in _REGEX_OPERATORS and expr.lexpr is not None:
+        right = expr.rexpr
+        patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
+        for pattern in patterns or [None]:
+            _check_regex_node(pattern)
     if names and names[-1] in _LIKE_OPERATORS:
         right = expr.rexpr
         patterns = right.elements if isinstance(right, ast.A_ArrayExpr) else [right]
@@ -653,6 +697,65 @@ def _check_exponent(node: object) -> None:
         )
 
 
+_FLOAT_TYPES = frozenset({"float4", "float8", "real", "double precision"})
+_MAX_COLUMN_EXPONENT = 8
+
+
+def _is_float_cast(node: object) -> bool:
+    return isinstance(node, ast.TypeCast) and node.typeName.names[-1].sval in _FLOAT_TYPES
+
+
+def _number_literal(node: object) -> ast.Integer | ast.Float | None:
+    """A number written in the query, possibly cast (2::numeric)."""
+    while isinstance(node, ast.TypeCast) and not _is_float_cast(node):
+        node = node.arg
+    literal = node.val if isinstance(node, ast.A_Const) else None
+    return literal if isinstance(literal, (ast.Integer, ast.Float)) else None
+
+
+def _number_text(literal: ast.Integer | ast.Float) -> str:
+    return str(literal.ival) if isinstance(literal, ast.Integer) else literal.fval
+
+
+def _check_power(base: object, exponent: object) -> None:
+    """x ^ n of a numeric has about n times the digits of x. A literal base: the result stays within 2,000
+    digits (power(<846 digits>, 65) has 55,000, and dividing two such numbers takes a tenth of a second no
+    timeout stops); any other base: n at most 8, unless the base is cast to float8."""
+    _check_exponent(exponent)
+    value = abs(_integer_literal(exponent) or 0)
+    if _is_float_cast(base):
+        return
+    literal = _number_literal(base)
+    if literal is not None:
+        number = Decimal(_number_text(literal))
+        # digits before the point times n, and PostgreSQL keeps at most 1,000 after it
+        before = math.floor(abs(number).log10()) + 1 if number else 1
+        digits = max(before, 1) * value + min(max(-int(number.as_tuple().exponent), 0) * value, 1000)
+        if digits > 2 * _MAX_NUMERIC_DIGITS:
+            raise UnsafeSQL(
+                f"a power of a {before}-digit number to {value} has about {digits} digits; the limit is "
+                f"{2 * _MAX_NUMERIC_DIGITS} (arithmetic on longer numbers cannot be cancelled)"
+            )
+    elif value > _MAX_COLUMN_EXPONENT:
+        raise UnsafeSQL(
+            f"a power of a column or an expression takes an exponent of at most {_MAX_COLUMN_EXPONENT} (a "
+            "numeric's digits multiply by it); cast the base to float8 for larger ones"
+        )
+
+
+def _check_exp(arg: object) -> None:
+    """exp(x) of a numeric has about x / 2.3 digits: a literal of at most 2,300, or a float8 value."""
+    if _is_float_cast(arg):
+        return
+    literal = _number_literal(arg)
+    number = float(_number_text(literal)) if literal is not None else None
+    if number is None or abs(number) > 2300:
+        raise UnsafeSQL(
+            "exp() takes a literal of at most 2,300 or a float8 value (exp(x::float8)): exp of a numeric "
+            "has about x / 2.3 digits"
+        )
+
+
 def _string_literal(node: object) -> str | None:
     while isinstance(node, ast.TypeCast):
         node = node.arg
@@ -671,17 +774,28 @@ def _integer_literal(node: object) -> int | None:
 
 
 class _Source(NamedTuple):
-    """How many copies of the largest input one column (widest) and one whole row of a source can hold."""
+    """How many copies of the largest input one column (widest) and one whole row of a source can hold, and
+    the work (see _Sizer) of computing its heaviest column: the planner computes it again wherever it is used.
+    A table's work is STORED: each use reads (detoasts) its value again.
+    """
 
     widest: int
     row: int
+    work: int = -1
 
 
-_BASE = _Source(1, 1)
+_STORED = -1
+
+_BASE = _Source(1, 1, _STORED)
 _GROWTH_FACTOR = {
     policy.Growth.DOUBLE: 2, policy.Growth.QUADRUPLE: 4, policy.Growth.SIXFOLD: 6,
     policy.Growth.EIGHTFOLD: 8,
 }  # fmt: skip
+# Case mapping goes through a wide-character copy of the text (four bytes a character) kept with the result.
+_WORK_FACTOR = {"lower": 5, "upper": 5, "initcap": 5}
+# In a recursive CTE's step, these make a value bigger on every iteration whatever they are given.
+_MULTIPLYING = frozenset({"*", "^"})
+_MULTIPLYING_FUNCTIONS = frozenset({"power", "exp"})
 
 
 class _Sizer:
@@ -692,10 +806,19 @@ class _Sizer:
     function its growth class (policy). A derived table's column costs at least 1, so ``s || s`` over
     ``s || s`` over ... doubles at each level and is refused after six: PostgreSQL has no per-query memory
     limit, and such a query can otherwise build gigabytes from a few hundred characters.
+
+    The work rule: PostgreSQL keeps every value a row's expressions make, and every stored value they
+    detoast, until the row is done, and checks for cancellation between rows, not between calls. So the
+    *sum* over one row of what its calls read and make is bounded too (``MAX_ROW_WORK`` units), counting
+    again each use of a subquery's column (the planner copies its expression there). ``a || b || c ...``
+    keeps every partial result (a chain of 60 concatenations of a 5 MB value held 9 GB), and 760
+    ``initcap(doc)`` in one row held 750 MB for seconds no timeout could stop.
     """
 
     def __init__(self) -> None:
         self.ctes: list[dict[str, _Source]] = []
+        self.work: list[int] = []  # per query level being sized
+        self.in_recursion = False  # sizing a recursive CTE's step: a string literal makes its value grow
 
     def select(self, stmt: ast.SelectStmt, outer: list[dict[str, _Source]], depth: int = 0) -> _Source:
         if depth > _MAX_DEPTH:
@@ -703,15 +826,24 @@ class _Sizer:
         if stmt.op != SetOperation.SETOP_NONE:
             left = self.select(stmt.larg, outer, depth + 1)
             right = self.select(stmt.rarg, outer, depth + 1)
-            return _Source(max(left.widest, right.widest), max(left.row, right.row))
+            return _Source(
+                max(left.widest, right.widest), max(left.row, right.row), max(left.work, right.work, 0)
+            )
         self.ctes.append({})
+        self.work.append(0)
         try:
             if stmt.withClause:
                 self._with(stmt.withClause, outer, depth)
             if stmt.valuesLists:
-                rows = [[self.expr(item, outer, depth) for item in row] for row in stmt.valuesLists]
+                rows, works = [], []
+                for values in stmt.valuesLists:  # one row at a time
+                    self.work[-1] = 0
+                    rows.append([self.expr(item, outer, depth) for item in values])
+                    works.append(self._level_work())
                 return self._bounded(
-                    _Source(max(max(row, default=0) for row in rows), max(sum(row) for row in rows))
+                    _Source(
+                        max(max(r, default=0) for r in rows), max(sum(r) for r in rows), max(works, default=0)
+                    )
                 )
             frame: dict[str, _Source] = {}
             for item in stmt.fromClause or ():
@@ -721,19 +853,40 @@ class _Sizer:
                        stmt.distinctClause, stmt.windowClause, stmt.limitCount, stmt.limitOffset)  # fmt: skip
             for clause in clauses:
                 self.expr(clause, scope, depth)
-            widest = row = 0
+            widest = row = heaviest = 0
             for target in stmt.targetList or ():
                 value = target.val if isinstance(target, ast.ResTarget) else target
+                before = self.work[-1]
                 if isinstance(value, ast.ColumnRef) and isinstance(value.fields[-1], ast.A_Star):
                     sources = self._star_sources(value, frame)
                     widest = max([widest, *(s.widest for s in sources)])
                     row += sum(s.row for s in sources)
+                    self.work[-1] += sum(s.row if s.work == _STORED else s.work for s in sources)
                 else:
                     copies = self.expr(value, scope, depth)
                     widest, row = max(widest, copies), row + copies
-            return self._bounded(_Source(widest, row))
+                heaviest = max(heaviest, self.work[-1] - before)
+            source = self._bounded(_Source(widest, row, heaviest))
+            self._level_work()
+            return source
         finally:
             self.ctes.pop()
+            self.work.pop()
+
+    def _level_work(self) -> int:
+        work = self.work[-1]
+        if work > policy.MAX_ROW_WORK:
+            raise UnsafeSQL(
+                f"one row of this query would read and make about {work} copies of its inputs in its calls "
+                "(PostgreSQL keeps each until the row is done, and cannot be cancelled in between); the "
+                f"limit is {policy.MAX_ROW_WORK}: use fewer calls on the same long value, or fewer levels "
+                "that reuse a column"
+            )
+        return work
+
+    def _add(self, copies: int) -> None:
+        if self.work:
+            self.work[-1] += copies
 
     def _bounded(self, source: _Source) -> _Source:
         if source.row > policy.MAX_ROW_COPIES:
@@ -749,7 +902,12 @@ class _Sizer:
             if clause.recursive and query.op != SetOperation.SETOP_NONE:
                 base = self.select(query.larg, outer, depth + 1)
                 self.ctes[-1][cte.ctename] = _Source(max(base.widest, 1), max(base.row, 1))
-                step = self.select(query.rarg, outer, depth + 1)
+                _refuse_multiplying(cte.ctename, query.rarg)
+                self.in_recursion, was = True, self.in_recursion
+                try:
+                    step = self.select(query.rarg, outer, depth + 1)
+                finally:
+                    self.in_recursion = was
                 if step.widest > max(base.widest, 1) or step.row > max(base.row, 1):
                     raise UnsafeSQL(
                         f"the recursive query {cte.ctename} makes its values bigger on each iteration "
@@ -765,14 +923,15 @@ class _Sizer:
             if item.schemaname is None:
                 for level in reversed(self.ctes):
                     if item.relname in level:
-                        source = _Source(max(level[item.relname].widest, 1), max(level[item.relname].row, 1))
+                        cte = level[item.relname]
+                        source = _Source(max(cte.widest, 1), max(cte.row, 1), cte.work)
                         break
             frame[item.alias.aliasname if item.alias else item.relname] = source
         elif isinstance(item, ast.RangeSubselect):
             scope = [*outer, frame] if item.lateral else outer
             inner = self.select(item.subquery, scope, depth + 1)
             frame[item.alias.aliasname if item.alias else "?"] = _Source(
-                max(inner.widest, 1), max(inner.row, 1)
+                max(inner.widest, 1), max(inner.row, 1), inner.work
             )
         elif isinstance(item, ast.RangeFunction):
             copies = 0
@@ -780,7 +939,7 @@ class _Sizer:
                 function = entry[0] if isinstance(entry, (list, tuple)) else entry
                 copies = max(copies, self.expr(function, [*outer, frame], depth))
             name = item.alias.aliasname if item.alias else f"?{len(frame)}"
-            frame[name] = _Source(max(copies, 1), max(copies, 1))
+            frame[name] = _Source(max(copies, 1), max(copies, 1), _STORED)
         elif isinstance(item, ast.JoinExpr):
             self._from(item.larg, frame, outer, depth)
             self._from(item.rarg, frame, outer, depth)
@@ -811,14 +970,28 @@ class _Sizer:
             return 0
         if isinstance(node, (list, tuple)):
             return max((self.expr(item, scope, depth) for item in node), default=0)
-        if isinstance(node, (ast.A_Const, ast.ParamRef, ast.SQLValueFunction, ast.GroupingFunc)):
+        if isinstance(node, ast.A_Const):
+            # in a recursive step a string literal is appended again on every iteration
+            return 1 if self.in_recursion and isinstance(node.val, ast.String) else 0
+        if isinstance(node, (ast.ParamRef, ast.SQLValueFunction, ast.GroupingFunc)):
             return 0
         if isinstance(node, ast.ColumnRef):
-            return self._column(node, scope)
+            copies, work = self._column(node, scope)
+            # a stored value is read (detoasted) again; a subquery's column is computed again
+            self._add(copies if work == _STORED else work)
+            return copies
         if isinstance(node, ast.SubLink):
             self.expr(node.testexpr, scope, depth)
             inner = self.select(node.subselect, scope, depth)
-            return inner.widest if node.subLinkType == SubLinkType.EXPR_SUBLINK else 0
+            copies = inner.widest if node.subLinkType == SubLinkType.EXPR_SUBLINK else 0
+            self._add(copies)
+            return copies
+        made = self._made(node, scope, depth)
+        self._add(made * _WORK_FACTOR.get(_call_name(node), 1))
+        return made
+
+    def _made(self, node: object, scope: list[dict[str, _Source]], depth: int) -> int:
+        """How many copies of the inputs the value ``node`` makes holds (its inputs are accounted for)."""
         if isinstance(node, ast.FuncCall):
             args = [self.expr(arg, scope, depth) for arg in node.args or ()]
             for extra in (node.agg_order, node.agg_filter, node.over):
@@ -851,15 +1024,18 @@ class _Sizer:
         if isinstance(node, (ast.BoolExpr, ast.NullTest, ast.BooleanTest)):
             self.expr(getattr(node, "args", None) or getattr(node, "arg", None), scope, depth)
             return 0
-        if isinstance(node, ast.CaseExpr):
+        if isinstance(node, ast.CaseExpr):  # returns one of its results: no new value
             self.expr(node.arg, scope, depth)
             results = [self.expr(node.defresult, scope, depth)]
             for when in node.args or ():
                 self.expr(when.expr, scope, depth)
                 results.append(self.expr(when.result, scope, depth))
+            self._add(-max(results))
             return max(results)
         if isinstance(node, (ast.CoalesceExpr, ast.MinMaxExpr)):
-            return max((self.expr(arg, scope, depth) for arg in node.args or ()), default=0)
+            result = max((self.expr(arg, scope, depth) for arg in node.args or ()), default=0)
+            self._add(-result)
+            return result
         if isinstance(node, ast.RowExpr):
             return sum(self.expr(arg, scope, depth) for arg in node.args or ())
         if isinstance(node, ast.A_ArrayExpr):
@@ -888,23 +1064,26 @@ class _Sizer:
         return 0
 
     @staticmethod
-    def _column(ref: ast.ColumnRef, scope: list[dict[str, _Source]]) -> int:
+    def _column(ref: ast.ColumnRef, scope: list[dict[str, _Source]]) -> tuple[int, int]:
+        """(copies the column can hold, work of computing it again where it is used)."""
         names = [field.sval for field in ref.fields if isinstance(field, ast.String)]
         sources = [source for frame in scope for source in frame.values()]
         widest = max((source.widest for source in sources), default=1)
+        heaviest = max((source.work for source in sources), default=_STORED)
         if isinstance(ref.fields[-1], ast.A_Star) or len(names) == 1:
             # t.* or a bare name that may be a whole-row reference to source t.
             alias = names[-1] if names else None
             for frame in reversed(scope):
                 if alias in frame:
-                    return max(frame[alias].row, widest, 1)
+                    return max(frame[alias].row, widest, 1), max(frame[alias].work, heaviest)
             if isinstance(ref.fields[-1], ast.A_Star):
-                return max(sum(source.row for source in sources), 1)
-            return max(widest, 1)
+                works = [s.work for s in sources if s.work != _STORED]
+                return max(sum(source.row for source in sources), 1), sum(works) if works else _STORED
+            return max(widest, 1), heaviest
         for frame in reversed(scope):
             if names[-2] in frame:
-                return max(frame[names[-2]].widest, 1)
-        return max(widest, 1)
+                return max(frame[names[-2]].widest, 1), frame[names[-2]].work
+        return max(widest, 1), heaviest
 
 
 # ------------------------------------------------------------------------------- hash tables, plan size
@@ -1055,6 +1234,23 @@ class _Weigher:
             if source is None and frame:
                 return max(weight[1 if star else 0] for weight in frame.values())
         return 1
+
+
+def _call_name(node: object) -> str:
+    return node.funcname[-1].sval if isinstance(node, ast.FuncCall) else ""
+
+
+def _refuse_multiplying(name: str, step: object) -> None:
+    """A recursive CTE's step may not multiply or exponentiate: a numeric gains digits on every iteration
+    (x * 1e999 reaches the format's 131,072 digits in 131 iterations), whatever the literal's size."""
+    for node in iter_nodes(step):
+        binary = isinstance(node, ast.A_Expr) and node.lexpr is not None
+        names = [part.sval for part in node.name or () if isinstance(part, ast.String)] if binary else []
+        if (names and names[-1] in _MULTIPLYING) or _call_name(node) in _MULTIPLYING_FUNCTIONS:
+            raise UnsafeSQL(
+                f"the recursive query {name} multiplies in its recursive step (*, ^, power, exp): a number "
+                "can grow by as many digits on every iteration; compute the product outside the recursion"
+            )
 
 
 def _command_name(node: ast.Node | None) -> str:

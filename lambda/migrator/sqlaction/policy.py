@@ -30,12 +30,15 @@ __all__ = [
     "MAX_COPIES",
     "MAX_NUMERIC_DIGITS",
     "MAX_ROW_COPIES",
+    "MAX_ROW_WORK",
     "MAX_SERIES_ROWS",
     "MAX_TYPMOD",
     "REFUSED_FUNCTIONS",
+    "REGEX_SIZE_MAX",
     "SECRET_SETTINGS",
     "Growth",
     "check_like_pattern",
+    "check_regex_pattern",
     "check_series_bounds",
     "check_setting_name",
     "check_type_name_argument",
@@ -107,6 +110,8 @@ MAX_TYPMOD = 10_000
 # text), and one output row at most MAX_ROW_COPIES. See guard.
 MAX_COPIES = 64
 MAX_ROW_COPIES = 256
+# The work rule: what one row's calls may read and make, summed (see guard).
+MAX_ROW_WORK = 256
 
 # Built-in catalogs and views that hold credentials, server configuration or every custom setting.
 DENIED_RELATIONS: dict[str, str] = {
@@ -233,6 +238,108 @@ def check_like_pattern(pattern: str | None) -> None:
             f"LIKE and ILIKE take a literal pattern of at most {LIKE_PATTERN_MAX} characters "
             "(matching cannot be cancelled once it starts)"
         )
+
+
+# A regular expression is compiled into an automaton that PostgreSQL keeps (up to 32 of them per session):
+# each {m,n} copies what it repeats n times, so nested repetitions multiply. 40 patterns of
+# ((\w|\d|\s|[[:punct:]]){1,100}){1,100} (40 characters, 40,000 copies) held 390 MB, and one compile
+# peaked at 180 MB before PostgreSQL called it too complex. A pattern is a literal of at most this size,
+# counting each character, class or escape once per copy its repetitions make.
+REGEX_SIZE_MAX = 1000
+
+
+def check_regex_pattern(pattern: str | None, *, similar: bool = False) -> None:
+    """A regular expression (``~``, ``SIMILAR TO``, ``substring(x FROM pattern)``, ``regexp_*``): a literal
+    whose compiled size stays small (:data:`REGEX_SIZE_MAX`)."""
+    kind = "SIMILAR TO pattern" if similar else "regular expression"
+    if pattern is None:
+        raise UnsafeSQL(
+            f"a {kind} must be a literal (PostgreSQL compiles and keeps each distinct pattern, and a pattern "
+            "built from data can be any size)"
+        )
+    size = regex_size(pattern)
+    if size > REGEX_SIZE_MAX:
+        raise UnsafeSQL(
+            f"the {kind} {pattern[:40]!r}... compiles to about {size} copies of its parts (each {{m,n}} "
+            f"repeats what it follows n times, nested ones multiply); the limit is {REGEX_SIZE_MAX}"
+        )
+
+
+def regex_size(pattern: str) -> int:
+    """How many characters, classes and escapes the compiled pattern holds, counting repetitions: an upper
+    bound on the automaton PostgreSQL builds, within a small factor."""
+    if pattern.startswith("***="):
+        return len(pattern)  # the rest is a literal string
+    text = pattern.removeprefix("***:")
+    # frames: [alternatives so far, the current alternative, the last atom]
+    frames: list[list[int]] = [[0, 0, 0]]
+    index = 0
+    while index < len(text):
+        char = text[index]
+        frame = frames[-1]
+        atom = 0
+        if char == "\\":
+            index += 2
+            atom = 1
+        elif char == "[":
+            index = _bracket_end(text, index)
+            atom = 1
+        elif char == "(":
+            frames.append([0, 0, 0])
+            index += 1
+            if text.startswith("?", index):  # (?:...), (?=...), (?<=...), or embedded options (?i)
+                index += 1
+            continue
+        elif char == ")":
+            if len(frames) > 1:
+                inner = frames.pop()
+                atom = inner[0] + inner[1]
+            index += 1
+        elif char == "|":
+            frame[0], frame[1], frame[2] = frame[0] + frame[1], 0, 0
+            index += 1
+            continue
+        elif char == "{":
+            end = text.find("}", index)
+            bounds = text[index + 1 : end] if end > 0 else ""
+            low, comma, high = bounds.partition(",")
+            if end > 0 and low.strip().isdigit() and (high.strip().isdigit() or not high.strip()):
+                # {m}: m copies; {m,n}: n; {m,}: m and a loop
+                count = int(high) if high.strip() else int(low) + (1 if comma else 0)
+                frames[-1] = [frame[0], frame[1] + frame[2] * (max(count, 1) - 1), frame[2] * max(count, 1)]
+                index = end + 1
+                continue
+            index += 1
+            atom = 1
+        else:
+            index += 1
+            atom = 0 if char in "*+?^$" else 1
+        frame = frames[-1]
+        frame[1] += atom
+        if atom:
+            frame[2] = atom
+    while len(frames) > 1:  # an unclosed group: PostgreSQL refuses the pattern; count it anyway
+        inner = frames.pop()
+        frames[-1][1] += inner[0] + inner[1]
+    return frames[0][0] + frames[0][1]
+
+
+def _bracket_end(text: str, start: int) -> int:
+    """The index after the bracket expression that opens at ``start`` ([abc], []a], [^]a], [[:alpha:]])."""
+    index = start + 1
+    if text.startswith("^", index):
+        index += 1
+    if text.startswith("]", index):
+        index += 1
+    while index < len(text):
+        if text[index] == "[" and index + 1 < len(text) and text[index + 1] in ":.=":
+            close = text.find(text[index + 1] + "]", index + 2)
+            index = close + 2 if close > 0 else len(text)
+        elif text[index] == "]":
+            return index + 1
+        else:
+            index += 1
+    return index
 
 
 def check_type_name_argument(name: str | None) -> None:

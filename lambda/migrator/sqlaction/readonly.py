@@ -45,7 +45,7 @@ import psycopg
 from psycopg import pq
 
 from migrator.errors import InvalidEvent, QueryFailed, UnsafeSQL
-from migrator.sqlaction import resolver
+from migrator.sqlaction import resolver, workmem
 from migrator.sqlaction.guard import DEFAULT_MAX_LENGTH, CheckedSQL, plan_sql
 from migrator.sqlaction.nodetree import Node
 
@@ -78,6 +78,25 @@ TRANSACTION_SETTINGS: dict[str, str] = {
     "jit": "off",
     # a vanished client is noticed while a long statement runs
     "client_connection_check_interval": "250ms",
+    # The planner settings the bounds were measured with, at PostgreSQL's defaults, whatever the database or
+    # the role says: ALTER DATABASE ... SET geqo = off made a 16-way join's exhaustive search take a backend
+    # past 1 GB; partitionwise joins and aggregates hold one sort or hash table per partition.
+    "geqo": "on",
+    "geqo_threshold": "12",
+    "geqo_effort": "5",
+    "geqo_pool_size": "0",
+    "geqo_generations": "0",
+    "join_collapse_limit": "8",
+    "from_collapse_limit": "8",
+    "enable_sort": "on",
+    "enable_incremental_sort": "on",
+    "enable_mergejoin": "on",
+    "enable_nestloop": "on",
+    "enable_material": "on",
+    "enable_partitionwise_join": "off",
+    "enable_partitionwise_aggregate": "off",
+    "cursor_tuple_fraction": "0.1",
+    "constraint_exclusion": "partition",
 }
 
 
@@ -216,16 +235,26 @@ def _begin(conn: psycopg.Connection, clock: _Deadline, search_path: str | None) 
 
 def _analysed(
     conn: psycopg.Connection, name: str, query: str, user_path: str, schemas: list[str], resolve: bool,
-    prepared: list[str],
+    prepared: list[str], *, named_checked: bool = False,
 ) -> tuple[Node, bool]:  # fmt: skip
-    """Prepare ``DECLARE name CURSOR FOR query`` and, unless ``resolve`` is off, check its analysis."""
-    if resolve:
+    """Prepare ``DECLARE name CURSOR FOR query`` and, unless ``resolve`` is off, check its analysis. Then
+    share the memory budget among the operations its plan may hold (whatever ``resolve`` says: it is a limit,
+    not a check)."""
+    if resolve and not named_checked:
         resolver.check_named_relations(conn, query, schemas)
     # A newline on each side: a trailing line comment in the query cannot swallow what follows.
     statement = f"DECLARE {name} NO SCROLL CURSOR FOR\n{query}\n"
     tree = resolver.analysed_query(conn, name, statement, user_path=user_path)
     prepared.append(name)
     hides_definitions = resolve and resolver.check(conn, tree)
+    areas = workmem.work_areas(tree)
+    if areas > workmem.MAX_AREAS:
+        raise UnsafeSQL(
+            f"the plan of this query could hold about {areas} sorts, hash tables and tuplestores, each with "
+            f"its own memory; the limit is {workmem.MAX_AREAS}: use fewer aggregates with DISTINCT or ORDER "
+            "BY, window orderings, joins or subqueries"
+        )
+    resolver.set_local(conn, {"work_mem": f"{workmem.work_mem_kb(areas)}kB"})
     return tree, hides_definitions
 
 
@@ -233,16 +262,11 @@ def _rows(
     conn: psycopg.Connection, checked: CheckedSQL, clock: _Deadline, user_path: str, schemas: list[str],
     prepared: list[str], row_limit: int, max_bytes: int, resolve: bool,
 ) -> dict[str, Any]:  # fmt: skip
-    # The server makes each row JSON and sends NULL for one over the byte cap; LIMIT lets a sort keep only
-    # the rows that can be returned. Operators and functions are schema-qualified: this is our own SQL.
-    wrapped = (
-        f"SELECT CASE WHEN pg_catalog.octet_length(_j) OPERATOR(pg_catalog.<=) {int(max_bytes)} THEN _j END,"
-        " pg_catalog.octet_length(_j)"
-        f" FROM (SELECT pg_catalog.row_to_json({_ROW_ALIAS}.*)::pg_catalog.text AS _j"
-        f" FROM (\n{checked.statement}\n) AS {_ROW_ALIAS} LIMIT {int(row_limit) + 1}) AS _w"
-    )
-    _analysed(conn, _ROWS, wrapped, user_path, schemas, resolve, prepared)
+    if resolve:
+        resolver.check_named_relations(conn, checked.statement, schemas)
     columns = _describe(conn, checked.statement, user_path, prepared)
+    wrapped = _wrapper(checked.statement, columns, row_limit, max_bytes)
+    _analysed(conn, _ROWS, wrapped, user_path, schemas, resolve, prepared, named_checked=True)
     _open_as_checked(conn, _ROWS, user_path)
     rows: list[list[Any]] = []
     used = 0
@@ -257,6 +281,14 @@ def _rows(
             size = int(size_raw) if size_raw is not None else None
             if len(rows) >= row_limit:
                 reason = f"more than {row_limit} rows"
+                break
+            values_raw = result.get_value(index, 2)
+            if text is None and values_raw is not None and int(values_raw) > READ_LIMIT:
+                reason = (
+                    f"row {len(rows) + 1} holds values of up to {int(values_raw)} bytes, over the "
+                    f"{READ_LIMIT}-byte limit of what a row may bring into memory to be returned: select "
+                    "part of them (left(), substring(), octet_length())"
+                )
                 break
             if text is None and size is not None:
                 reason = f"row {len(rows) + 1} is {size} bytes of JSON, over the {max_bytes}-byte limit"
@@ -276,6 +308,55 @@ def _rows(
     if reason:
         result_json["truncated_reason"] = reason
     return result_json
+
+
+# Of a row, at most this many bytes of values are read into memory to be made JSON (a 64 MB bytea was
+# detoasted, hex-encoded and escaped into 660 MB before the byte cap could look at the result).
+READ_LIMIT = 8 * 1024 * 1024
+# Raw size is read from the value's header without detoasting it: exactly for these types (octet_length
+# reads a TOAST pointer's raw size), and as the stored size times this for a compressed value of another type
+# (neither pglz nor LZ4 can expand a value more than 256 times).
+_OCTET_TYPES = frozenset({25, 1043, 1042, 17, 1560, 1562})  # text, varchar, bpchar, bytea, bit, varbit
+_MAX_EXPANSION = 256
+
+
+def _wrapper(statement: str, columns: list[tuple[str, int]], row_limit: int, max_bytes: int) -> str:
+    """The query the action runs: the server makes each row JSON, and sends NULL for one over the byte cap;
+    LIMIT lets a sort keep only the rows that can be returned. Before any value is detoasted, each row's size
+    is read from its values' headers, and a row over :data:`READ_LIMIT` is not made JSON at all. The
+    statement sits behind ``OFFSET 0`` so that PostgreSQL computes each of its columns once, however often the
+    wrapper names it. Operators and functions are schema-qualified: this is our own SQL."""
+    names = [f"_c{n}" for n in range(1, len(columns) + 1)]
+    sizes = []
+    for name, (_, type_oid) in zip(names, columns, strict=True):
+        if type_oid in _OCTET_TYPES:
+            sizes.append(f"pg_catalog.octet_length({_ROW_ALIAS}.{name})::pg_catalog.int8")
+        else:
+            sizes.append(
+                f"pg_catalog.pg_column_size({_ROW_ALIAS}.{name})::pg_catalog.int8"
+                f" OPERATOR(pg_catalog.*) CASE WHEN pg_catalog.pg_column_compression({_ROW_ALIAS}.{name})"
+                f" IS NULL THEN 1 ELSE {_MAX_EXPANSION} END"
+            )
+    size = " OPERATOR(pg_catalog.+) ".join(f"COALESCE({term}, 0)" for term in sizes) or "0"
+    aliases = f"({', '.join(names)})" if names else ""
+    # the JSON keys are the query's own column names (which may repeat)
+    named = ", ".join(
+        f"{_ROW_ALIAS}.{alias} AS {_quote_identifier(name)}"
+        for alias, (name, _) in zip(names, columns, strict=True)
+    )
+    return (
+        f"SELECT CASE WHEN pg_catalog.octet_length(_j) OPERATOR(pg_catalog.<=) {int(max_bytes)} THEN _j END,"
+        " pg_catalog.octet_length(_j), _size"
+        f" FROM (SELECT CASE WHEN _s._size OPERATOR(pg_catalog.<=) {READ_LIMIT}"
+        " THEN pg_catalog.row_to_json(_n.*)::pg_catalog.text END AS _j, _s._size AS _size"
+        f" FROM (SELECT * FROM (\n{statement}\n) AS _u OFFSET 0) AS {_ROW_ALIAS}{aliases}"
+        f" CROSS JOIN LATERAL (SELECT {size} AS _size) AS _s CROSS JOIN LATERAL (SELECT {named}) AS _n"
+        f" LIMIT {int(row_limit) + 1}) AS _w"
+    )
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _describe(

@@ -42,7 +42,7 @@ import psycopg
 from psycopg import pq
 
 from migrator.errors import QueryFailed, UnsafeSQL
-from migrator.sqlaction import bounds, messages, policy
+from migrator.sqlaction import bounds, messages, numeric, policy
 from migrator.sqlaction.nodetree import (
     Node,
     bitmap,
@@ -197,6 +197,8 @@ class _Found:
     join_conditions: set[int] = field(default_factory=set)
     # operators a FULL JOIN is implemented with: a hash join is its only choice unless they can be sorted
     full_join_operators: set[int] = field(default_factory=set)
+    function_names: dict[int, str] = field(default_factory=dict)  # filled by the function check
+    operator_functions: dict[int, str] = field(default_factory=dict)  # filled by the operator check
     row_security: bool = False  # a relation read has row-level security (EXPLAIN would print its policy)
     user_views: bool = False  # a user view is read (EXPLAIN would print its WHERE clause)
 
@@ -464,7 +466,12 @@ class _PlanSize:
         rte = rtable[index - 1]
         kind = rte.get("rtekind")
         if kind == _RTE_SUBQUERY and isinstance(rte.get("subquery"), Node):
-            return self._column(rte["subquery"], attno, scope)
+            subquery = rte["subquery"]
+            if subquery.get("limitCount") is not None or subquery.get("limitOffset") is not None:
+                # PostgreSQL never pulls up nor pushes a condition into a subquery with LIMIT or OFFSET
+                # (is_simple_subquery, subquery_is_pushdown_safe): its columns are computed once, not copied
+                return 1
+            return self._column(subquery, attno, scope)
         if kind == _RTE_JOIN:
             aliases = rte.get("joinaliasvars") or []
             return self._expr(aliases[attno - 1], scope) if 1 <= attno <= len(aliases) else 1
@@ -570,6 +577,13 @@ def _check_arguments(name: str, node: Node, arguments: str) -> None:
                 "characters: each character of the value is compared with every character of the set, and "
                 "that loop cannot be cancelled"
             )
+    if name in _REGEX_FUNCTIONS:
+        policy.check_regex_pattern(const_text(args[1]) if len(args) >= 2 else None)
+    elif name == "similar_to_escape":
+        policy.check_regex_pattern(const_text(args[0]) if args else None, similar=True)
+    elif name == "substring" and arguments.startswith("text, text"):
+        # substring(x FROM pattern) and substring(x SIMILAR pattern ESCAPE e) match a regular expression
+        policy.check_regex_pattern(const_text(args[1]), similar=arguments == "text, text, text")
     if name == "concat_ws" and node.get("funcvariadic") == "true":
         raise UnsafeSQL(
             "concat_ws(sep, VARIADIC array) repeats the separator once per element; list the values"
@@ -602,6 +616,29 @@ def _check_exponent(args: list[Any]) -> None:
             f"the exponent of a numeric ^ or power() must be a literal integer of at most "
             f"{policy.MAX_NUMERIC_DIGITS}"
         )
+
+
+# The functions behind ~, ~*, !~ and !~* (SIMILAR TO is ~ with similar_to_escape(pattern) on its right).
+_REGEX_OPERATORS = frozenset(
+    {"textregexeq", "textregexne", "texticregexeq", "texticregexne", "bpcharregexeq", "bpcharregexne",
+     "bpcharicregexeq", "bpcharicregexne", "nameregexeq", "nameregexne", "nameicregexeq", "nameicregexne"}
+)  # fmt: skip
+_REGEX_FUNCTIONS = frozenset({"regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_like"})
+
+
+def _check_regex_operand(node: Node, function_names: dict[int, str]) -> None:
+    """The pattern of ``x ~ pattern`` (or ``x ~ ANY (ARRAY[...])``): literals of a bounded compiled size."""
+    args = node.get("args") or []
+    pattern = args[1] if len(args) == 2 else None
+    is_array = node.name == "SCALARARRAYOPEXPR"
+    if is_array and not (isinstance(pattern, Node) and pattern.name == "ARRAYEXPR"):
+        policy.check_regex_pattern(None)
+    for item in (pattern.get("elements") or [None]) if is_array else [pattern]:
+        if isinstance(item, Node) and item.name == "FUNCEXPR":
+            called = [function_names.get(oid) for oid in oids(item.get("funcid"))]
+            if called == ["similar_to_escape"]:
+                continue  # SIMILAR TO: its pattern is checked with the call
+        policy.check_regex_pattern(const_text(item))
 
 
 def _check_like_pattern(node: Node) -> None:
@@ -656,6 +693,7 @@ def check(conn: psycopg.Connection, query: Node) -> bool:
     _check_locked_relations(conn, seen)
     _check_functions(conn, found)
     _check_operators(conn, found)
+    numeric.check(query, found.function_names, found.operator_functions)
     _check_types(conn, found)
     return found.row_security or found.user_views
 
@@ -818,6 +856,7 @@ def _check_functions(conn: psycopg.Connection, found: _Found) -> None:
         (list(found.functions),),
     ).fetchall()
     for oid, schema, name, arguments, is_cast, result_type, volatility in rows:
+        found.function_names[oid] = name
         nodes = found.functions[oid]
         shown = f"{schema}.{name}({arguments})"
         if oid >= policy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
@@ -860,6 +899,7 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
         oid, schema, name, function, function_name, mergeable, left, left_name, left_len = row[:9]
         right, right_name, right_len = row[9:]
         shown = f"operator {schema}.{name} ({left}, {right})"
+        found.operator_functions[oid] = function_name
         if oid >= policy.BUILTIN_OID_LIMIT or function >= policy.BUILTIN_OID_LIMIT or schema != "pg_catalog":
             raise UnsafeSQL(f"the query uses {shown}, which is not a built-in PostgreSQL operator")
         operands = [(t, n) for t, n in ((left_name, left_len), (right_name, right_len)) if t is not None]
@@ -877,6 +917,9 @@ def _check_operators(conn: psycopg.Connection, found: _Found) -> None:
         if function_name in policy.LIKE_FUNCTIONS:
             for node in found.operators[oid]:
                 _check_like_pattern(node)
+        if function_name in _REGEX_OPERATORS:
+            for node in found.operators[oid]:
+                _check_regex_operand(node, found.function_names)
 
 
 # The functions an object records a dependency on: directly, or through an operator it uses (pinned built-in
