@@ -122,4 +122,3 @@ def test_the_first_deploy_in_the_order_written(walk):
         Overwrite=True,
     )
     assert _desired(plan(tf, [EXAMPLE])) == {"blue": 0, "green": 2}
-
