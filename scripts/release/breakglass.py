@@ -40,7 +40,7 @@ from scripts.release.environment import PLANS_DIR, say
 from scripts.release.plan_review import WEIGHTED_RECORDS, foreign_changes
 from scripts.release.releasestate import StateError, Store
 from scripts.release.tf import TerraformError, Workspace
-from scripts.release.trafficfile import Traffic
+from scripts.release.trafficfile import Traffic, show_weights
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -196,15 +196,15 @@ def _first_error(exc: Exception) -> str:
 def rollback_to(ws: Workspace, session: Session, outputs: dict, traffic: Traffic) -> Restored:
     """All of it: restore the weights (timed, and raising only when Route 53 did not take them), then
     reconcile and collect the warnings."""
-    say(f"==> break-glass: {_weights(traffic.weights)} in one Route 53 change, no plan, no state lock")
+    say(f"==> break-glass: {show_weights(traffic.weights)} in one Route 53 change, no plan, no state lock")
     restored = restore(session, outputs, traffic)
     if restored.change_id is None:
-        say(f"    Route 53 already answers {_weights(restored.weights_after)}")
+        say(f"    Route 53 already answers {show_weights(restored.weights_after)}")
     else:
         synced = "INSYNC" if restored.insync else "accepted, still PENDING"
         say(
-            f"    Route 53 answers {_weights(restored.weights_after)} "
-            f"(was {_weights(restored.weights_before)}), change {restored.change_id} {synced} "
+            f"    Route 53 answers {show_weights(restored.weights_after)} "
+            f"(was {show_weights(restored.weights_before)}), change {restored.change_id} {synced} "
             f"in {restored.seconds:.1f}s"
         )
     restored.warnings = reconcile(ws, traffic)
@@ -215,10 +215,6 @@ def rollback_to(ws: Workspace, session: Session, outputs: dict, traffic: Traffic
     for warning in restored.warnings:
         say(f"    warning: {warning}")
     return restored
-
-
-def _weights(weights: dict[str, int]) -> str:
-    return "/".join(f"{color} {weight}" for color, weight in sorted(weights.items())) or "-"
 
 
 # ------------------------------------------------------------------------------------------ make rollback
@@ -258,7 +254,7 @@ def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
             warnings.append(f"the release state could not be marked ended ({exc}); traffic moves anyway")
     restored = rollback_to(ws, session, outputs, wanted)
     warnings += restored.warnings
-    summary_reason = f"make rollback: traffic returned to {_weights(restored.weights_after)}"
+    summary_reason = f"make rollback: traffic returned to {show_weights(restored.weights_after)}"
     recorded = journal.record_quietly(
         ws,
         "rollback",
@@ -305,7 +301,7 @@ def previous_colour(ws: Workspace, session: Session, outputs: dict) -> Traffic:
     may be behind a release finished on another machine (the file breaks a 50/50 tie)."""
     written = trafficfile.read(trafficfile.path_for(ws.env))
     live = (outputs.get("hostnames") or {}).get("live")
-    weights = observe.route53_weights(session, live, outputs.get("hosted_zone_id")) if live else {}
+    weights = observe.route53show_weights(session, live, outputs.get("hosted_zone_id")) if live else {}
     if not weights:
         return Traffic(written.live_color, 0) if written.canary_percent else Traffic(written.other_color, 0)
     top = max(weights.values())

@@ -23,6 +23,7 @@ from typing import Any
 
 from scripts.release import statebucket
 from scripts.release.tf import Workspace
+from scripts.release.trafficfile import show_weights
 
 PREFIX = "release-journal"
 
@@ -100,15 +101,12 @@ def read(ws: Workspace, *, last: int | None = None) -> list[dict]:
         raise JournalError(f"could not read the journal at s3://{bucket}/{prefix}: {exc}") from exc
 
 
-def _weights(weights: dict | None) -> str:
-    return "/".join(f"{c} {w}" for c, w in sorted((weights or {}).items())) or "-"
-
-
 def render_line(event: dict) -> str:
     """One event as one line of text."""
     parts = [event.get("at", "?"), f"{event.get('kind', '?'):9}", f"{event.get('outcome', '-'):11}"]
     if "weights_before" in event or "weights_after" in event:
-        parts.append(f"{_weights(event.get('weights_before'))} -> {_weights(event.get('weights_after'))}")
+        before, after = event.get("weights_before"), event.get("weights_after")
+        parts.append(f"{show_weights(before)} -> {show_weights(after)}")
     for name in ("from", "to", "step", "alarm", "reason", "migrations", "forced_contract"):
         if event.get(name) not in (None, "", []):
             parts.append(f"{name}={event[name]}")

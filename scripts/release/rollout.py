@@ -57,7 +57,7 @@ from scripts.release.environment import COLORS, BadInput, Refused, ReleaseError,
 from scripts.release.plan_review import foreign_changes, review
 from scripts.release.releasestate import Rollout, StateConflict, StateError, Store
 from scripts.release.tf import ApplyProgress, Workspace
-from scripts.release.trafficfile import Traffic
+from scripts.release.trafficfile import Traffic, show_weights
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -166,7 +166,7 @@ def shift(ws: Workspace, traffic: Traffic, *, label: str) -> Shift:
         result = review(document, env=ws.env, color=traffic.live_color)
         say(
             f"    plan ({time.monotonic() - started:.0f}s): weights "
-            f"{_weights(result.weights_before)} -> {_weights(result.weights_after)}, "
+            f"{show_weights(result.weights_before)} -> {show_weights(result.weights_after)}, "
             "only the weighted records"
         )
         sha = journal.file_sha256(plan_file)
@@ -187,10 +187,6 @@ def shift(ws: Workspace, traffic: Traffic, *, label: str) -> Shift:
         raise
     finally:
         plan_file.unlink(missing_ok=True)
-
-
-def _weights(weights: dict[str, int]) -> str:
-    return "/".join(f"{color} {weight}" for color, weight in sorted(weights.items())) or "-"
 
 
 # ------------------------------------------------------------------------------------------ the steps
@@ -323,7 +319,7 @@ def release(
     """Run (or resume) a progressive release to ``target``, holding ENV's release lock; returns the JSON
     summary."""
     started = time.monotonic()
-    minimum = bake.min_requests(min_requests)
+    minimum = bake.min_requests(min_requests, env)
     ws = environment.workspace(env, extra_var_files)
     store = Store(ws)  # the lock first: a second release anywhere is refused before it plans or inits
     if break_lock and store.holder() is not None:
@@ -535,7 +531,8 @@ def _roll_back_on_alarm(
     to_weights = round(restored.at - fired.changed_at, 1)
     seen = restored.at - fired.detected_at
     reason = (
-        f"alarm {fired.alarm} fired during the bake; traffic returned to {_weights(restored.weights_after)} "
+        f"alarm {fired.alarm} fired during the bake; traffic returned to "
+        f"{show_weights(restored.weights_after)} "
         f"{to_weights}s after the alarm changed state ({seen:.1f}s after the bake saw it)"
     )
     try:
@@ -642,7 +639,7 @@ def problems(
         lambda: environment.check_color(color) if color is not None else None,
         lambda: parse_steps(steps) if steps and steps.strip() else None,
         lambda: parse_bake(bake_seconds, env) if bake_seconds and bake_seconds.strip() else None,
-        lambda: bake.min_requests(min_requests),
+        lambda: bake.min_requests(min_requests, env),
     ]
     for check in checks:
         try:

@@ -20,6 +20,7 @@ import sys
 
 from scripts.release import environment, evidence, journal, observe, releasestate, trafficfile
 from scripts.release.tf import TerraformError
+from scripts.release.trafficfile import show_weights
 
 
 def gather(env: str) -> dict:
@@ -33,7 +34,7 @@ def gather(env: str) -> dict:
     written = trafficfile.read(trafficfile.path_for(env))
     hostnames = outputs.get("hostnames") or {}
     zone = outputs.get("hosted_zone_id")
-    route53 = observe.route53_weights(session, hostnames["live"], zone) if hostnames.get("live") else {}
+    route53 = observe.route53show_weights(session, hostnames["live"], zone) if hostnames.get("live") else {}
     state_weights = outputs.get("traffic_weights") or {}
     live = {"repository": written.live_color, "state": outputs.get("live_color")}
     problems += traffic_problems(written, live["state"], state_weights, route53)
@@ -117,7 +118,7 @@ def traffic_problems(
     disagree = [name for name, weights in compared.items() if weights and weights != compared["repository"]]
     if not disagree and (not state_live or state_live == written.live_color):
         return []
-    shown = "; ".join(f"{name} {_weights(weights)}" for name, weights in sources.items())
+    shown = "; ".join(f"{name} {show_weights(weights)}" for name, weights in sources.items())
     if state_live:
         shown += f"; live colour: repository {written.live_color}, state {state_live}"
     return [f"traffic disagrees: {shown}"]
@@ -130,10 +131,6 @@ def describe_traffic(traffic: trafficfile.Traffic) -> str:
     if traffic.canary_percent == 50:
         return f"{traffic.live_color} live, {traffic.other_color} at 50% (a tie)"
     return f"{traffic.live_color} live, {traffic.other_color} canary at {traffic.canary_percent}%"
-
-
-def _weights(weights: dict[str, int]) -> str:
-    return " / ".join(f"{c} {w}" for c, w in sorted(weights.items())) or "-"
 
 
 def _database(outputs: dict) -> dict:
@@ -181,7 +178,7 @@ def render(status: dict) -> str:
     ]
     weights = status["weights"]
     for source, label in (("repository", "repository"), ("state", "state"), ("route53", "Route 53")):
-        lines.append(f"  weights       {label:10} {_weights(weights[source])}")
+        lines.append(f"  weights       {label:10} {show_weights(weights[source])}")
     for color, info in status["colours"].items():
         tasks = info["tasks"] or {}
         alarms = ", ".join(f"{n.rsplit(color + '-', 1)[-1]} {s}" for n, s in info["alarms"].items()) or "none"

@@ -58,6 +58,11 @@ class Traffic:
         return f'live_color = "{self.live_color}", canary_percent = {self.canary_percent}'
 
 
+def show_weights(weights: dict[str, int] | None) -> str:
+    """Weights as every target prints them: ``blue 90 / green 10`` (colours in order; ``-`` for none)."""
+    return " / ".join(f"{color} {weight}" for color, weight in sorted((weights or {}).items())) or "-"
+
+
 def path_for(env: str) -> Path:
     return env_dir() / f"{env}.tfvars"
 

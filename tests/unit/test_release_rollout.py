@@ -125,6 +125,6 @@ def test_a_journal_line_says_who_what_and_the_weights() -> None:
         }
     )
     assert line.split()[1:3] == ["rollback", "rolled_back"]
-    assert "blue 20/green 80 -> blue 0/green 100" in line
+    assert "blue 20 / green 80 -> blue 0 / green 100" in line
     assert "alarm=x-blue-target-5xx-rate" in line and "plan=abababababab" in line
     assert line.endswith("by arn:aws:sts::1:assumed-role/deploy/alice")
