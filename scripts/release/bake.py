@@ -11,7 +11,8 @@
 On AWS a bake may not be shorter than the target's alarm window (period x evaluation periods) plus the
 record TTL (60 s for an alias to an ALB): shorter, and an alarm could not fire before the next step moves
 more traffic. ALLOW_SHORT_BAKE=1 overrides. The local default has no metrics pipeline (alarms change state
-only when a test or the demo sets them), so the rule applies only when no local endpoint is set.
+only when a test or the demo sets them), so the rule applies only when no local endpoint is set; and it
+runs no load balancer, so there MIN_REQUESTS defaults to 0 (the alarms and the tasks are still judged).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts.release import observe, verify
-from scripts.release.environment import BadInput, ReleaseError, say
+from scripts.release.environment import LOCAL_ENV, BadInput, ReleaseError, say
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from scripts.release.releasestate import Rollout, Store
 
 DEFAULT_MIN_REQUESTS = 200
+# The local default runs no load balancer, so no request ever reaches a colour there: its bakes judge the
+# alarms and the tasks, and need no traffic unless MIN_REQUESTS says so (the demo and the tests do).
+DEFAULT_MIN_REQUESTS_BY_ENV = {LOCAL_ENV: 0}
 # An alias record to an ALB answers with the ALB's own TTL, 60 s (Route 53 developer guide, "Choosing
 # between alias and non-alias records"): resolvers may keep the old weights that long after a step.
 RECORD_TTL_SECONDS = 60
@@ -69,9 +73,10 @@ def on_aws() -> bool:
     return not os.environ.get("AWS_ENDPOINT_URL")
 
 
-def min_requests(raw: str | None) -> int:
+def min_requests(raw: str | None, env: str) -> int:
+    """MIN_REQUESTS for a release of ``env``: 200 unless set, and 0 on the local default (no traffic there)."""
     if raw is None or not raw.strip():
-        return DEFAULT_MIN_REQUESTS
+        return DEFAULT_MIN_REQUESTS_BY_ENV.get(env, DEFAULT_MIN_REQUESTS)
     if not raw.strip().isdigit():
         raise BadInput(
             f"MIN_REQUESTS must be a whole number of requests, e.g. MIN_REQUESTS=200 (got {raw!r})"
@@ -191,7 +196,8 @@ def judge(session: Session, rollout: Rollout, outputs: dict, began: dt.datetime,
     stack = outputs["stacks"][rollout.target]
     alb = observe.alb_arn(session, stack["target_group_arn"])
     requests = observe.request_count(session, alb, began, dt.datetime.now(dt.UTC)) if alb else 0
-    say(f"    {rollout.target} served {requests} request(s) during the bake (RequestCount, {minimum} needed)")
+    needed = f"{minimum} needed" if minimum else "none needed here: MIN_REQUESTS=0"
+    say(f"    {rollout.target} served {requests} request(s) during the bake (RequestCount, {needed})")
     if requests < minimum:
         raise Inconclusive(
             f"inconclusive: the bake saw {requests} request(s) to {rollout.target}, fewer than "

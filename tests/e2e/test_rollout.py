@@ -43,8 +43,11 @@ def test_a_bake_without_traffic_is_inconclusive_and_a_release_with_quiet_alarms_
         "release-kit-local-green-unhealthy-hosts",
     ]
 
-    # WHEN green is released while nothing sends it traffic
-    proc, summary = kit.release("COLOR=green", "STEPS=10,50,100", "BAKE=2", "AUTO_APPROVE=1")
+    # WHEN green is released while nothing sends it traffic, with the minimum AWS environments default to
+    # (the local default needs none: no load balancer runs there)
+    proc, summary = kit.release(
+        "COLOR=green", "STEPS=10,50,100", "BAKE=2", "AUTO_APPROVE=1", "MIN_REQUESTS=200"
+    )
 
     # THEN the first bake is inconclusive: a pause at 10%, never a pass, and the state waits to bake again
     assert summary["outcome"] == "inconclusive", proc.stderr

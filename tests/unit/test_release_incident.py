@@ -125,10 +125,12 @@ def test_a_pending_change_to_the_zone_is_waited_out_and_a_real_refusal_is_not(mo
 
 
 def test_min_requests_defaults_to_200_and_takes_whole_numbers() -> None:
-    assert bake.min_requests(None) == 200 and bake.min_requests("") == 200
-    assert bake.min_requests("0") == 0 and bake.min_requests("1000") == 1000
+    assert bake.min_requests(None, "production") == 200 and bake.min_requests("", "staging") == 200
+    # the local default runs no load balancer: no request can reach a colour there
+    assert bake.min_requests(None, "local") == 0 and bake.min_requests("200", "local") == 200
+    assert bake.min_requests("0", "production") == 0 and bake.min_requests("1000", "production") == 1000
     with pytest.raises(rollout.ReleaseError, match="MIN_REQUESTS=200"):
-        bake.min_requests("-5")
+        bake.min_requests("-5", "production")
 
 
 # DescribeAlarms' shape for the stack's 5xx-rate alarm (metric math: each metric has its own period)
