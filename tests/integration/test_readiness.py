@@ -13,29 +13,30 @@ import uuid
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from migrator import runner
 from migrator.runner import readiness
-from migrator.settings import Settings
-from migrator_support import manifest, numbered
-from test_app_role import Setup, _migrate, setup  # noqa: F401 - the fixture
+from test_app_role import Colours, _migrate, colours  # noqa: F401 - the fixture
 
 
-def test_migrate_records_the_role_it_set_up(setup: Setup):  # noqa: F811 - the fixture
+def test_migrate_records_each_colours_role_with_its_own_secret(colours: Colours):  # noqa: F811 - the fixture
     path = f"/release-kit-test-{uuid.uuid4().hex[:8]}/migrator/roles-ready"
-    settings = Settings(app_secret_id=setup.secret_arn, ready_path=path)
-    result = runner.migrate(setup.migrator_url, manifest=manifest(*numbered(2)), settings=settings)
-    assert result["roles_recorded"] == [setup.role]
+    result = _migrate(colours, ready_path=path)
+    roles = {color: colours.db.role(color) for color in ("blue", "green")}
+    assert sorted(result["roles_recorded"]) == sorted(roles.values())
     ssm = boto3.client("ssm")
-    parameter = ssm.get_parameter(Name=f"{path}/{setup.role}")["Parameter"]
-    assert parameter["Value"] == setup.secret_arn and parameter["Type"] == "String"
-    assert setup.password not in str(parameter)
+    for color, role in roles.items():
+        parameter = ssm.get_parameter(Name=f"{path}/{role}")["Parameter"]
+        # each colour waits for its own role, recorded with the secret it logs in with
+        assert parameter["Value"] == colours.secrets[color] and parameter["Type"] == "String"
+        assert colours.passwords[color] not in str(parameter)
     # An unchanged record is not written again (its version stays 1)
-    runner.migrate(setup.migrator_url, manifest=manifest(*numbered(2)), settings=settings)
-    assert ssm.get_parameter(Name=f"{path}/{setup.role}")["Parameter"]["Version"] == 1
+    _migrate(colours, ready_path=path)
+    assert all(
+        ssm.get_parameter(Name=f"{path}/{role}")["Parameter"]["Version"] == 1 for role in roles.values()
+    )
 
 
-def test_without_a_path_nothing_is_recorded(setup: Setup):  # noqa: F811 - the fixture
-    assert _migrate(setup)["roles_recorded"] == []
+def test_without_a_path_nothing_is_recorded(colours: Colours):  # noqa: F811 - the fixture
+    assert _migrate(colours)["roles_recorded"] == []
 
 
 class _Denied:
