@@ -10,7 +10,6 @@ own moto, PostgreSQL, state and copy of terraform/env), created the first time o
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,10 +17,13 @@ from collections.abc import Iterator
 import pytest
 from kit import REPO, Kit
 
+from tests import committed
+
 
 def _start(local_dir) -> Kit:
-    # Releases write the traffic settings into the env tfvars: work on a copy, never on the checkout's.
-    shutil.copytree(REPO / "terraform" / "env", local_dir / "env")
+    # Releases write the traffic settings into the env tfvars: work on a copy of the committed files, never
+    # on the checkout's (which `make demo` edits: tests/committed.py).
+    committed.copy_env_dir(local_dir / "env")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "AWS_", "TF_VAR_", "DATABASE_URL"))
     }

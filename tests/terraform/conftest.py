@@ -28,6 +28,8 @@ import pytest
 import tftest
 from tf_helpers import REGION, TEST_PASSWORD
 
+from tests import committed
+
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_ZONE = "example.test"
 
@@ -88,6 +90,7 @@ def tf_workspace(tf_scratch: Path) -> Path:
     ignore = shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.*", "*.tfplan")
     shutil.copytree(REPO / "modules", workspace / "modules", ignore=ignore)
     shutil.copytree(REPO / "terraform", workspace / "terraform", ignore=ignore)
+    committed.copy_env_dir(workspace / "terraform" / "env")  # not the demo's edits (tests/committed.py)
     return workspace
 
 

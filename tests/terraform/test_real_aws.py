@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from tf_helpers import TEST_PASSWORD, case_file, plan, plan_error
 
+from tests import committed
+
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_TFVARS = "env/local.tfvars"
 PRODUCTION_EXAMPLE = "env/production.tfvars.example"
@@ -360,7 +362,7 @@ def test_optional_task_role_waf_and_health_path(module_tf):
 
 def test_the_local_tfvars_probe_a_path_nginx_answers():
     # nginx answers 404 on /health: on AWS the target group would never turn healthy
-    text = (REPO / "terraform" / "env" / "local.tfvars").read_text()
+    text = committed.text(REPO / "terraform" / "env" / "local.tfvars")
     assert len(re.findall(r'health_check_path\s*=\s*"/"\n', text)) == 2
     # nginx writes to its root filesystem, and moto stores no grace period (anything else would read back
     # as a change on every plan, and a release step would refuse it as a foreign change)

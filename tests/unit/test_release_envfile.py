@@ -11,6 +11,7 @@ import pytest
 
 from scripts.release import envfile, trafficfile
 from scripts.release.envfile import EnvFileError
+from tests import committed
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_TFVARS = REPO / "terraform" / "env" / "local.tfvars"
@@ -19,7 +20,7 @@ LOCAL_TFVARS = REPO / "terraform" / "env" / "local.tfvars"
 @pytest.fixture
 def local_tfvars(tmp_path: Path) -> Path:
     path = tmp_path / "local.tfvars"
-    path.write_text(LOCAL_TFVARS.read_text())
+    path.write_text(committed.text(LOCAL_TFVARS))
     return path
 
 

@@ -8,19 +8,22 @@ import pytest
 
 from scripts.release import trafficfile
 from scripts.release.trafficfile import Traffic, TrafficFileError
+from tests import committed
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_TFVARS = REPO / "terraform" / "env" / "local.tfvars"
 
 
-def test_the_committed_local_file_is_readable() -> None:
-    assert trafficfile.read(LOCAL_TFVARS) == Traffic("blue", 0)
+def test_the_committed_local_file_is_readable(tmp_path: Path) -> None:
+    path = tmp_path / "local.tfvars"
+    path.write_text(committed.text(LOCAL_TFVARS))
+    assert trafficfile.read(path) == Traffic("blue", 0)
 
 
 def test_writing_changes_only_the_two_values(tmp_path: Path) -> None:
     # GIVEN the committed file, with its comments, alignment and a live_color inside a comment
     path = tmp_path / "local.tfvars"
-    original = LOCAL_TFVARS.read_text() + '# live_color = "blue" in a comment is not the setting\n'
+    original = committed.text(LOCAL_TFVARS) + '# live_color = "blue" in a comment is not the setting\n'
     path.write_text(original)
 
     # WHEN blue stays live and green gets a 30% canary
