@@ -144,9 +144,8 @@ status: venv ## One screen: live colour (repo, state, Route 53), weights, images
 history: venv ## The release journal of ENV, oldest first [FORMAT=json for JSON lines]
 	@$(PY) -m scripts.release.journal
 
-demo: ## The whole release flow on the local default, from a fresh clone
-	@$(MAKE) up
-	@$(PY) -m scripts.release.demo
+demo: ## The whole release flow on the local default, from a fresh clone, through terraform/env/local.tfvars
+	@started=$$(date +%s); $(MAKE) -s up && KIT_DEMO_STARTED=$$started $(PY) -m scripts.release.demo
 
 # ---------------------------------------------------------------------------------- quality
 
@@ -166,10 +165,11 @@ fmt: venv ## Format Python and Terraform in place
 	@terraform fmt -recursive terraform modules tests/terraform
 
 # Three workers: the end-to-end groups mostly wait on moto (the provider polls each record and load balancer)
-# while the others plan, migrate and query; tests/conftest.py keeps what shares state on one worker.
+# while the others plan, migrate and query; tests/conftest.py keeps what shares state on one worker and
+# hands out the longest groups first (hence --no-loadscope-reorder: xdist would order groups by test count).
 TEST_WORKERS ?= 3
 test: lint up ## Everything CI runs: lint, unit, integration, terraform and the end-to-end release [TEST_WORKERS=3]
-	@$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	@$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
 
 test-unit: venv ## Unit tests only (no services)
 	@$(PY) -m pytest tests/unit
