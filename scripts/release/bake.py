@@ -74,7 +74,7 @@ def on_aws() -> bool:
 
 
 def min_requests(raw: str | None, env: str) -> int:
-    """MIN_REQUESTS for a release of ``env``: 200 unless set, and 0 on the local default (no traffic there)."""
+    """MIN_REQUESTS for a release of ``env``: 200 unless set, and 0 on the local default (no traffic)."""
     if raw is None or not raw.strip():
         return DEFAULT_MIN_REQUESTS_BY_ENV.get(env, DEFAULT_MIN_REQUESTS)
     if not raw.strip().isdigit():

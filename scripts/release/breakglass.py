@@ -301,7 +301,7 @@ def previous_colour(ws: Workspace, session: Session, outputs: dict) -> Traffic:
     may be behind a release finished on another machine (the file breaks a 50/50 tie)."""
     written = trafficfile.read(trafficfile.path_for(ws.env))
     live = (outputs.get("hostnames") or {}).get("live")
-    weights = observe.route53show_weights(session, live, outputs.get("hosted_zone_id")) if live else {}
+    weights = observe.route53_weights(session, live, outputs.get("hosted_zone_id")) if live else {}
     if not weights:
         return Traffic(written.live_color, 0) if written.canary_percent else Traffic(written.other_color, 0)
     top = max(weights.values())

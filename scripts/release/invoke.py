@@ -53,10 +53,14 @@ def _lambda_client(read_timeout: int | None = None):
     return boto3.client("lambda", config=_lambda_config(read_timeout))
 
 
-def invoke(function_name: str, event: dict, *, local: bool | None = None, echo_logs: bool = True) -> dict:
+def invoke(
+    function_name: str, event: dict, *, local: bool | None = None, echo_logs: bool | None = None
+) -> dict:
     """Invoke ``function_name`` synchronously with ``event`` and return its JSON result. Locally, the
-    function's own log lines go to stderr, prefixed ``[lambda]``, when ``echo_logs`` (on AWS they are in
-    CloudWatch Logs); a crash shows them whatever ``echo_logs`` says."""
+    function's own log lines go to stderr, prefixed ``[lambda]``, when ``echo_logs`` (by default: with
+    VERBOSE=1; on AWS they are in CloudWatch Logs); a crash shows them whatever ``echo_logs`` says."""
+    if echo_logs is None:
+        echo_logs = os.environ.get("KIT_VERBOSE", "").strip().lower() in ("1", "true", "yes")
     if local is None:
         local = bool(os.environ.get("AWS_ENDPOINT_URL"))
     from botocore.exceptions import ClientError

@@ -34,7 +34,7 @@ def gather(env: str) -> dict:
     written = trafficfile.read(trafficfile.path_for(env))
     hostnames = outputs.get("hostnames") or {}
     zone = outputs.get("hosted_zone_id")
-    route53 = observe.route53show_weights(session, hostnames["live"], zone) if hostnames.get("live") else {}
+    route53 = observe.route53_weights(session, hostnames["live"], zone) if hostnames.get("live") else {}
     state_weights = outputs.get("traffic_weights") or {}
     live = {"repository": written.live_color, "state": outputs.get("live_color")}
     problems += traffic_problems(written, live["state"], state_weights, route53)

@@ -267,7 +267,7 @@ def apply(
     weights = outputs.get("traffic_weights", {})
     say(
         f"    applied in {time.monotonic() - started:.0f}s: live colour {outputs.get('live_color')}, "
-        f"weights {json.dumps(weights, sort_keys=True)}"
+        f"weights {trafficfile.show_weights(weights)}"
     )
     return outputs
 
