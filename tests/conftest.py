@@ -86,21 +86,33 @@ def load_event(name: str) -> dict:
     return json.loads((EVENTS_DIR / f"{name}.json").read_text())
 
 
+# The longest groups start first, each on a worker of its own (make test passes --no-loadscope-reorder, so
+# xdist hands groups out in this order instead of by test count); everything else fills in around them.
+LONGEST_FIRST = ("e2e-release", "e2e-first-hour", "terraform")
+
+
+def _group(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0]) if mark and mark.args else None
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Which tests run together on one worker, in order: each end-to-end file's group (a module's own
     ``xdist_group`` mark, or ``e2e-release``), all the Terraform plan tests (their session fixtures plan
     once), and otherwise each module (some gather figures across their tests, such as the sql action's
-    worst case over its corpus)."""
+    worst case over its corpus). The longest groups come first (LONGEST_FIRST)."""
     for item in items:
         path = Path(str(item.fspath))
         if "e2e" in path.parts:
-            if item.get_closest_marker("xdist_group") is None:
+            if _group(item) is None:
                 item.add_marker(pytest.mark.xdist_group("e2e-release"))
         elif "terraform" in path.parts:
             item.add_marker(pytest.mark.xdist_group("terraform"))
-        elif item.get_closest_marker("xdist_group") is None:
+        elif _group(item) is None:
             item.add_marker(pytest.mark.xdist_group(path.stem))
+    rank = {group: index for index, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item) or "", len(rank)))  # stable: file order within
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
