@@ -34,6 +34,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import sql_database
 from migrator import handler as handler_module
 from migrator import sqlaction
 from migrator.errors import QueryFailed, UnsafeSQL
@@ -319,28 +320,17 @@ PLANTED_INDEX = "CREATE INDEX t_opidx_expr ON t_opidx ((id + (1 @@@ 1)))"
 
 @pytest.fixture(scope="module")
 def database(local_default: localenv.State) -> Iterator[dict[str, str]]:
-    name = f"t_bounds_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(local_default.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER {localenv.APP_USER}')
-    urls = {
-        "superuser": local_default.admin_url.rsplit("/", 1)[0] + f"/{name}",
-        "migrator": local_default.app_url.rsplit("/", 1)[0] + f"/{name}",
-    }
-    with psycopg.connect(urls["migrator"], autocommit=True) as conn:
-        conn.execute(SEED)
-    parts = psycopg.conninfo.conninfo_to_dict(urls["superuser"])
-    dblink = " ".join(f"{key}={parts[key]}" for key in ("host", "port", "dbname", "user", "password"))
-    with psycopg.connect(urls["superuser"], autocommit=True) as conn:
-        conn.execute(PLANTED.replace("{dblink}", dblink))
-        conn.execute("ALTER TABLE t_opidx OWNER TO migrator; ALTER TABLE t_opdom OWNER TO migrator")
-        conn.execute(PLANTED_INDEX)
-        conn.execute("DELETE FROM audit")  # building the index ran the operator
-    sqlaction.sql(urls["migrator"], "SELECT 1")  # the reader role is set up before anything is measured
-    try:
+    with sql_database.migrator_owned(local_default, "t_bounds") as urls:
+        with psycopg.connect(urls["migrator"], autocommit=True) as conn:
+            conn.execute(SEED)
+        dblink = sql_database.dblink_conninfo(urls["superuser"])
+        with psycopg.connect(urls["superuser"], autocommit=True) as conn:
+            conn.execute(PLANTED.replace("{dblink}", dblink))
+            conn.execute("ALTER TABLE t_opidx OWNER TO migrator; ALTER TABLE t_opdom OWNER TO migrator")
+            conn.execute(PLANTED_INDEX)
+            conn.execute("DELETE FROM audit")  # building the index ran the operator
+        sqlaction.sql(urls["migrator"], "SELECT 1")  # the reader role is set up before anything is measured
         yield urls
-    finally:
-        with psycopg.connect(local_default.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 MEASURED: dict[str, dict[str, Any]] = {}

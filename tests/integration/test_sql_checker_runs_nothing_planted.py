@@ -20,12 +20,12 @@ not choose, and trust only what a superuser installed.
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+import sql_database
 from migrator import sqlaction
 from migrator.errors import UnsafeSQL
 from migrator.sqlaction import reader_role
@@ -150,25 +150,14 @@ class _Replayed:
 
 @pytest.fixture(scope="module")
 def database(local_default: localenv.State) -> Iterator[dict[str, str]]:
-    name = f"t_plant_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(local_default.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER {localenv.APP_USER}')
-    urls = {
-        "superuser": local_default.admin_url.rsplit("/", 1)[0] + f"/{name}",
-        "migrator": local_default.app_url.rsplit("/", 1)[0] + f"/{name}",
-    }
-    with psycopg.connect(urls["migrator"], autocommit=True) as conn:
-        conn.execute(SCHEMA)
-    parts = psycopg.conninfo.conninfo_to_dict(urls["superuser"])
-    dblink = " ".join(f"{key}={parts[key]}" for key in ("host", "port", "dbname", "user", "password"))
-    with psycopg.connect(urls["superuser"], autocommit=True) as conn:
-        conn.execute(MARKER.replace("{dblink}", dblink))
-    sqlaction.sql(urls["migrator"], "SELECT 1")  # the reader role exists before anything is planted
-    try:
+    with sql_database.migrator_owned(local_default, "t_plant") as urls:
+        with psycopg.connect(urls["migrator"], autocommit=True) as conn:
+            conn.execute(SCHEMA)
+        dblink = sql_database.dblink_conninfo(urls["superuser"])
+        with psycopg.connect(urls["superuser"], autocommit=True) as conn:
+            conn.execute(MARKER.replace("{dblink}", dblink))
+        sqlaction.sql(urls["migrator"], "SELECT 1")  # the reader role exists before anything is planted
         yield urls
-    finally:
-        with psycopg.connect(local_default.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _type_of(node: Any) -> int | None:

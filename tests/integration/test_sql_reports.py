@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import sql_database
 from migrator import handler as handler_module
 from migrator.sqlaction.reports import REPORTS
 
@@ -45,21 +46,11 @@ CREATE OPERATOR public.= (LEFTARG = name, RIGHTARG = text, FUNCTION = public.pla
 
 @pytest.fixture(scope="module")
 def database(local_default: localenv.State) -> Iterator[dict[str, str]]:
-    name = f"t_reports_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(local_default.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER {localenv.APP_USER}')
-    urls = {
-        "superuser": local_default.admin_url.rsplit("/", 1)[0] + f"/{name}",
-        "migrator": local_default.app_url.rsplit("/", 1)[0] + f"/{name}",
-    }
-    with psycopg.connect(urls["migrator"], autocommit=True) as conn:
-        conn.execute(SCHEMA)
-        conn.execute("SELECT nextval('users_id_seq') FROM generate_series(1, 7)")
-    try:
+    with sql_database.migrator_owned(local_default, "t_reports") as urls:
+        with psycopg.connect(urls["migrator"], autocommit=True) as conn:
+            conn.execute(SCHEMA)
+            conn.execute("SELECT nextval('users_id_seq') FROM generate_series(1, 7)")
         yield urls
-    finally:
-        with psycopg.connect(local_default.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
