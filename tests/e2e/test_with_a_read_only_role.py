@@ -184,7 +184,14 @@ def test_the_readme_plan_role_is_enough_to_plan_and_writes_nothing(kit: Kit) -> 
 
     outputs = kit.outputs()
     evaluator = IAMPolicy(json.dumps(policy))
-    for arn in (outputs["database_app_secret_arn"], outputs["migrator_secret_arn"]):
+    # each colour's role secret, the migrator's, and the shared role's while a colour still uses it
+    secrets = (
+        *outputs["database_app_secret_arns"].values(),
+        outputs["migrator_secret_arn"],
+        *([outputs["database_app_secret_arn"]] if outputs.get("database_app_secret_arn") else []),
+    )
+    assert len(secrets) >= 3, secrets
+    for arn in secrets:
         assert (
             evaluator.is_action_permitted("secretsmanager:GetSecretValue", arn) == PermissionResult.PERMITTED
         )
@@ -201,7 +208,6 @@ def test_the_readme_plan_role_is_enough_to_plan_and_writes_nothing(kit: Kit) -> 
     actions = recorded_calls(log_path.read_text())
     assert {"secretsmanager:GetSecretValue", "secretsmanager:GetRandomPassword", "s3:GetObject"} <= actions
     readonly = IAMPolicy(json.dumps(_readonly_access()))
-    secrets = (outputs["database_app_secret_arn"], outputs["migrator_secret_arn"])
     denied = sorted(
         action
         for action in actions
