@@ -220,6 +220,11 @@ def rollback_to(ws: Workspace, session: Session, outputs: dict, traffic: Traffic
 # ------------------------------------------------------------------------------------------ make rollback
 
 
+def _moved_away(weights_before: dict[str, int], to: str) -> str | None:
+    """Outside a release: the colour traffic left (it had weight before), or None when none had."""
+    return next((color for color, weight in sorted(weights_before.items()) if color != to and weight), None)
+
+
 def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
     """Return all traffic to the previous colour at once, through the break-glass path: the colour an
     unfinished release (started anywhere) began from, or else the live colour without its canary, or else
@@ -283,7 +288,7 @@ def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
     return {
         "ok": True,
         "action": "rollback",
-        "from": rollout.target if rollout else None,
+        "from": rollout.target if rollout else _moved_away(restored.weights_before, wanted.live_color),
         "to": wanted.live_color,
         "steps": [],
         "outcome": "rolled_back",

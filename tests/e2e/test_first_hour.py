@@ -66,6 +66,7 @@ def test_after_the_demo_everything_a_newcomer_tries_next_just_works(kit: Kit) ->
     assert kit.live_weights() == {"blue": 100, "green": 0} and kit.traffic() == ("blue", 0)
     rollback = kit.make("rollback", "AUTO_APPROVE=1")
     _clean(rollback)
+    assert (kit.summary(rollback.stdout)["from"], kit.summary(rollback.stdout)["to"]) == ("blue", "green")
     assert kit.live_weights() == {"blue": 0, "green": 100} and kit.traffic() == ("green", 0)
 
     # THEN the migrations read as a table, and status still agrees
