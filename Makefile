@@ -145,7 +145,7 @@ history: venv ## The release journal of ENV, oldest first [FORMAT=json for JSON 
 	@$(PY) -m scripts.release.journal
 
 demo: ## The whole release flow on the local default, from a fresh clone, through terraform/env/local.tfvars
-	@started=$$(date +%s); $(MAKE) -s up && KIT_DEMO_STARTED=$$started $(PY) -m scripts.release.demo
+	@started=$$(date +%s); $(MAKE) -s up >/dev/null && KIT_DEMO_STARTED=$$started $(PY) -m scripts.release.demo
 
 # ---------------------------------------------------------------------------------- quality
 
