@@ -56,6 +56,7 @@ from scripts.release import (
     envfile,
     environment,
     evidence,
+    exitcodes,
     observe,
     releasestate,
     rollout,
@@ -481,6 +482,13 @@ def main() -> int:
             if isinstance(result, dict) and result.get("action") in ("migrate", "rollback"):
                 say(_describe(result))
             say(f"done in {time.monotonic() - step_started:.0f}s")
+    except KeyboardInterrupt:
+        print(
+            "\ndemo interrupted: `make status` shows where it stopped; `make demo` starts its story over "
+            "from what is deployed",
+            file=sys.stderr,
+        )
+        return exitcodes.INTERRUPTED
     except (
         DemoFailed,
         environment.ReleaseError,
