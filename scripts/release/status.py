@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from scripts.release import environment, evidence, journal, observe, releasestate, trafficfile
+from scripts.release import environment, evidence, exitcodes, journal, observe, releasestate, trafficfile
 from scripts.release.tf import TerraformError
 from scripts.release.trafficfile import show_weights
 
@@ -219,6 +219,10 @@ def render(status: dict) -> str:
 
 def main() -> int:
     env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
+    problem = environment.env_problem(env)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return exitcodes.BAD_INPUT
     try:
         status = gather(env)
     except (environment.ReleaseError, TerraformError, trafficfile.TrafficFileError) as exc:

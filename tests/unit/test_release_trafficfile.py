@@ -140,3 +140,11 @@ def test_status_judges_agreement_on_weights(written, state_live, state, route53,
 
     problems = traffic_problems(written, state_live, state, route53)
     assert (problems == []) is agree, problems
+
+
+def test_status_of_an_environment_that_does_not_exist_is_bad_input(monkeypatch, capsys):
+    from scripts.release import exitcodes, status
+
+    monkeypatch.setenv("KIT_ENV", "staging")
+    assert status.main() == exitcodes.BAD_INPUT
+    assert "ENV=staging is not an environment here" in capsys.readouterr().err
