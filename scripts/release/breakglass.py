@@ -157,11 +157,12 @@ def reconcile(ws: Workspace, traffic: Traffic, *, lock_timeout: str = STATE_LOCK
     a plan comes back as a warning. Never raises: traffic has already moved."""
     warnings: list[str] = []
     path = trafficfile.path_for(ws.env)
+    shown = trafficfile.shown(path)
     try:
         if trafficfile.write(path, traffic):
-            say(f"    wrote {traffic.describe()} to {path}: commit it, so the next plan keeps it")
+            say(f"    wrote {traffic.describe()} to {shown}: commit it, so the next plan keeps it")
     except (OSError, trafficfile.TrafficFileError) as exc:
-        warnings.append(f"{path} still says something else ({exc}): set {traffic.describe()} there by hand")
+        warnings.append(f"{shown} still says something else ({exc}): set {traffic.describe()} there by hand")
     try:
         ws.init()
         ws.refresh_only(WEIGHTED_RECORDS, lock_timeout=lock_timeout)

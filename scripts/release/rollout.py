@@ -146,7 +146,7 @@ def shift(ws: Workspace, traffic: Traffic, *, label: str) -> Shift:
     path = trafficfile.path_for(ws.env)
     original = path.read_bytes()
     if trafficfile.write(path, traffic):
-        say(f"==> {label}: wrote {traffic.describe()} to {path}")
+        say(f"==> {label}: wrote {traffic.describe()} to {trafficfile.shown(path)}")
     plan_file = environment.PLANS_DIR / f"{ws.env}-release.tfplan"
     plan_file.parent.mkdir(parents=True, exist_ok=True)
     applying = False

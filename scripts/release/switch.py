@@ -98,15 +98,10 @@ def select_color(env: str, color: str | None, extra_var_files: tuple[Path, ...] 
         wanted = trafficfile.Traffic(color, 0)
         trafficfile.write(path, wanted)
         say(
-            f"==> wrote {wanted.describe()} to {_shown(path)} (was {current.describe()}): "
+            f"==> wrote {wanted.describe()} to {trafficfile.shown(path)} (was {current.describe()}): "
             "commit it with the change, so the next plan keeps it"
         )
     return color
-
-
-def _shown(path: Path) -> str:
-    shown = os.path.relpath(path)
-    return str(path) if shown.startswith("..") else shown
 
 
 def plan(env: str, color: str | None = None, extra_var_files: tuple[Path, ...] = ()) -> Review:
@@ -125,7 +120,7 @@ def plan(env: str, color: str | None = None, extra_var_files: tuple[Path, ...] =
         # A failed plan proposes nothing: the file goes back to what is live.
         if original is not None and traffic_path.read_bytes() != original:
             traffic_path.write_bytes(original)
-            say(f"    {_shown(traffic_path)} put back as it was (the plan failed)")
+            say(f"    {trafficfile.shown(traffic_path)} put back as it was (the plan failed)")
         raise
 
 
@@ -153,7 +148,7 @@ def _plan(ws: Workspace, env: str, color: str, extra_var_files: tuple[Path, ...]
             indent=2,
         )
     )
-    say(f"    plan saved to {_shown(saved.plan_file)} in {time.monotonic() - started:.0f}s")
+    say(f"    plan saved to {trafficfile.shown(saved.plan_file)} in {time.monotonic() - started:.0f}s")
     return result
 
 
@@ -191,7 +186,7 @@ def apply(
     check_color(color)
     if color != written:
         raise Refused(
-            f"COLOR={color} disagrees with {_shown(trafficfile.path_for(env))}, which says "
+            f"COLOR={color} disagrees with {trafficfile.shown(trafficfile.path_for(env))}, which says "
             f'live_color = "{written}". To switch, run `make plan COLOR={color}` (it writes the file), '
             f"review, then `make apply COLOR={color}`; or `make release COLOR={color}`"
         )

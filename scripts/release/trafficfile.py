@@ -67,7 +67,8 @@ def path_for(env: str) -> Path:
     return env_dir() / f"{env}.tfvars"
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
+    """``path`` as messages name it: relative to the working directory when under it."""
     shown = os.path.relpath(path)
     return str(path) if shown.startswith("..") else shown
 
@@ -75,28 +76,28 @@ def _shown(path: Path) -> str:
 def _matches(text: str, key: str, path: Path) -> list[re.Match[str]]:
     found = list(_ASSIGNMENT[key].finditer(text))
     if len(found) > 1:
-        raise TrafficFileError(f"{_shown(path)} sets {key} {len(found)} times: keep exactly one line")
+        raise TrafficFileError(f"{shown(path)} sets {key} {len(found)} times: keep exactly one line")
     return found
 
 
 def read(path: Path) -> Traffic:
     """The traffic settings written in ``path``."""
     if not path.exists():
-        raise TrafficFileError(f"{_shown(path)} does not exist")
+        raise TrafficFileError(f"{shown(path)} does not exist")
     text = path.read_text()
     color = _matches(text, "live_color", path)
     if not color:
-        raise TrafficFileError(f'{_shown(path)} has no line `live_color = "blue"` (or "green"): add one')
+        raise TrafficFileError(f'{shown(path)} has no line `live_color = "blue"` (or "green"): add one')
     live = color[0]["value"]
     if live not in COLORS:
-        raise TrafficFileError(f'{_shown(path)} says live_color = "{live}": it must be "blue" or "green"')
+        raise TrafficFileError(f'{shown(path)} says live_color = "{live}": it must be "blue" or "green"')
     canary_match = _matches(text, "canary_percent", path)
     canary = 0
     if canary_match:
         raw = canary_match[0]["value"]
         if not raw.isdigit() or not 0 <= int(raw) <= 50:
             raise TrafficFileError(
-                f"{_shown(path)} says canary_percent = {raw}: it must be a whole number from 0 to 50"
+                f"{shown(path)} says canary_percent = {raw}: it must be a whole number from 0 to 50"
             )
         canary = int(raw)
     return Traffic(live, canary)
@@ -107,7 +108,7 @@ def render(text: str, traffic: Traffic, path: Path) -> str:
     added right after live_color."""
     color = _matches(text, "live_color", path)
     if not color:
-        raise TrafficFileError(f'{_shown(path)} has no line `live_color = "blue"` (or "green"): add one')
+        raise TrafficFileError(f'{shown(path)} has no line `live_color = "blue"` (or "green"): add one')
     canary = _matches(text, "canary_percent", path)
     edits = [(color[0].span("value"), traffic.live_color)]
     if canary:
@@ -143,6 +144,6 @@ def refuse_overrides(var_files: tuple[Path, ...], env: str) -> None:
         for key in TRAFFIC_KEYS:
             if re.search(rf"^[ \t]*{key}[ \t]*=", text, re.M):
                 raise TrafficFileError(
-                    f"{_shown(var_file)} sets {key}, but traffic settings live only in "
-                    f"{_shown(path_for(env))}: remove it there and use COLOR=... or make release"
+                    f"{shown(var_file)} sets {key}, but traffic settings live only in "
+                    f"{shown(path_for(env))}: remove it there and use COLOR=... or make release"
                 )
