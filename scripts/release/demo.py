@@ -74,7 +74,6 @@ DEMO_DIR = LOCAL_DIR / "demo"
 V1 = "public.ecr.aws/nginx/nginx:1.27"  # what terraform/env/local.tfvars deploys
 V2 = "public.ecr.aws/nginx/nginx:1.28"
 MIGRATE_FOR_V1 = "0003"  # users, posts, follows
-EXPAND_FOR_V2 = "0006"  # display_name: add, backfill in batches, index concurrently
 RELEASE = {"steps": "10,50,100", "bake_seconds": "3", "min_requests": "200"}
 
 
