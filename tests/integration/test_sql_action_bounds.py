@@ -434,7 +434,9 @@ def _role_settings(database: dict[str, str], settings: tuple[tuple[str, str], ..
 def _harm(database: dict[str, str], payload: Payload) -> dict[str, Any]:
     """Run the payload as a superuser with nothing but a statement timeout; cancel it once it passes HARM_MB.
     Returns what happened: elapsed seconds, peak MB, error text size, rows."""
-    timeout_ms = {"uncancellable": 500, "time": TIMEOUT_MS}.get(payload.harm, 10_000)
+    # A memory payload is cancelled the moment it passes HARM_MB, so its timeout only matters when the
+    # machine is slow: one that spills a gigabyte to temp files first took over 10 s on a loaded CI runner.
+    timeout_ms = {"uncancellable": 500, "time": TIMEOUT_MS, "memory": 90_000}.get(payload.harm, 10_000)
     with psycopg.connect(database["superuser"], autocommit=True) as conn:
         pid = conn.info.backend_pid
         _cap_memory(pid, 1024)  # the harm is shown at 300 MB; past 1 GB more, PostgreSQL says "out of memory"
