@@ -196,8 +196,17 @@ def render(result: dict) -> str:
         }[action]
     if result.get("dry_run"):
         head = "dry run, nothing was changed" + (f"; {head}" if head else "")
+    compatibility = result.get("compatibility")
+    warnings: list[str] = []
+    if isinstance(compatibility, dict) and compatibility.get("warnings"):
+        warnings = [
+            f"warning: {w.get('color')}'s {w.get('statement')!r} after {w.get('migration')}: "
+            f"{w.get('warning')}"
+            for w in compatibility["warnings"]
+        ]
+        result = {**result, "compatibility": {k: v for k, v in compatibility.items() if k != "warnings"}}
     body = _render_generic(result)
-    return "\n".join(part for part in (head, body) if part)
+    return "\n".join(part for part in (head, body, *warnings) if part)
 
 
 def render_error(result: dict) -> str:

@@ -8,7 +8,7 @@ import pytest
 from migrator.cli import event_from_env
 from migrator.errors import ConfigurationError, InvalidEvent
 from migrator.events import CaptureRequest, CheckRequest, MigrateRequest, StatementsRequest, parse_event
-from migrator.runner import compat, shadow
+from migrator.runner import compat, shadow, shapes
 from migrator.settings import Settings
 
 
@@ -121,12 +121,59 @@ def test_non_transactional_statements_get_their_transactional_form_in_the_shadow
     ],
 )
 def test_what_a_statement_writes_and_whether_it_selects_star(query, insert, star):
-    shape = compat._shape(query)
-    assert shape["star"] is star
+    shape = shapes.of(query)
+    assert shape.star is star
     if insert is None:
-        assert shape["insert"] is None
+        assert shape.insert is None
     else:
-        assert (shape["insert"]["table"], shape["insert"]["columns"], shape["insert"]["count"]) == insert
+        assert (shape.insert.table, shape.insert.columns, shape.insert.count) == insert
+
+
+@pytest.mark.parametrize(
+    ("query", "inserts", "compiled"),
+    [
+        # MERGE's insert branches write too
+        (
+            "MERGE INTO contacts c USING (SELECT $1::text AS name) s ON c.name = s.name "
+            "WHEN NOT MATCHED THEN INSERT (name) VALUES (s.name)",
+            [("contacts", ("name",), None)],
+            None,
+        ),
+        # a SELECT * source: neither names nor a count (as many as the table had: compat._written)
+        (
+            "INSERT INTO orders_archive SELECT * FROM orders WHERE id = $1",
+            [("orders_archive", None, None)],
+            None,
+        ),
+        # COPY and DECLARE are compiled as what they run
+        (
+            "COPY items (name, price) FROM STDIN",
+            [("items", ("name", "price"), None)],
+            'INSERT INTO "items" ("name", "price") VALUES ($1, $2)',
+        ),
+        ("COPY public.items TO STDOUT", [], 'SELECT * FROM "public"."items"'),
+        ("COPY (SELECT id FROM items WHERE id > $1) TO STDOUT", [], "SELECT id FROM items WHERE id > $1"),
+        (
+            'DECLARE "export" CURSOR WITHOUT HOLD FOR SELECT id, total FROM reports WHERE id > $1',
+            [],
+            "SELECT id, total FROM reports WHERE id > $1",
+        ),
+    ],
+)
+def test_what_merge_copy_and_declare_write_and_compile_as(query, inserts, compiled):
+    shape = shapes.of(query)
+    assert [(i.table, i.columns, i.count) for i in shape.inserts] == inserts
+    assert shape.compile == compiled
+
+
+def test_a_copy_without_columns_is_compiled_with_the_tables_width():
+    shape = shapes.of("COPY items FROM STDIN")
+    assert shape.copy_all == "items" and shape.compile is None
+    assert shapes.copy_all("public.items", 2) == 'INSERT INTO "public"."items" VALUES ($1, $2)'
+    assert shapes.of("SELECT o.id FROM public.orders o JOIN users u ON true").tables == {
+        "public.orders",
+        "users",
+    }
 
 
 def test_the_fix_depends_on_what_broke_and_on_the_migration_being_a_contract_step():

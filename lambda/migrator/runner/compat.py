@@ -10,10 +10,27 @@ rolled back. Nothing here touches a live table. For each statement of each servi
   migrations and after each one. Fails after a migration but compiled before it: **broken**, blamed on that
   migration. Fails before them already: **inconclusive** (a temporary table, a parameter whose type cannot
   be inferred), never counted as a pass or a failure.
+* **It plans, as that colour's role**: ``EXPLAIN`` of its generic plan (``plan_cache_mode =
+  force_generic_plan``, so a NULL parameter folds nothing away) before and after each migration. Planning
+  finds an ``ON CONFLICT`` target no unique index matches any more; the executor's start checks table,
+  column and function privileges, which Parse does not.
+* **Its parameters keep their types**: pg_stat_statements records ``WHERE ref = 42`` as ``WHERE ref = $1``,
+  which would compile against any column type. A parameter PostgreSQL inferred as a number or a boolean
+  before the migrations is compiled with that type after them (an application sends 42 as a number), so
+  ``text = integer`` fails as it will in the colour, and an overload added beside ``f(bigint)`` resolves as
+  it will. A parameter inferred as anything else stays untyped (drivers send strings untyped).
 * **What a compiler cannot see**: a column it returns that changes type or disappears (a dropped or renamed
-  column behind ``SELECT *`` or ``RETURNING *``: the colour's code may map columns by name); an ``INSERT``
-  that does not write a column which becomes NOT NULL without a default; a privilege its role loses (Parse
-  checks none: ``EXPLAIN`` does, and runs only for a colour whose privileges changed).
+  column behind ``SELECT *`` or ``RETURNING *``: the colour's code may map columns by name), and a second
+  column of the same name behind ``*``; an ``INSERT`` (or MERGE's insert branch, or ``COPY FROM``) that does
+  not write a column which becomes NOT NULL without a default, by the column or by its domain; a sequence
+  behind a column default that the colour can no longer use; a table it names that gains row-level
+  security; a ``COPY FROM`` without a column list into a table that gains a column. A ``*`` that only gains
+  columns is a warning: a statement the colour prepared fails once per connection ("cached plan must not
+  change result type").
+* ``COPY`` and ``DECLARE ... CURSOR`` are compiled as what they run (:mod:`.shapes`).
+
+How statements are compiled and planned in bulk is :mod:`.prepare`; what the schema says at each state is
+:mod:`.schema_facts`; what a statement writes and names is :mod:`.shapes`.
 
 Which colours serve after the migrations is the caller's to say (``serving``): both for expand migrations,
 the live colour for a contract migration; the release flow fills it in from the traffic settings.
@@ -27,17 +44,21 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import pq
 
 from migrator import logs
 from migrator.connection import Database, pg_reason
-from migrator.runner import app_role, inventory, shadow
+from migrator.runner import app_role, inventory, shadow, shapes
 from migrator.runner.execution import split_statements
 from migrator.runner.manifest import Manifest, Migration
+from migrator.runner.prepare import Compiled, compile_as, explain_as
+from migrator.runner.schema_facts import Facts
+from migrator.runner.schema_facts import read as _facts
 from migrator.runner.store import AppliedRecord
 from migrator.settings import COLORS, Settings
 
@@ -47,20 +68,15 @@ _BATCH = 100  # statements per pipeline round trip
 _SAVEPOINT = b"SAVEPOINT rk_check"
 _UNDO = (b"ROLLBACK TO SAVEPOINT rk_check", b"RELEASE SAVEPOINT rk_check")
 _EXAMPLES = 5
-_INSERT = re.compile(r"\binsert\b", re.IGNORECASE)
+_INSERT = re.compile(r"\b(insert|copy)\b", re.IGNORECASE)
+_TRANSLATED = re.compile(r"^\s*(copy|declare)\b", re.IGNORECASE)
+# Parameter types a driver sends as themselves (a Python int, a Java long, a bool); strings go untyped
+_KEPT_TYPES = frozenset({16, 20, 21, 23, 700, 701, 1700})  # bool, int8, int2, int4, float4, float8, numeric
+# (old, new) result types every driver reads the same way: varchar to text
+_SAME_TO_DRIVERS = frozenset({(1043, 25)})
+_ADD_VALUE = re.compile(r"^\s*alter\s+type\b.*\badd\s+value\b", re.IGNORECASE | re.DOTALL)
 _TEXT = 500  # characters of a statement shown in a result
 _LISTED = 200  # broken statements listed in a result (``more_broken`` counts the rest)
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """One statement compiled as one role: ok, or the error; what it returns and how many parameters."""
-
-    ok: bool
-    error: str | None = None
-    sqlstate: str | None = None
-    columns: tuple[tuple[str, int], ...] = ()
-    nparams: int = 0
 
 
 @dataclass
@@ -72,210 +88,21 @@ class Subject:
     query: str
     calls: int
     last: Compiled = field(default_factory=lambda: Compiled(False))
-    _shape: dict[str, Any] | None = None
+    params: tuple[int, ...] = ()  # the types it is compiled with after the first compilation (_KEPT_TYPES)
+    explains: bool = False  # its generic plan was made before the pending migrations
+    text: str = ""  # what is compiled: the statement, or what its COPY or DECLARE runs
+    _shape: shapes.Shape | None = None
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            translated = self.shape.compile if _TRANSLATED.match(self.query) else None
+            self.text = translated or self.query
 
     @property
-    def shape(self) -> dict[str, Any]:
+    def shape(self) -> shapes.Shape:
         if self._shape is None:
-            self._shape = _shape(self.query)
+            self._shape = shapes.of(self.query)
         return self._shape
-
-
-# ------------------------------------------------------------------------------------------- compiling
-
-
-def _segments(pg: pq.PGconn, count: int) -> list[list[pq.PGresult]]:
-    """The results of the next ``count`` pipeline sync points, one list per sync point."""
-    segments: list[list[pq.PGresult]] = []
-    current: list[pq.PGresult] = []
-    while len(segments) < count:
-        result = pg.get_result()
-        if result is None:
-            continue
-        if result.status == pq.ExecStatus.PIPELINE_SYNC:
-            segments.append(current)
-            current = []
-        else:
-            current.append(result)
-    return segments
-
-
-def _error(result: pq.PGresult) -> tuple[str, str | None]:
-    primary = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"error"
-    state = result.error_field(pq.DiagnosticField.SQLSTATE)
-    return primary.decode(errors="replace"), state.decode() if state else None
-
-
-def _pipeline(conn: psycopg.Connection, commands: list[list[bytes | tuple]]) -> list[list[pq.PGresult]]:
-    """Run ``commands`` (per item: the commands up to a sync point) in pipeline mode, ``_BATCH`` items per
-    round trip; each item's statement runs inside a savepoint that is rolled back, so a failure aborts
-    nothing else in the check's transaction. Returns each item's results before its sync point."""
-    pg = conn.pgconn
-    out: list[list[pq.PGresult]] = []
-    for start in range(0, len(commands), _BATCH):
-        chunk = commands[start : start + _BATCH]
-        pg.enter_pipeline_mode()
-        try:
-            for item in chunk:
-                pg.send_query_params(_SAVEPOINT, None)
-                for command in item:
-                    if isinstance(command, tuple):
-                        kind, name, text = command
-                        if kind == "parse":
-                            pg.send_prepare(name, text)
-                        else:
-                            pg.send_describe_prepared(name)
-                    else:
-                        pg.send_query_params(command, None)
-                pg.pipeline_sync()
-                for undo in _UNDO:
-                    pg.send_query_params(undo, None)
-                pg.pipeline_sync()
-            while pg.flush():
-                pass
-            segments = _segments(pg, 2 * len(chunk))
-        finally:
-            pg.exit_pipeline_mode()
-        out += segments[0::2]
-    return out
-
-
-def _compile(conn: psycopg.Connection, role: str, subjects: list[Subject]) -> list[Compiled]:
-    """Parse and Describe each statement as ``role``."""
-    commands = [[("parse", b"", s.query.encode()), ("describe", b"", b"")] for s in subjects]
-    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-    try:
-        segments = _pipeline(conn, commands)  # type: ignore[arg-type]
-    finally:
-        conn.execute("RESET ROLE")
-    compiled: list[Compiled] = []
-    for results in segments:
-        parsed = results[1] if len(results) > 1 else None  # [savepoint, parse, describe]
-        if parsed is None or parsed.status != pq.ExecStatus.COMMAND_OK:
-            message, state = _error(parsed) if parsed is not None else ("no result", None)
-            compiled.append(Compiled(False, message, state))
-            continue
-        described = results[2]
-        columns = tuple(
-            (described.fname(i).decode(errors="replace"), described.ftype(i))
-            for i in range(described.nfields)
-        )
-        compiled.append(Compiled(True, columns=columns, nparams=described.nparams))
-    return compiled
-
-
-def _explain(conn: psycopg.Connection, role: str, subjects: list[Subject]) -> list[tuple[str, str] | None]:
-    """``EXPLAIN EXECUTE`` of each statement (its parameters NULL) as ``role``: the executor's start checks
-    table, column and function privileges, which Parse does not. None where it passed, else (error,
-    sqlstate)."""
-    commands = []
-    for number, s in enumerate(subjects):
-        name = f"rk_explain_{number}"
-        nulls = ", ".join(["NULL"] * s.last.nparams)
-        call = f"EXPLAIN (COSTS OFF) EXECUTE {name}" + (f"({nulls})" if nulls else "")
-        commands.append([("parse", name.encode(), s.query.encode()), call.encode()])
-    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-    try:
-        segments = _pipeline(conn, commands)  # type: ignore[arg-type]
-    finally:
-        conn.execute("RESET ROLE")
-        conn.execute("DEALLOCATE ALL")
-    found: list[tuple[str, str] | None] = []
-    for results in segments:
-        failed = [r for r in results if r.status == pq.ExecStatus.FATAL_ERROR]
-        found.append(_error(failed[0]) if failed else None)  # type: ignore[arg-type]
-    return found
-
-
-# ------------------------------------------------------------------------------------------- the schema
-
-_COLUMNS = """
-SELECT n.nspname, c.relname, a.attname,
-       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
-WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY n.nspname, c.relname, a.attnum
-"""
-_PRIVILEGES = """
-SELECT r.rolname, 'table ' || n.nspname || '.' || c.relname || ' ' || p.priv
-FROM unnest(%(roles)s::text[]) AS r (rolname)
-CROSS JOIN pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p (priv)
-WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND (has_table_privilege(r.rolname, c.oid, p.priv)
-       OR (p.priv <> 'DELETE' AND has_any_column_privilege(r.rolname, c.oid, p.priv)))
-UNION ALL
-SELECT r.rolname, 'sequence ' || n.nspname || '.' || c.relname
-FROM unnest(%(roles)s::text[]) AS r (rolname)
-CROSS JOIN pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY(%(schemas)s) AND c.relkind = 'S' AND has_sequence_privilege(r.rolname, c.oid, 'USAGE')
-UNION ALL
-SELECT r.rolname,
-       'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-FROM unnest(%(roles)s::text[]) AS r (rolname)
-CROSS JOIN pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = ANY(%(schemas)s) AND has_function_privilege(r.rolname, p.oid, 'EXECUTE')
-UNION ALL
-SELECT r.rolname, 'schema ' || n.nspname
-FROM unnest(%(roles)s::text[]) AS r (rolname) CROSS JOIN pg_namespace n
-WHERE n.nspname = ANY(%(schemas)s) AND has_schema_privilege(r.rolname, n.oid, 'USAGE')
-"""
-
-
-@dataclass
-class Facts:
-    """What the schema says at one state: each table's columns in order (and which must be written), and
-    each role's privileges."""
-
-    columns: dict[str, list[tuple[str, bool]]]
-    privileges: dict[str, set[str]]
-
-    @property
-    def required(self) -> set[tuple[str, str]]:
-        """(table, column) pairs an INSERT must write: NOT NULL without a default, identity or generation."""
-        return {(table, column) for table, cols in self.columns.items() for column, needed in cols if needed}
-
-
-def _facts(conn: psycopg.Connection, roles: list[str], schemas: tuple[str, ...]) -> Facts:
-    columns: dict[str, list[tuple[str, bool]]] = {}
-    for schema, table, column, required in conn.execute(_COLUMNS, {"schemas": list(schemas)}).fetchall():
-        for key in (f"{schema}.{table}", table):
-            columns.setdefault(key, []).append((column, required))
-    privileges: dict[str, set[str]] = {role: set() for role in roles}
-    for role, privilege in conn.execute(_PRIVILEGES, {"roles": roles, "schemas": list(schemas)}).fetchall():
-        privileges[role].add(privilege)
-    return Facts(columns, privileges)
-
-
-def _shape(query: str) -> dict[str, Any]:
-    """What a statement writes and whether it selects ``*``, by PostgreSQL's own parser."""
-    import pglast
-
-    shape: dict[str, Any] = {"star": False, "insert": None}
-    try:
-        tree = pglast.parse_sql(query)
-    except pglast.parser.ParseError:
-        return shape
-    for node in inventory._walk(tree):
-        kind = type(node).__name__
-        if kind == "A_Star":
-            shape["star"] = True
-        elif kind == "InsertStmt" and shape["insert"] is None:
-            relation = node.relation
-            table = f"{relation.schemaname}.{relation.relname}" if relation.schemaname else relation.relname
-            columns = tuple(target.name for target in node.cols) if node.cols else None
-            count = None
-            select = node.selectStmt
-            if columns is None and select is not None:
-                if select.valuesLists:
-                    count = len(select.valuesLists[0])
-                elif select.targetList and not any(
-                    type(getattr(t.val, "fields", (None,))[-1]).__name__ == "A_Star"
-                    for t in select.targetList
-                ):
-                    count = len(select.targetList)
-            shape["insert"] = {"table": table, "columns": columns, "count": count}
-    return shape
 
 
 # ------------------------------------------------------------------------------------------- verdicts
@@ -308,11 +135,32 @@ def fix_for(kind: str, *, color: str, migration: str, detail: str = "", contract
         )
     if kind == "privilege":
         return f"keep the grant while {color} serves, and revoke it in a contract migration after the release"
+    if kind == "row_security":
+        return (
+            "enable row-level security once every serving colour's statements run under its policies: "
+            f"after the release, in a contract migration, once {color} is retired; or grant {color}'s role a "
+            "policy that keeps what it sees and writes today"
+        )
+    if kind == "copy":
+        return (
+            f"name the columns in {color}'s COPY (COPY t (a, b) FROM ...), or mark {migration} contract and "
+            "run it after the release"
+        )
     return (
         f"mark {migration} contract and run it after the release, once {color} no longer serves; or split "
         "it: add the new column or table, backfill it, let the new release write both, and drop the old one "
         "in a later contract migration"
     )
+
+
+def _written(insert: shapes.Insert, before: Facts, after: Facts) -> set[str]:
+    """The columns ``insert`` writes, after the migration: those it names, else the first ones it fills
+    (as many as it gave values for, or, for a ``SELECT *``, as many as the table had before)."""
+    table_after = after.columns.get(insert.table, [])
+    if insert.columns is not None:
+        return set(insert.columns)
+    count = insert.count if insert.count is not None else len(before.columns.get(insert.table, table_after))
+    return {c for c, _ in table_after[:count]}
 
 
 def _verdict(
@@ -342,41 +190,96 @@ def _verdict(
         return broken("compile", now.error or "it no longer compiles")
     old = dict(subject.last.columns)
     new = dict(now.columns)
+    star = " behind *" if "*" in subject.query and subject.shape.star else ""
     gone = [name for name in old if name not in new]
     if gone:
-        star = " behind *" if "*" in subject.query and subject.shape["star"] else ""
         names = ", ".join(f'"{n}"' for n in gone)
         return broken(
             "columns",
             f"no longer returns column(s) {names}{star}",
             f"column(s) {names}{star} that {label} removes",
         )
-    retyped = [name for name in old if new[name] != old[name]]
+    retyped = [n for n in old if new[n] != old[n] and (old[n], new[n]) not in _SAME_TO_DRIVERS]
     if retyped:
         found = broken("type", f'column "{retyped[0]}" that it returns changes type')
         found["_types"] = (old[retyped[0]], new[retyped[0]])
         return found
-    insert = subject.shape["insert"] if newly_required and _INSERT.search(subject.query) else None
-    if insert:
-        needed_before = {c for c, required in before.columns.get(insert["table"], []) if required}
-        table_after = after.columns.get(insert["table"], [])
-        if insert["columns"] is not None:
-            written = set(insert["columns"])
-        elif insert["count"] is not None:
-            written = {c for c, _ in table_after[: insert["count"]]}
-        else:
-            written = {c for c, _ in table_after}
-        missing = [
-            c for c, required in table_after if required and c not in written and c not in needed_before
-        ]
-        if missing:
-            target = f"{insert['table']}.{missing[0]}"
+    added = Counter(name for name, _ in now.columns) - Counter(name for name, _ in subject.last.columns)
+    doubled = [name for name in added if name in old]
+    if doubled and star:
+        return broken(
+            "columns",
+            f'returns a second column named "{doubled[0]}"{star}: code that reads it by name may now get the '
+            "new one",
+            f'a second "{doubled[0]}"{star}',
+        )
+    shape = subject.shape if _INSERT.search(subject.query) else None
+    if shape is not None and shape.copy_all:
+        width_before = len(before.columns.get(shape.copy_all, []))
+        width_after = len(after.columns.get(shape.copy_all, []))
+        if width_before and width_after != width_before:
             return broken(
-                "not_null",
-                f'the INSERT does not write "{missing[0]}", which becomes NOT NULL without a default',
-                target,
+                "copy",
+                f"COPY {shape.copy_all} without a column list: its rows have {width_before} values and the "
+                f"table now has {width_after} columns",
             )
+    lost = before.privileges.get(subject.role, set()) - after.privileges.get(subject.role, set())
+    for insert in shape.inserts if shape is not None else ():
+        written = _written(insert, before, after)
+        if newly_required:
+            needed_before = {c for c, required in before.columns.get(insert.table, []) if required}
+            missing = [
+                c
+                for c, required in after.columns.get(insert.table, [])
+                if required and c not in written and c not in needed_before
+            ]
+            if missing:
+                target = f"{insert.table}.{missing[0]}"
+                return broken(
+                    "not_null",
+                    f'the INSERT does not write "{missing[0]}", which becomes NOT NULL without a default',
+                    target,
+                )
+        for column, sequence in after.sequences.get(insert.table, {}).items():
+            if column not in written and f"sequence {sequence}" in lost:
+                return broken(
+                    "privilege",
+                    f"permission denied for sequence {sequence}: the default of {insert.table}.{column}, "
+                    "which the INSERT leaves out, calls nextval",
+                )
+    secured = after.row_security.get(subject.role, set()) - before.row_security.get(subject.role, set())
+    hit = sorted(secured & subject.shape.tables) if secured else []
+    if hit:
+        return broken(
+            "row_security",
+            f"row-level security is now enabled on {hit[0]}: {subject.color}'s role sees and writes only the "
+            "rows its policies allow (none, without a policy for it)",
+        )
     return None
+
+
+def _warning(subject: Subject, now: Compiled, migration: Migration) -> dict[str, Any] | None:
+    """A ``*`` that gains columns: the statement still works, but where the colour prepared it (JDBC,
+    psycopg and pgx prepare a statement after a few runs), its next run on each connection fails once with
+    "cached plan must not change result type"."""
+    gained = Counter(n for n, _ in now.columns) - Counter(n for n, _ in subject.last.columns)
+    added = list(gained.elements())
+    if not added or not subject.shape.star:
+        return None
+    names = ", ".join(f'"{name}"' for name in added[:5])
+    before = [name for name, _ in subject.last.columns]
+    shifted = [name for name, _ in now.columns][: len(before)] != before
+    return {
+        "color": subject.color,
+        "statement": subject.query[:_TEXT],
+        "migration": migration.id,
+        "warning": (
+            f"returns {len(added)} more column(s) behind * ({names}"
+            + ("; the columns after them move: code that reads by position reads others" if shifted else "")
+            + f"): where {subject.color} prepared it, its next run on each connection fails once (cached "
+            "plan must not change result type); name the columns to be safe"
+        ),
+    }
 
 
 def _type_names(conn: psycopg.Connection, items: list[dict[str, Any]]) -> None:
@@ -399,19 +302,36 @@ def _type_names(conn: psycopg.Connection, items: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------------------------------- the check
 
 
-def _apply(conn: psycopg.Connection, migration: Migration) -> None:
-    """Apply one pending migration inside the check's transaction (as the migrator)."""
+def _begin(conn: psycopg.Connection) -> None:
+    """The check's transaction: generic plans, so a NULL parameter folds nothing away in EXPLAIN."""
+    conn.execute("BEGIN")
+    conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> bool:
+    """Apply one pending migration inside the check's transaction (as the migrator). True when it had to
+    commit the copy: a migration outside a transaction that adds an enum value and then uses it (PostgreSQL
+    refuses a new value in the transaction that added it), which leaves the copy ahead (the caller rebuilds
+    it)."""
     step = migration.forward
     if callable(step):
         step(conn)  # its own `with conn.transaction()` blocks become savepoints here
-        return
+        return False
     if migration.transactional:
         conn.execute(step)  # type: ignore[arg-type]  # trusted migration SQL
-        return
+        return False
+    committed = False
     for statement in split_statements(step):
         safe = shadow.transaction_safe(statement)
-        if safe is not None:
-            conn.execute(safe)  # type: ignore[arg-type]
+        if safe is None:
+            continue
+        conn.execute(safe)  # type: ignore[arg-type]
+        if _ADD_VALUE.match(safe):
+            conn.execute("COMMIT")
+            _begin(conn)
+            conn.execute("SAVEPOINT rk_migration")
+            committed = True
+    return committed
 
 
 def check(
@@ -489,39 +409,21 @@ def _walk_plan(
     settings: Settings,
     result: dict[str, Any],
 ) -> bool:
-    """Compile before the plan and after each migration of it; True when a migration committed the check's
-    transaction (a Python migration calling commit()), which leaves the shadow ahead of the live database."""
+    """Compile and plan before the plan and after each migration of it; True when the copy was committed
+    (a Python migration calling commit(), an enum value added and used outside a transaction), which leaves
+    the shadow ahead of the live database."""
     roles = [settings.roles_by_color[c] for c in serving]
     schemas = settings.sql_schemas
-    conn.execute("BEGIN")
+    committed = False
+    _begin(conn)
     try:
         facts = _facts(conn, roles, schemas)
-        by_role: dict[str, list[Subject]] = {}
-        for subject in subjects:
-            by_role.setdefault(subject.role, []).append(subject)
-        alive: list[Subject] = []
-        examples: list[dict[str, Any]] = []
-        for role, mine in by_role.items():
-            for subject, compiled in zip(mine, _compile(conn, role, mine), strict=True):
-                subject.last = compiled
-                if compiled.ok:
-                    alive.append(subject)
-                else:
-                    result["inconclusive"] += 1
-                    if len(examples) < _EXAMPLES:
-                        examples.append(
-                            {
-                                "color": subject.color,
-                                "statement": subject.query[:_TEXT],
-                                "error": compiled.error,
-                            }
-                        )
-        if examples:
-            result["inconclusive_examples"] = examples
+        alive = _baseline(conn, subjects, facts, result)
+        warnings: list[dict[str, Any]] = []
         for migration in plan:
             conn.execute("SAVEPOINT rk_migration")
             try:
-                _apply(conn, migration)
+                committed = _apply(conn, migration) or committed
             except Exception as exc:
                 conn.execute("ROLLBACK TO SAVEPOINT rk_migration")
                 reason = pg_reason(exc) if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}"
@@ -529,8 +431,11 @@ def _walk_plan(
                     "migration": migration.id,
                     "error": f"{migration.label} fails on a copy of the schema: {reason}",
                 }
-                return False
-            conn.execute("RELEASE SAVEPOINT rk_migration")
+                return committed or conn.info.transaction_status == pq.TransactionStatus.IDLE
+            if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+                committed = True  # a Python migration committed: what follows runs outside the savepoint
+            else:
+                conn.execute("RELEASE SAVEPOINT rk_migration")
             after = _facts(conn, roles, schemas)
             newly_required = after.required - facts.required
             still: list[Subject] = []
@@ -538,24 +443,22 @@ def _walk_plan(
                 mine = [s for s in alive if s.role == role]
                 if not mine:
                     continue
-                compiled = _compile(conn, role, mine)
-                denied: list[tuple[str, str] | None] = [None] * len(mine)
-                if facts.privileges.get(role, set()) - after.privileges.get(role, set()):
-                    ok = [s for s, c in zip(mine, compiled, strict=True) if c.ok]
-                    checked = dict(
-                        zip(map(id, ok), _explain(conn, role, _with(ok, compiled, mine)), strict=True)
-                    )
-                    denied = [checked.get(id(s)) for s in mine]
-                for subject, now, refused in zip(mine, compiled, denied, strict=True):
+                compiled = compile_as(conn, role, mine)
+                planned = [s for s, c in zip(mine, compiled, strict=True) if c.ok and s.explains]
+                refused = dict(
+                    zip(map(id, planned), explain_as(conn, role, _with(planned, compiled, mine)), strict=True)
+                )
+                for subject, now in zip(mine, compiled, strict=True):
                     verdict = _verdict(subject, now, facts, after, migration, newly_required)
-                    if verdict is None and refused is not None and refused[1] == "42501":
+                    denied = refused.get(id(subject))
+                    if verdict is None and denied is not None:
                         verdict = {
                             "color": subject.color,
                             "statement": subject.query[:_TEXT],
                             "migration": migration.id,
-                            "error": refused[0],
+                            "error": denied[0],
                             "fix": fix_for(
-                                "privilege",
+                                "privilege" if denied[1] == "42501" else "compile",
                                 color=subject.color,
                                 migration=migration.id,
                                 contract=migration.contract,
@@ -563,19 +466,62 @@ def _walk_plan(
                             "calls": subject.calls,
                         }
                     if verdict is None:
+                        warning = _warning(subject, now, migration)
+                        if warning is not None and len(warnings) < _LISTED:
+                            warnings.append(warning)
                         subject.last = now
                         still.append(subject)
                     else:
                         result["broken"].append(verdict)
             alive, facts = still, after
+        if warnings:
+            result["warnings"] = warnings
     finally:
-        committed = conn.info.transaction_status == pq.TransactionStatus.IDLE
-        if not committed:
+        if conn.info.transaction_status != pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+        else:
+            committed = True
     return committed
+
+
+def _baseline(
+    conn: psycopg.Connection, subjects: list[Subject], facts: Facts, result: dict[str, Any]
+) -> list[Subject]:
+    """Compile and plan each statement before the pending migrations; the ones that compile are returned.
+    The others (a temporary table, a parameter whose type cannot be inferred) are inconclusive."""
+    by_role: dict[str, list[Subject]] = {}
+    for subject in subjects:
+        if subject.shape.copy_all and _TRANSLATED.match(subject.query):
+            width = len(facts.columns.get(subject.shape.copy_all, []))
+            subject.text = shapes.copy_all(subject.shape.copy_all, width) if width else subject.query
+        by_role.setdefault(subject.role, []).append(subject)
+    alive: list[Subject] = []
+    examples: list[dict[str, Any]] = []
+    for role, mine in by_role.items():
+        ok: list[Subject] = []
+        for subject, compiled in zip(mine, compile_as(conn, role, mine), strict=True):
+            subject.last = compiled
+            if compiled.ok:
+                subject.params = tuple(t if t in _KEPT_TYPES else 0 for t in compiled.params)
+                ok.append(subject)
+            else:
+                result["inconclusive"] += 1
+                if len(examples) < _EXAMPLES:
+                    examples.append(
+                        {"color": subject.color, "statement": subject.query[:_TEXT], "error": compiled.error}
+                    )
+        for subject, refused in zip(ok, explain_as(conn, role, ok), strict=True):
+            subject.explains = refused is None
+        alive += ok
+    if examples:
+        result["inconclusive_examples"] = examples
+    return alive
 
 
 def _with(ok: list[Subject], compiled: list[Compiled], mine: list[Subject]) -> list[Subject]:
     """The ``ok`` subjects carrying their latest compilation (EXPLAIN needs its parameter count)."""
     latest = {id(s): c for s, c in zip(mine, compiled, strict=True)}
-    return [Subject(s.color, s.role, s.query, s.calls, latest[id(s)]) for s in ok]
+    return [
+        Subject(s.color, s.role, s.query, s.calls, latest[id(s)], s.params, s.explains, s.text, s._shape)
+        for s in ok
+    ]

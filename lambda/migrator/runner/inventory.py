@@ -51,10 +51,11 @@ __all__ = [
 
 TABLE = store.STATEMENTS_TABLE
 EXTENSION = "pg_stat_statements"
-# A data-manipulation or query statement, after any leading comments and opening parentheses.
+# A data-manipulation or query statement, after any leading comments and opening parentheses; COPY and
+# DECLARE ... CURSOR move or read rows too (the check compiles what they run: migrator.runner.shapes).
 DML = (
     r"^\s*((/\*([^*]|\*+[^*/])*\*+/|--[^\n]*(\n|$))\s*)*\(*\s*"
-    r"(select|insert|update|delete|merge|with|values|table)\M"
+    r"(select|insert|update|delete|merge|with|values|table|copy|declare)\M"
 )
 _CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -302,9 +303,9 @@ def recorded(
         return []
     rows = conn.execute(
         f"SELECT color, query, sum(calls)::bigint, min(first_seen), max(last_seen) FROM {TABLE} "
-        "WHERE color = ANY(%s) AND dml GROUP BY color, query "
+        "WHERE color = ANY(%s) AND (dml OR query OPERATOR(pg_catalog.~*) %s) GROUP BY color, query "
         "HAVING max(last_seen) >= now() - make_interval(days => %s) ORDER BY color, 3 DESC, query",
-        (list(colors), window_days),
+        (list(colors), DML, window_days),
     ).fetchall()
     return [Recorded(*row) for row in rows]
 
