@@ -810,6 +810,12 @@ def _string_literal(node: object) -> str | None:
     return None
 
 
+def _capture_groups(pattern: str | None) -> int:
+    """An upper bound on a pattern's capture groups: every "(" not escaped nor opening "(?" (one for a
+    pattern that is not a literal; the argument rule refuses those)."""
+    return len(re.findall(r"(?<!\\)\((?!\?)", pattern)) if pattern is not None else 1
+
+
 def _integer_literal(node: object) -> int | None:
     if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
         return node.val.ival
@@ -837,6 +843,10 @@ _GROWTH_FACTOR = {
     policy.Growth.DOUBLE: 2, policy.Growth.QUADRUPLE: 4, policy.Growth.SIXFOLD: 6,
     policy.Growth.EIGHTFOLD: 8,
 }  # fmt: skip
+# Finding every match of a pattern: a wide-character copy of the subject, and the match locations (see
+# _Sizer._match_locations), in bytes per byte of the subject.
+_WIDE_COPY = 4
+_MATCH_LOCATION = 24
 # Case mapping goes through a wide-character copy of the text (four bytes a character) kept with the result.
 _WORK_FACTOR = {"lower": 5, "upper": 5, "initcap": 5}
 # In a recursive CTE's step, these make a value bigger on every iteration whatever they are given.
@@ -1047,10 +1057,16 @@ class _Sizer:
                 # the separator is repeated between every two values; a literal one is a copy of (part of) the
                 # query text each time
                 return max(args[0], 1) * max(len(args) - 2, 0) + sum(args[1:])
-            if name in ("regexp_match", "regexp_matches"):
-                # each capture group can hold the whole input
+            if name in ("regexp_match", "regexp_matches", "regexp_split_to_array"):
                 pattern = _string_literal(node.args[1]) if len(node.args or ()) > 1 else None
-                return (1 + (pattern or "(").count("(")) * max(args[0] if args else 0, 1)
+                groups = _capture_groups(pattern) if name != "regexp_split_to_array" else 0
+                flags = _string_literal(node.args[2]) if len(node.args or ()) > 2 else ""
+                if name != "regexp_match" and (flags is None or "g" in flags or name != "regexp_matches"):
+                    self._match_locations(name, args[0] if args else 0, groups)
+                if name == "regexp_split_to_array":
+                    return _GROWTH_FACTOR[policy.Growth.EIGHTFOLD] * max(args[0] if args else 0, 1)
+                # each capture group can hold the whole input
+                return (1 + groups) * max(args[0] if args else 0, 1)
             growth = policy.FUNCTION_GROWTH.get(name, policy.Growth.SUM)
             if growth is policy.Growth.CONSTANT:
                 return 0
@@ -1108,6 +1124,20 @@ class _Sizer:
         if isinstance(node, ast.ResTarget):
             return self.expr(node.val, scope, depth)
         return 0
+
+    def _match_locations(self, name: str, subject: int, groups: int) -> None:
+        """regexp_matches(..., 'g') and regexp_split_to_array find every match before returning the first
+        (regexp.c, setup_regexp_matches): a wide-character copy of the subject (4 bytes a character) and an
+        array of two ints per match and capture group, which doubles as it grows (and is copied when it does):
+        up to 24 bytes per character and group. 10 groups on a 5 MB value held 443 MB."""
+        peak = max(subject, 1) * (_WIDE_COPY + _MATCH_LOCATION * max(groups, 1))
+        if peak > policy.MAX_COPIES:
+            raise UnsafeSQL(
+                f"{name}() with {groups} capture groups keeps the location of every match of every group "
+                f"before it returns: about {peak} copies of its input; the limit is {policy.MAX_COPIES}. "
+                "Use fewer groups (non-capturing (?:...) ones are free), or drop the 'g' flag"
+            )
+        self._add(peak)
 
     @staticmethod
     def _column(ref: ast.ColumnRef, scope: list[dict[str, _Source]]) -> tuple[int, int]:
