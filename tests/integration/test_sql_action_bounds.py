@@ -99,6 +99,7 @@ CONCAT_WS_SEPARATOR = "s" * 6000
 LONG_LITERAL = str(7**1000)  # a literal of 846 digits: under the 1,000-digit rule
 FOUR_DIVISIONS = " AND ".join(["mod(x, y) > 0"] * 4)
 NESTED_PATTERN = r"((\w|\d|\s|[[:punct:]]){1,100}){1,100}"  # 40 characters, 40,000 copies of its parts
+ZONE = "('ABC+' || (g / 3600) || ':' || (g / 60 % 60) || ':' || (g % 60))"  # a POSIX zone per row
 PAYLOADS: tuple[Payload, ...] = (
     # --- 3. bounds per statement, not per action: every FETCH had its own timeout (25 s of slow rows)
     Payload("slow-rows-fetched-in-batches", "one deadline",
@@ -266,6 +267,29 @@ PAYLOADS: tuple[Payload, ...] = (
             "SELECT count(*) FROM " + ", ".join(f"pg_class c{n}" for n in range(16)) + " WHERE "
             + " AND ".join(f"c{n}.oid = c{n + 1}.oid" for n in range(15)), "memory", None,
             role_settings=(("geqo", "off"), ("join_collapse_limit", "100"), ("from_collapse_limit", "100"))),
+    # --- red team, round 6: what a session keeps, and numbers of unknown size
+    # every distinct time zone a session names is parsed and kept (about 23 KB each) until it ends
+    Payload("time-zones-built-per-row", "round 6: what a session keeps",
+            f"SELECT count(*) FROM generate_series(1, 30000) g WHERE (now() AT TIME ZONE {ZONE}) IS NOT NULL",
+            "memory", "time zone", "time zone", "time zone"),
+    Payload("time-zones-in-date-input", "round 6: what a session keeps",
+            f"SELECT count(('2020-01-01 00:00 ' || {ZONE})::timestamp) FROM generate_series(1, 30000) g",
+            "memory", "text made into", "text made into", "text made into"),
+    # a failed name lookup leaves a negative catalog cache entry for the session
+    Payload("name-lookups-built-per-row", "round 6: what a session keeps",
+            "SELECT count(to_regclass('x' || a || '_' || b)) FROM generate_series(1, 100000) a,"
+            " generate_series(1, 100) b", "memory", "literal name", "literal name", "literal name"),
+    # regexp_matches(..., 'g') keeps the location of every match of every group before returning any
+    Payload("regex-match-locations", "round 6: regular expressions",
+            "SELECT count(*) FROM t_doc, regexp_matches(big, '((((((((((.))))))))))', 'g') m WHERE id = 1",
+            "memory", "capture groups", "capture groups", None),
+    # numbers read from text, or a numeric column without a precision, can have 131,072 digits
+    Payload("numeric-from-stored-text", "round 6: numeric work in one row",
+            "SELECT " + ", ".join(f"mod(big::numeric, zs::numeric) > 0 AS c{n}" for n in range(4))
+            + " FROM t_doc WHERE id = 5", "uncancellable", "digit operations", None, "digit operations"),
+    Payload("numeric-column-without-precision", "round 6: numeric work in one row",
+            "SELECT " + ", ".join(f"mod(a, b) > 0 AS c{n}" for n in range(3)) + " FROM t_num",
+            "uncancellable", "digit operations", None, "digit operations"),
 )  # fmt: skip
 
 SEED = f"""
@@ -277,6 +301,9 @@ INSERT INTO t_doc (id, zs, ys, arr) VALUES (2, repeat('z', 500000), repeat('y', 
                                              array_fill(''::text, ARRAY[1000]));
 INSERT INTO t_doc (id, marks) VALUES (3, 'a' || repeat(U&'\\0301\\0316', 15000));
 INSERT INTO t_doc (id, deep) VALUES (4, (repeat('[', 2000) || repeat(']', 2000))::jsonb);
+INSERT INTO t_doc (id, big, zs) VALUES (5, repeat('9', 131000), repeat('7', 65000));
+CREATE TABLE t_num (id int, a numeric, b numeric);
+INSERT INTO t_num VALUES (1, repeat('9', 131000)::numeric, repeat('7', 65000)::numeric);
 CREATE TABLE t_geo (p polygon, q polygon, pa path, pb path);
 INSERT INTO t_geo (p, q) SELECT
   ('(' || string_agg(format('(%s,%s)', cos(g * 0.003) * 10, sin(g * 0.003) * 10), ',') || ')')::polygon,
@@ -767,3 +794,17 @@ def test_the_worst_case_over_the_corpus(measured_action: dict[str, Any]) -> None
 def test_layers_are_the_ones_the_docs_name() -> None:
     assert readonly.TRANSACTION_SETTINGS["enable_hashagg"] == "off"
     assert readonly.TRANSACTION_SETTINGS["enable_hashjoin"] == "off"
+
+
+def test_round_six_rules_leave_ordinary_reporting_alone(
+    measured_action: dict[str, Any], lambda_context
+) -> None:
+    # literal zones, sums and averages of numeric columns without a precision, a literal pattern on ordinary
+    # values, a literal object name and a literal format: all allowed, with every layer on
+    sql = ("SELECT now() AT TIME ZONE 'Europe/Paris' IS NOT NULL, sum(a) > 0, round(avg(b), 2) > 0,"
+           " (SELECT count(*) FROM users, regexp_matches(email, '(\\w+)@(\\w+)', 'g') m),"
+           " 'users'::regclass::text, to_char(now(), 'YYYY') <> '', to_timestamp('2020-01-01 10:00',"
+           " 'YYYY-MM-DD HH24:MI') IS NOT NULL, a * 2 > 0 FROM t_num GROUP BY a")  # fmt: skip
+    result = handler_module.handler({"action": "sql", "sql": sql}, lambda_context)
+    assert result["ok"], result
+    assert result["rows"] == [[True, True, True, 2, "users", True, True, True]], result

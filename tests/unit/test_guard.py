@@ -90,6 +90,18 @@ ALLOWED = {
     "regexes": "SELECT email ~ '^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$', email ~* ANY (ARRAY['a', 'b']),"
     " email SIMILAR TO '%@(a|b)%', substring(email FROM '@(.*)$'), regexp_match(email, '(\\d{4})')"
     " FROM users",
+    # round 6: literal zones, formats and names, intervals as offsets, groups within the size rule
+    "literal-zones": "SELECT created_at AT TIME ZONE 'Europe/Paris', timezone('UTC', now()),"
+    " now() AT TIME ZONE INTERVAL '2 hours', make_timestamptz(2020, 1, 1, 0, 0, 0, 'UTC'),"
+    " date_trunc('day', now(), 'Europe/Paris'), '2020-01-01 10:00 Europe/Paris'::timestamptz, created::date"
+    " FROM t",
+    "literal-formats": "SELECT to_char(created_at, 'YYYY-MM-DD'), to_timestamp(s, 'YYYY-MM-DD HH24:MI'),"
+    " to_date(s, 'YYYY-MM-DD'), to_number(s, '999D99') FROM t",
+    "literal-names": "SELECT to_regclass('users'), to_regproc('lower'), 'users'::regclass,"
+    " attrelid::regclass FROM pg_attribute",
+    "regex-groups-global": "SELECT regexp_matches(email, '(\\w+)@(\\w+)', 'g'),"
+    " regexp_matches(email, '(?:a|b)(?:c|d)(?:e|f)(x)', 'g'), regexp_matches(email, '(a)(b)(c)(d)')"
+    " FROM users",
     "substring-by-position": "SELECT substring(email, 2), substring(email FROM 2 FOR 3),"
     " substring(email, length(email) - 3) FROM users",
 }
@@ -330,6 +342,29 @@ REFUSED = {
     "regtype-modifier": ("SELECT 'hstore(7)'::regtype", "typmod_in"),
     "json-huge-exponent": ("""SELECT '{"a": 1e60000}'::jsonb""", "json number"),
     "numeric-huge-literal": ("SELECT 1e60000 - 1", "numeric literal"),
+    # round 6: what a session keeps (time zones, failed name lookups), formats, match locations
+    "zone-built-per-row": (
+        "SELECT now() AT TIME ZONE ('ABC+' || g) FROM generate_series(1, 3) g",
+        "time zone",
+    ),
+    "zone-from-a-column": ("SELECT timezone(tz, created_at) FROM t", "time zone"),
+    "zone-of-make-timestamptz": ("SELECT make_timestamptz(2020, 1, 1, 0, 0, 0, tz) FROM t", "time zone"),
+    "zone-of-date-trunc": ("SELECT date_trunc('day', now(), tz) FROM t", "time zone"),
+    "zone-in-text-input": ("SELECT ('2020-01-01 ' || tz)::timestamptz FROM t", "text made into timestamptz"),
+    "zone-in-date-input": ("SELECT concat('2020-01-01 ', tz)::date FROM t", "text made into date"),
+    "format-from-a-column": ("SELECT to_char(now(), fmt) FROM t", "literal format"),
+    "to-timestamp-format-from-a-column": ("SELECT to_timestamp(s, fmt) FROM t", "literal format"),
+    "to-regclass-built": ("SELECT to_regclass('x' || g) FROM generate_series(1, 3) g", "literal name"),
+    "to-regproc-from-a-column": ("SELECT to_regproc(name) FROM t", "literal name"),
+    "regclass-text-input-built": (
+        "SELECT ('x' || g)::regclass FROM generate_series(1, 3) g",
+        "made into regclass",
+    ),
+    "regex-match-locations": (
+        "SELECT regexp_matches(doc, '((((((((((.))))))))))', 'g') FROM t",
+        "capture groups",
+    ),
+    "regex-three-groups-global": ("SELECT regexp_matches(doc, '(a)(b)(c)', 'g') FROM t", "capture groups"),
 }
 
 

@@ -107,7 +107,10 @@ _JSONB_BUILD = "one pass, then sorts the keys: n log n"
 _CATALOG_SIZE = "stats the relation's files: linear in its 1 GB segments"
 _DB_SIZE = "stats every file of the database (dbsize.c checks for cancellation in the loop)"
 _LOCKS = "one pass over the lock table (max_locks_per_transaction x max_connections)"
-_NAME = "parses a name of at most 63 characters, then one catalog lookup"
+_NAME = (
+    "parses a name of at most 63 characters, then one catalog lookup; a literal name (argument rule): a name "
+    "that is not found stays in the session's catalog cache as a negative entry"
+)
 
 _C, _M, _S = Growth.CONSTANT, Growth.MAX, Growth.SUM
 _K, _L, _B, _X = Cost.CONSTANT, Cost.LINEAR, Cost.BOUNDED, Cost.CANCELLABLE
@@ -154,9 +157,12 @@ FUNCTIONS: dict[str, Entry] = {
     **_entries(_C, _K, _FIXED, "now clock_timestamp statement_timestamp transaction_timestamp date_trunc "
                "date_part date_bin extract age make_date make_time make_timestamp make_timestamptz "
                "make_interval justify_days justify_hours justify_interval isfinite overlaps"),
-    "timezone": Entry(_C, _K, "a time zone lookup (cached) and fixed-size arithmetic"),
-    "to_char": Entry(_S, _L, "one pass over the format; each format code prints a bounded text"),
-    **_entries(_C, _L, "one pass over the text and the format", "to_date to_timestamp to_number"),
+    "timezone": Entry(_C, _K, "a time zone lookup and fixed-size arithmetic; the zone is a literal (argument "
+                      "rule): pg_tzset keeps every zone a session names, about 23 KB each"),
+    "to_char": Entry(_S, _L, "one pass over a literal format (argument rule); each format code prints a "
+                     "bounded text"),
+    **_entries(_C, _L, "one pass over the text and a literal format (argument rule)",
+               "to_date to_timestamp to_number"),
     # numbers (numeric arguments: bounded by the format; see _NUMERIC)
     **_entries(_M, _L, _NUMERIC_LINEAR, "abs round ceil ceiling floor trunc sign"),
     **_entries(_M, _B, _NUMERIC, "mod div"),

@@ -444,6 +444,7 @@ class _Scan:
                 _string_literal(node.arg) or ""
             ):
                 raise UnsafeSQL("a type name with a modifier runs the type's typmod_in function")
+            _check_parsed_text(node)
         elif isinstance(node, ast.SortBy) and node.useOp:
             _check_operator_name([part.sval for part in node.useOp], "ORDER BY ... USING")
         if isinstance(node, ast.SubLink) and node.operName:
@@ -536,8 +537,8 @@ def _check_function(call: ast.FuncCall) -> None:
         policy.check_regex_pattern(_string_literal(args[1]), similar=len(args) == 3)
     if name == "current_setting":
         policy.check_setting_name(_string_literal(args[0]) if args else None)
-    elif name == "to_regtype":
-        policy.check_type_name_argument(_string_literal(args[0]) if args else None)
+    elif name in policy.NAME_LOOKUPS:
+        policy.check_lookup_name_argument(_string_literal(args[0]) if args else None, name)
     elif name == "format_type" and not (len(args) == 2 and _is_null_literal(args[1])):
         raise UnsafeSQL(
             "format_type() takes NULL as its modifier, e.g. format_type(atttypid, NULL): a modifier runs "
@@ -545,6 +546,12 @@ def _check_function(call: ast.FuncCall) -> None:
         )
     elif name == "generate_series":
         policy.check_series_bounds([_integer_literal(arg) for arg in args])
+    if name in policy.ZONE_FUNCTIONS and len(args) > policy.ZONE_FUNCTIONS[name]:
+        zone = args[policy.ZONE_FUNCTIONS[name]]
+        if not (name == "timezone" and _is_interval(zone)):
+            policy.check_time_zone_argument(_string_literal(zone), name)
+    if name in policy.FORMAT_FUNCTIONS and len(args) == 2:
+        policy.check_format_argument(_string_literal(args[1]), name)
 
 
 def _check_regex_node(pattern: object) -> None:
@@ -552,6 +559,17 @@ def _check_regex_node(pattern: object) -> None:
     if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
         return  # checked as a function call, with its pattern
     policy.check_regex_pattern(_string_literal(pattern))
+
+
+def _is_interval(node: object) -> bool:
+    """Whether ``node`` is visibly an interval (AT TIME ZONE INTERVAL '2 hours', or arithmetic): an offset,
+    which names no zone. The server-side check reads the argument's real type."""
+    if isinstance(node, ast.TypeCast):
+        return node.typeName.names[-1].sval == "interval"
+    if isinstance(node, ast.A_Expr):
+        names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
+        return bool(names) and names[-1] in ("+", "-", "*", "/")
+    return False
 
 
 def _is_number(node: object) -> bool:
@@ -645,6 +663,40 @@ _JSON_OPERATORS = frozenset({"->", "->>", "#>", "#>>", "||"})
 _BIG_EXPONENT = re.compile(r"[eE][+]?0*\d{4,}")
 
 
+# Types whose text input keeps something for the session: a date or time names a zone (pg_tzset), an object
+# name that is not found leaves a negative catalog cache entry. Text built in the query is refused here; the
+# server-side check, which sees the argument's type, refuses any that is not a literal.
+_ZONE_INPUT_TYPES = frozenset(
+    {"date", "time", "timetz", "timestamp", "timestamptz", "daterange", "tsrange", "tstzrange",
+     "datemultirange", "tsmultirange", "tstzmultirange"}
+)  # fmt: skip
+_NAME_INPUT_TYPES = frozenset(
+    {"regclass", "regcollation", "regconfig", "regdictionary", "regnamespace", "regoper", "regoperator",
+     "regproc", "regprocedure", "regrole", "regtype"}
+)  # fmt: skip
+
+
+def _builds_text(tree: object) -> bool:
+    """Whether ``tree`` visibly makes text: a string function, ||, a json field, a cast literal."""
+    return any(
+        (isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _STRING_BUILDERS)
+        or (isinstance(node, ast.A_Expr) and node.name and node.name[-1].sval in _JSON_OPERATORS)
+        or (isinstance(node, ast.TypeCast) and _string_literal(node) is not None)
+        for node in iter_nodes(tree)
+    )
+
+
+def _check_parsed_text(cast: ast.TypeCast) -> None:
+    target = cast.typeName.names[-1].sval
+    if target not in _ZONE_INPUT_TYPES and target not in _NAME_INPUT_TYPES:
+        return
+    if _string_literal(cast.arg) is not None or not _builds_text(cast.arg):
+        return
+    if target in _ZONE_INPUT_TYPES:
+        policy.refuse_zone_text_input(target)
+    policy.refuse_name_text_input(target)
+
+
 def _check_numeric_cast(cast: ast.TypeCast) -> None:
     """'1e60000' is 8 characters and 60,001 digits: a numeric made from text built out of literals (not read
     from a column) is refused, and so is a json literal holding such a number."""
@@ -657,13 +709,7 @@ def _check_numeric_cast(cast: ast.TypeCast) -> None:
     nodes = list(iter_nodes(cast.arg))
     if any(isinstance(node, ast.ColumnRef) for node in nodes):
         return  # the data's own size
-    builds_text = any(
-        (isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _STRING_BUILDERS)
-        or (isinstance(node, ast.A_Expr) and node.name and node.name[-1].sval in _JSON_OPERATORS)
-        or (isinstance(node, ast.TypeCast) and _string_literal(node) is not None)
-        for node in nodes
-    )
-    if builds_text:
+    if _builds_text(cast.arg):
         raise UnsafeSQL(
             "a numeric computed from text or json literals can have 131,072 digits, and arithmetic on it "
             "cannot be cancelled; write the number itself"
@@ -764,6 +810,12 @@ def _string_literal(node: object) -> str | None:
     return None
 
 
+def _capture_groups(pattern: str | None) -> int:
+    """An upper bound on a pattern's capture groups: every "(" not escaped nor opening "(?" (one for a
+    pattern that is not a literal; the argument rule refuses those)."""
+    return len(re.findall(r"(?<!\\)\((?!\?)", pattern)) if pattern is not None else 1
+
+
 def _integer_literal(node: object) -> int | None:
     if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
         return node.val.ival
@@ -791,6 +843,10 @@ _GROWTH_FACTOR = {
     policy.Growth.DOUBLE: 2, policy.Growth.QUADRUPLE: 4, policy.Growth.SIXFOLD: 6,
     policy.Growth.EIGHTFOLD: 8,
 }  # fmt: skip
+# Finding every match of a pattern: a wide-character copy of the subject, and the match locations (see
+# _Sizer._match_locations), in bytes per byte of the subject.
+_WIDE_COPY = 4
+_MATCH_LOCATION = 24
 # Case mapping goes through a wide-character copy of the text (four bytes a character) kept with the result.
 _WORK_FACTOR = {"lower": 5, "upper": 5, "initcap": 5}
 # In a recursive CTE's step, these make a value bigger on every iteration whatever they are given.
@@ -1001,10 +1057,16 @@ class _Sizer:
                 # the separator is repeated between every two values; a literal one is a copy of (part of) the
                 # query text each time
                 return max(args[0], 1) * max(len(args) - 2, 0) + sum(args[1:])
-            if name in ("regexp_match", "regexp_matches"):
-                # each capture group can hold the whole input
+            if name in ("regexp_match", "regexp_matches", "regexp_split_to_array"):
                 pattern = _string_literal(node.args[1]) if len(node.args or ()) > 1 else None
-                return (1 + (pattern or "(").count("(")) * max(args[0] if args else 0, 1)
+                groups = _capture_groups(pattern) if name != "regexp_split_to_array" else 0
+                flags = _string_literal(node.args[2]) if len(node.args or ()) > 2 else ""
+                if name != "regexp_match" and (flags is None or "g" in flags or name != "regexp_matches"):
+                    self._match_locations(name, args[0] if args else 0, groups)
+                if name == "regexp_split_to_array":
+                    return _GROWTH_FACTOR[policy.Growth.EIGHTFOLD] * max(args[0] if args else 0, 1)
+                # each capture group can hold the whole input
+                return (1 + groups) * max(args[0] if args else 0, 1)
             growth = policy.FUNCTION_GROWTH.get(name, policy.Growth.SUM)
             if growth is policy.Growth.CONSTANT:
                 return 0
@@ -1062,6 +1124,20 @@ class _Sizer:
         if isinstance(node, ast.ResTarget):
             return self.expr(node.val, scope, depth)
         return 0
+
+    def _match_locations(self, name: str, subject: int, groups: int) -> None:
+        """regexp_matches(..., 'g') and regexp_split_to_array find every match before returning the first
+        (regexp.c, setup_regexp_matches): a wide-character copy of the subject (4 bytes a character) and an
+        array of two ints per match and capture group, which doubles as it grows (and is copied when it does):
+        up to 24 bytes per character and group. 10 groups on a 5 MB value held 443 MB."""
+        peak = max(subject, 1) * (_WIDE_COPY + _MATCH_LOCATION * max(groups, 1))
+        if peak > policy.MAX_COPIES:
+            raise UnsafeSQL(
+                f"{name}() with {groups} capture groups keeps the location of every match of every group "
+                f"before it returns: about {peak} copies of its input; the limit is {policy.MAX_COPIES}. "
+                "Use fewer groups (non-capturing (?:...) ones are free), or drop the 'g' flag"
+            )
+        self._add(peak)
 
     @staticmethod
     def _column(ref: ast.ColumnRef, scope: list[dict[str, _Source]]) -> tuple[int, int]:

@@ -10,9 +10,12 @@ So, from PostgreSQL's own analysis of the query (the server-side check's tree, w
 names resolved by OID), :func:`check` computes an upper bound on each numeric value's digits, and sums what
 the super-linear calls of one row cost (digits times digits, a division eight times a multiplication, as
 measured here), counting a subquery's column again wherever the planner copies it. A stored numeric column
-counts its declared precision, or :data:`STORED_DIGITS` without one (the data is as large as it is: see the
-README's limits). A recursive CTE may not multiply in its recursive step: a number gains digits on every
-iteration.
+counts its declared precision; without one, or a number read from stored text or json, it counts what the
+format can hold, :data:`MAX_DIGITS` (a text field held 131,000 digits, and mod() of it by a 65,000-digit one
+ran 28 s past the deadline, holding its lock). So one multiplication or division of two such values is over
+the limit, and a cast to numeric(p, s) or float8 says how big they are; additions, sums and comparisons are
+linear and stay allowed. A recursive CTE may not multiply in its recursive step: a number gains digits
+on every iteration.
 
 This module imports nothing from the package but ``nodetree`` and ``errors``.
 """
@@ -27,12 +30,11 @@ from typing import Any
 from migrator.errors import UnsafeSQL
 from migrator.sqlaction.nodetree import Node, const_bytes, const_int, const_text, oids
 
-__all__ = ["MAX_DIGITS", "MAX_ROW_COST", "STORED_DIGITS", "check"]
+__all__ = ["MAX_DIGITS", "MAX_ROW_COST", "check"]
 
 _NUMERIC = "1700"
 _INTEGERS = {"20": 19, "21": 5, "23": 10}  # int8, int2, int4: their largest number of digits
 _FLOATS = {"700": 60, "701": 330}  # float4, float8 made numeric: up to 309 digits before the point + 17
-STORED_DIGITS = 1000  # a stored numeric without a declared precision (literals are capped at 1,000 too)
 # One row's numeric work: 2e10 "digit products" is about 0.2 s here (mod of a 110,000-digit number by a
 # 55,000-digit one: 0.48 s for 8 x 6e9). Past it, one row could outlast the deadline uncancellably.
 MAX_ROW_COST = 20_000_000_000
@@ -63,6 +65,15 @@ def _is_numeric(node: Node) -> bool:
         if key in node:
             return node.get(key) == _NUMERIC
     return False
+
+
+def _fixed_digits(node: Node) -> int | None:
+    """The digits of an integer or float value, whatever it was computed from (None for other types)."""
+    for key in ("funcresulttype", "opresulttype", "aggtype", "wintype", "resulttype"):
+        if key in node:
+            kind = node.get(key)
+            return _INTEGERS.get(kind) or _FLOATS.get(kind)
+    return None
 
 
 def _const_digits(node: Node) -> int:
@@ -123,7 +134,9 @@ class _Numbers:
             raise UnsafeSQL(
                 f"one row of this query could spend about {own / 1e8:,.0f} x 10^8 digit operations on "
                 "numeric arithmetic, which PostgreSQL cannot cancel within a row (a division of two "
-                "50,000-digit numbers takes a tenth of a second); use smaller numbers, fewer calls, or float8"
+                "50,000-digit numbers takes a tenth of a second; a numeric column without a precision, or a "
+                "number read from text or json, can hold 147,455 digits); cast to numeric(p, s) or float8, "
+                "or use fewer calls"
             )
         return max(cost, own)
 
@@ -224,8 +237,11 @@ class _Numbers:
             return max((self.digits(part, scope) for part in parts), default=0)
         if name in ("FUNCEXPR", "OPEXPR", "AGGREF", "WINDOWFUNC") and _is_numeric(node):
             return self._call_digits(node, scope)
-        if name == "COERCEVIAIO" and _is_numeric(node):  # text made a number
-            return min(MAX_DIGITS, max(STORED_DIGITS, self._parts(node, scope)))
+        if name == "COERCEVIAIO" and _is_numeric(node):  # text made a number: a literal's length, or any
+            return min(MAX_DIGITS, self._parts(node, scope))
+        fixed = _fixed_digits(node)
+        if fixed is not None:  # an integer or a float (length(big), count(*)): its own size
+            return fixed
         return min(MAX_DIGITS, self._parts(node, scope))
 
     def _parts(self, node: Node, scope: list[Node]) -> int:
@@ -301,7 +317,7 @@ class _Numbers:
         if kind == _RTE_JOIN:
             aliases = rte.get("joinaliasvars") or []
             alias = aliases[attno - 1] if 1 <= attno <= len(aliases) else None
-            return self.digits(alias, inner) if isinstance(alias, Node) else STORED_DIGITS
+            return self.digits(alias, inner) if isinstance(alias, Node) else MAX_DIGITS
         if kind == _RTE_FUNCTION:  # unnest(ARRAY[x]), a function in FROM: what its arguments hold
             return min(MAX_DIGITS, sum(self.digits(f, inner) for f in rte.get("functions") or []))
         if kind == _RTE_VALUES:
@@ -310,10 +326,11 @@ class _Numbers:
                 cell for row in rows for cell in row]  # fmt: skip
             return min(MAX_DIGITS, max((self.digits(cell, inner) for cell in cells), default=0))
         vartype = var.get("vartype") or ""
-        if vartype == _NUMERIC:  # a table's column: its declared precision, or stored data
+        if vartype == _NUMERIC:  # a table's column: its declared precision, or what the format holds
             typmod = int(var.get("vartypmod") or "-1")
-            return ((typmod - 4) >> 16) & 0xFFFF if typmod >= 4 else STORED_DIGITS
-        return _INTEGERS.get(vartype) or _FLOATS.get(vartype) or STORED_DIGITS
+            return ((typmod - 4) >> 16) & 0xFFFF if typmod >= 4 else MAX_DIGITS
+        # an integer or a float: its size; text, json, arrays and rows: any number the format can hold
+        return _INTEGERS.get(vartype) or _FLOATS.get(vartype) or MAX_DIGITS
 
     def _range_entry(self, var: Node, scope: list[Node]) -> Node | None:
         levels = int(var.get("varlevelsup") or "0")

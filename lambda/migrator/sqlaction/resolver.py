@@ -199,6 +199,7 @@ class _Found:
     full_join_operators: set[int] = field(default_factory=set)
     function_names: dict[int, str] = field(default_factory=dict)  # filled by the function check
     operator_functions: dict[int, str] = field(default_factory=dict)  # filled by the operator check
+    parsed: set[int] = field(default_factory=set)  # types made from text that is not a literal
     row_security: bool = False  # a relation read has row-level security (EXPLAIN would print its policy)
     user_views: bool = False  # a user view is read (EXPLAIN would print its WHERE clause)
 
@@ -232,6 +233,8 @@ def _collect(tree: Any, found: _Found) -> None:
             _check_query_node(node)
         elif name == "COERCEVIAIO" and node.get("resulttype") == _NUMERIC:
             _check_numeric_source(node.get("arg"))
+        if name == "COERCEVIAIO" and not _is_literal(node.get("arg")):
+            found.parsed.update(oids(node.get("resulttype")))
         elif name == "CONST":
             _check_numeric_size(node)
         if name in ("CONST", "RELABELTYPE", "COERCEVIAIO", "ARRAYCOERCEEXPR", "COERCETODOMAIN"):
@@ -514,6 +517,12 @@ def _is_null(node: Any) -> bool:
     return isinstance(node, Node) and node.name == "CONST" and node.get("constisnull") == "true"
 
 
+def _is_literal(node: Any) -> bool:
+    while isinstance(node, Node) and node.name == "RELABELTYPE":
+        node = node.get("arg")
+    return isinstance(node, Node) and node.name == "CONST"
+
+
 def _has_column(node: Any) -> bool:
     return any(item.name == "VAR" for item in walk(node))
 
@@ -588,8 +597,14 @@ def _check_arguments(name: str, node: Node, arguments: str) -> None:
         raise UnsafeSQL(
             "concat_ws(sep, VARIADIC array) repeats the separator once per element; list the values"
         )
-    if name == "to_regtype":
-        policy.check_type_name_argument(const_text(args[0]) if args else None)
+    if name in policy.NAME_LOOKUPS:
+        policy.check_lookup_name_argument(const_text(args[0]) if args else None, name)
+    if name in policy.ZONE_FUNCTIONS and len(args) > policy.ZONE_FUNCTIONS[name]:
+        position = policy.ZONE_FUNCTIONS[name]
+        if arguments.split(", ")[position].split(" ")[-1] == "text":  # timezone(interval, ...) is an offset
+            policy.check_time_zone_argument(const_text(args[position]), name)
+    if name in policy.FORMAT_FUNCTIONS and len(args) == 2:
+        policy.check_format_argument(const_text(args[1]), name)
     if name == "format_type" and not (len(args) == 2 and _is_null(args[1])):
         raise UnsafeSQL(
             "format_type() takes NULL as its modifier, e.g. format_type(atttypid, NULL): a modifier runs the "
@@ -695,6 +710,7 @@ def check(conn: psycopg.Connection, query: Node) -> bool:
     _check_operators(conn, found)
     numeric.check(query, found.function_names, found.operator_functions)
     _check_types(conn, found)
+    _check_parsed_types(conn, found)
     return found.row_security or found.user_views
 
 
@@ -1087,3 +1103,43 @@ def _check_types(conn: psycopg.Connection, found: _Found) -> None:
         if untrusted_range:
             # comparing, sorting or building its values calls the subtype's operator class
             raise UnsafeSQL(f"range type {shown} compares its values with functions that are not built-in")
+
+
+# Text input that keeps something for the session (see policy): a date or time names a time zone, an object
+# name that is not found leaves a negative catalog cache entry. Found down arrays, domains, ranges and
+# composite types, whose input functions call their parts'.
+_ZONE_TYPES = ("date", "time", "timetz", "timestamp", "timestamptz")
+_NAME_TYPES = ("regclass", "regcollation", "regconfig", "regdictionary", "regnamespace", "regoper",
+               "regoperator", "regproc", "regprocedure", "regrole", "regtype")  # fmt: skip
+
+
+def _check_parsed_types(conn: psycopg.Connection, found: _Found) -> None:
+    """Text that is not a literal may not be made into a date, a time or an object name (or a value that
+    holds one)."""
+    if not found.parsed:
+        return
+    row = conn.execute(
+        "WITH RECURSIVE closure(top, oid) AS ("
+        "  SELECT u.t, u.t FROM pg_catalog.unnest(%(parsed)s::pg_catalog.oid[]) AS u(t)"
+        "  UNION"
+        f"  SELECT c.top, x.child FROM closure c JOIN pg_catalog.pg_type t ON t.oid {_EQ} c.oid"
+        "  CROSS JOIN LATERAL ("
+        f"    SELECT t.typelem WHERE t.typelem {_NE} 0::pg_catalog.oid"
+        f"    UNION ALL SELECT t.typbasetype WHERE t.typtype {_EQ} 'd'::pg_catalog.\"char\""
+        "    UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a"
+        f"     WHERE t.typtype {_EQ} 'c'::pg_catalog.\"char\" AND a.attrelid {_EQ} t.typrelid"
+        "       AND a.attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2 AND NOT a.attisdropped"
+        f"    UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid {_EQ} t.oid"
+        f"    UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid {_EQ} t.oid"
+        "  ) AS x(child))"
+        " SELECT pg_catalog.format_type(c.top, NULL), t.typname::pg_catalog.text"
+        f"  FROM closure c JOIN pg_catalog.pg_type t ON t.oid {_EQ} c.oid"
+        f" WHERE t.oid {_LT} {_BUILTIN} AND t.typname {_EQ} ANY (%(names)s::pg_catalog.name[])"
+        " LIMIT 1",
+        {"parsed": sorted(found.parsed), "names": [*_ZONE_TYPES, *_NAME_TYPES]},
+    ).fetchone()
+    if row:
+        shown, part = row
+        if part in _ZONE_TYPES:
+            policy.refuse_zone_text_input(shown)
+        policy.refuse_name_text_input(shown)
