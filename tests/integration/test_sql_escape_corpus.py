@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -245,6 +246,22 @@ def sessions(corpus_database: str) -> Iterator[dict[str, psycopg.Connection]]:
         name: psycopg.connect(corpus_database, autocommit=True)
         for name in ("attacked", "observer", "bystander")
     }
+    # The previous test's backends leave a moment after their connections close (seconds on a loaded
+    # machine): wait until only these three remain, or one ending mid-test looks like a killed backend.
+    ours = sorted(conn.info.backend_pid for conn in conns.values())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pids = (
+            conns["observer"]
+            .execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_type = 'client backend' ORDER BY pid"
+            )
+            .fetchall()
+        )
+        if [pid for (pid,) in pids] == ours:
+            break
+        time.sleep(0.05)
     try:
         yield conns
     finally:
