@@ -11,9 +11,10 @@ rolled back. Nothing here touches a live table. For each statement of each servi
   migration. Fails before them already: **inconclusive** (a temporary table, a parameter whose type cannot
   be inferred), never counted as a pass or a failure.
 * **It plans, as that colour's role**: ``EXPLAIN`` of its generic plan (``plan_cache_mode =
-  force_generic_plan``, so a NULL parameter folds nothing away) before and after each migration. Planning
-  finds an ``ON CONFLICT`` target no unique index matches any more; the executor's start checks table,
-  column and function privileges, which Parse does not.
+  force_generic_plan``, so a NULL parameter folds nothing away). An upsert is planned before and after each
+  migration: planning matches its ``ON CONFLICT`` target to a unique index. Every statement is planned after
+  a migration that takes a privilege from its role: the executor's start checks table, column and function
+  privileges, which Parse does not.
 * **Its parameters keep their types**: pg_stat_statements records ``WHERE ref = 42`` as ``WHERE ref = $1``,
   which would compile against any column type. A parameter PostgreSQL inferred as a number or a boolean
   before the migrations is compiled with that type after them (an application sends 42 as a number), so
@@ -69,6 +70,7 @@ _SAVEPOINT = b"SAVEPOINT rk_check"
 _UNDO = (b"ROLLBACK TO SAVEPOINT rk_check", b"RELEASE SAVEPOINT rk_check")
 _EXAMPLES = 5
 _INSERT = re.compile(r"\b(insert|copy)\b", re.IGNORECASE)
+_UPSERT = re.compile(r"\bon\s+conflict\b", re.IGNORECASE)
 _TRANSLATED = re.compile(r"^\s*(copy|declare)\b", re.IGNORECASE)
 # Parameter types a driver sends as themselves (a Python int, a Java long, a bool); strings go untyped
 _KEPT_TYPES = frozenset({16, 20, 21, 23, 700, 701, 1700})  # bool, int8, int2, int4, float4, float8, numeric
@@ -89,7 +91,7 @@ class Subject:
     calls: int
     last: Compiled = field(default_factory=lambda: Compiled(False))
     params: tuple[int, ...] = ()  # the types it is compiled with after the first compilation (_KEPT_TYPES)
-    explains: bool = False  # its generic plan was made before the pending migrations
+    explains: bool = False  # an upsert whose generic plan was made before the pending migrations
     text: str = ""  # what is compiled: the statement, or what its COPY or DECLARE runs
     _shape: shapes.Shape | None = None
 
@@ -190,14 +192,17 @@ def _verdict(
         return broken("compile", now.error or "it no longer compiles")
     old = dict(subject.last.columns)
     new = dict(now.columns)
-    star = " behind *" if "*" in subject.query and subject.shape.star else ""
+
+    def star() -> str:  # parsing costs: only when a column went or doubled
+        return " behind *" if "*" in subject.query and subject.shape.star else ""
+
     gone = [name for name in old if name not in new]
     if gone:
-        names = ", ".join(f'"{n}"' for n in gone)
+        behind, names = star(), ", ".join(f'"{n}"' for n in gone)
         return broken(
             "columns",
-            f"no longer returns column(s) {names}{star}",
-            f"column(s) {names}{star} that {label} removes",
+            f"no longer returns column(s) {names}{behind}",
+            f"column(s) {names}{behind} that {label} removes",
         )
     retyped = [n for n in old if new[n] != old[n] and (old[n], new[n]) not in _SAME_TO_DRIVERS]
     if retyped:
@@ -206,14 +211,15 @@ def _verdict(
         return found
     added = Counter(name for name, _ in now.columns) - Counter(name for name, _ in subject.last.columns)
     doubled = [name for name in added if name in old]
-    if doubled and star:
+    if doubled and star():
         return broken(
             "columns",
-            f'returns a second column named "{doubled[0]}"{star}: code that reads it by name may now get the '
-            "new one",
-            f'a second "{doubled[0]}"{star}',
+            f'returns a second column named "{doubled[0]}" behind *: code that reads it by name may now get '
+            "the new one",
+            f'a second "{doubled[0]}" behind *',
         )
-    shape = subject.shape if _INSERT.search(subject.query) else None
+    writes = _INSERT.search(subject.query) is not None
+    shape = subject.shape if writes and _TRANSLATED.match(subject.query) else None
     if shape is not None and shape.copy_all:
         width_before = len(before.columns.get(shape.copy_all, []))
         width_after = len(after.columns.get(shape.copy_all, []))
@@ -224,7 +230,7 @@ def _verdict(
                 f"table now has {width_after} columns",
             )
     lost = before.privileges.get(subject.role, set()) - after.privileges.get(subject.role, set())
-    for insert in shape.inserts if shape is not None else ():
+    for insert in subject.shape.inserts if writes and (newly_required or lost) else ():
         written = _written(insert, before, after)
         if newly_required:
             needed_before = {c for c, required in before.columns.get(insert.table, []) if required}
@@ -415,6 +421,7 @@ def _walk_plan(
     roles = [settings.roles_by_color[c] for c in serving]
     schemas = settings.sql_schemas
     committed = False
+    conn.prepare_threshold = None  # psycopg prepares nothing here: explain_as deallocates all it prepared
     _begin(conn)
     try:
         facts = _facts(conn, roles, schemas)
@@ -444,13 +451,18 @@ def _walk_plan(
                 if not mine:
                     continue
                 compiled = compile_as(conn, role, mine)
-                planned = [s for s, c in zip(mine, compiled, strict=True) if c.ok and s.explains]
+                # Planning costs: every statement when the role lost a privilege (only a permission error
+                # counts then), else only the upserts, whose conflict target is matched when planning.
+                shrank = bool(facts.privileges.get(role, set()) - after.privileges.get(role, set()))
+                planned = [s for s, c in zip(mine, compiled, strict=True) if c.ok and (shrank or s.explains)]
                 refused = dict(
                     zip(map(id, planned), explain_as(conn, role, _with(planned, compiled, mine)), strict=True)
                 )
                 for subject, now in zip(mine, compiled, strict=True):
                     verdict = _verdict(subject, now, facts, after, migration, newly_required)
                     denied = refused.get(id(subject))
+                    if denied is not None and denied[1] != "42501" and not subject.explains:
+                        denied = None  # it may not have planned before either: not this migration's doing
                     if verdict is None and denied is not None:
                         verdict = {
                             "color": subject.color,
@@ -491,7 +503,7 @@ def _baseline(
     The others (a temporary table, a parameter whose type cannot be inferred) are inconclusive."""
     by_role: dict[str, list[Subject]] = {}
     for subject in subjects:
-        if subject.shape.copy_all and _TRANSLATED.match(subject.query):
+        if _TRANSLATED.match(subject.query) and subject.shape.copy_all:
             width = len(facts.columns.get(subject.shape.copy_all, []))
             subject.text = shapes.copy_all(subject.shape.copy_all, width) if width else subject.query
         by_role.setdefault(subject.role, []).append(subject)
@@ -510,7 +522,8 @@ def _baseline(
                     examples.append(
                         {"color": subject.color, "statement": subject.query[:_TEXT], "error": compiled.error}
                     )
-        for subject, refused in zip(ok, explain_as(conn, role, ok), strict=True):
+        upserts = [s for s in ok if _UPSERT.search(s.query)]
+        for subject, refused in zip(upserts, explain_as(conn, role, upserts), strict=True):
             subject.explains = refused is None
         alive += ok
     if examples:

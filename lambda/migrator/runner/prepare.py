@@ -129,6 +129,8 @@ def explain_as(
     ``plan_cache_mode``) as ``role``: planning infers ``ON CONFLICT`` targets, and the executor's start
     checks table, column and function privileges, which Parse does not. None where it passed, else (error,
     sqlstate)."""
+    if not subjects:
+        return []
     commands = []
     for number, s in enumerate(subjects):
         name = f"rk_explain_{number}"
@@ -140,11 +142,7 @@ def explain_as(
         segments = _pipeline(conn, commands)  # type: ignore[arg-type]
     finally:
         conn.execute("RESET ROLE")
-        # only its own: psycopg keeps statements it prepared itself on this connection
-        for (name,) in conn.execute(
-            "SELECT name FROM pg_catalog.pg_prepared_statements WHERE name LIKE 'rk\\_explain\\_%'"
-        ).fetchall():
-            conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
+        conn.execute("DEALLOCATE ALL")  # the caller's connection prepares nothing else (compat)
     found: list[tuple[str, str] | None] = []
     for results in segments:
         failed = [r for r in results if r.status == pq.ExecStatus.FATAL_ERROR]
