@@ -460,6 +460,8 @@ def read_folder(tool: str, folder: Path) -> tuple[list[Source], list[Refusal], l
                 Refusal(source.files[0], f"the same version as {keys[source.key].files[0]} for {tool}")
             )
         keys[source.key] = source
+    if tool == "dbmate":  # dbmate orders by file name (10_b before 1_a), not by version
+        return sorted(sources, key=lambda s: s.files[0]), refusals, ignored
     return sorted(sources, key=lambda s: s.key), refusals, ignored
 
 
@@ -565,8 +567,6 @@ def convert(source: Source, search_path: SearchPath | None = None) -> Converted:
         header.append(f"-- migrator: flyway-checksum {source.checksum}")
     if not transactional:
         header.append("-- migrator: no-transaction")
-    if search_path is not None:
-        notes.append(f"runs on search_path {', '.join(search_path[0])} (as {source.tool} ran it)")
     up_text = (
         "\n".join(header) + "\n" + _with_search_path(_body(up, transactional), search_path, transactional)
     )

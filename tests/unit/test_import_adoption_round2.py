@@ -217,3 +217,10 @@ def test_the_kits_examples_left_ahead_of_the_history_are_named_with_the_step_to_
     assert "0001" not in [m["id"] for m in load_listed(package)["migrations"]]
     again = import_folder("golang-migrate", folder, package)
     assert "0001_create_users" not in again.examples
+
+
+def test_dbmate_versions_of_different_lengths_keep_dbmates_file_name_order(tmp_path, package):
+    up_down = "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n"
+    folder = write(tmp_path / "db", {"1_a.sql": up_down, "2_b.sql": up_down, "10_alter_b.sql": up_down})
+    outcome = import_folder("dbmate", folder, package)
+    assert [c.source.kit_id for c in outcome.imported] == ["10", "1", "2"]  # as `dbmate status` lists them

@@ -130,10 +130,15 @@ class ForeignState:
             shown = "; ".join(
                 f"version {_show(key)} ({m.label}): recorded {was}, the file's is {m.flyway_checksum}"
                 for key, m, was in changed[:5]
+            ) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+            files = (
+                "The file changed after Flyway ran it"
+                if len(changed) == 1
+                else "These files changed after Flyway ran them"
             )
             raise ForeignStateRefused(
                 f"Flyway's table {self.table} records another checksum than the imported file's for {shown}. "
-                "The file changed after Flyway ran it, so the database holds the old text, not this one "
+                f"{files}, so the database holds the text that ran, not this one "
                 "(flyway validate refuses the same). Nothing was recorded. Restore the file as it ran and "
                 "import again (REWRITE=1), or, if the change is already in the database, run `flyway repair`",
                 details={"checksum_mismatch": [_show(key) for key, _m, _was in changed]},
