@@ -93,8 +93,8 @@ class ForeignState:
                     f"golang-migrate records only its last version ({_show(current)}); the {len(below)} "
                     f"imported migration(s) below it are taken as run on its word. One merged later with an "
                     f"older version ({', '.join(_show(k) for k in below[-3:])} ...) never ran under "
-                    "golang-migrate, and is recorded as run all the same: check the schema has what each "
-                    "recent one creates (make migrate ACTION=check compares the schema with a replay)"
+                    "golang-migrate, and is recorded as run all the same: check by hand that the schema has "
+                    "what the recently merged ones create"
                 )
         else:
             missing = sorted(k for k in applied if k not in imported)
