@@ -23,6 +23,7 @@ Exit status 0 when imported (or nothing new), 1 when refused. ``FORMAT=json`` pr
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -104,6 +105,7 @@ class Outcome:
     config: ToolConfig = field(default_factory=ToolConfig)
     search_path: SearchPath | None = None
     examples: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
 
 
 # -------------------------------------------------------------------------------------- the manifest
@@ -163,8 +165,18 @@ def _search_path(tool: str, config: ToolConfig, given: str | None) -> SearchPath
     return None
 
 
+def _excluded(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(Path(name).name, p) for p in patterns)
+
+
 def _plan(
-    tool: str, folder: Path, package: Path, *, search_path: str | None = None, rewrite: bool = False
+    tool: str,
+    folder: Path,
+    package: Path,
+    *,
+    search_path: str | None = None,
+    rewrite: bool = False,
+    exclude: Sequence[str] = (),
 ) -> tuple[Outcome, dict, str]:
     if tool not in TOOLS:
         raise ImportProblem(f"FROM={tool or '(empty)'}: use one of {', '.join(TOOLS)}")
@@ -175,6 +187,10 @@ def _plan(
         raise ImportProblem(f"{manifest} does not exist: give the kit's migrations folder")
     config = read_config(tool, folder)
     sources, refusals, ignored = _read(tool, folder, config)
+    excluded = [r.file for r in refusals if _excluded(r.file, exclude)]
+    excluded += [f for s in sources for f in s.files if _excluded(f, exclude)]
+    refusals = [r for r in refusals if not _excluded(r.file, exclude)]
+    sources = [s for s in sources if not any(_excluded(f, exclude) for f in s.files)]
     if not sources and not refusals:
         raise ImportProblem(
             f"DIR={folder}: no {tool} migrations in it"
@@ -185,6 +201,7 @@ def _plan(
     if "error" in listed:
         raise ImportProblem(f"the manifest does not load as it is: {listed['error']}")
     outcome = Outcome(tool, str(folder), ignored=ignored, cutoff=listed.get("cutoff"), config=config)
+    outcome.excluded = sorted(excluded)
     outcome.search_path = _search_path(tool, config, search_path)
     labels = {m["label"] for m in listed["migrations"]}
     outcome.examples = [e for e in KIT_EXAMPLES if e in labels]
@@ -328,13 +345,17 @@ def import_folder(
     dry_run: bool = False,
     search_path: str | None = None,
     rewrite: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Outcome:
     """Import ``folder`` (``tool``'s migrations) into the kit's migrations package ``package``.
 
     ``search_path``: the schemas the old tool ran its migrations on (default: what its configuration says,
     see :mod:`scripts.tooling.tool_config`). ``rewrite``: rewrite the kit's copy of listed migrations whose
-    file changed in the folder (refused without it)."""
-    outcome, _listed, text = _plan(tool, folder, package, search_path=search_path, rewrite=rewrite)
+    file changed in the folder (refused without it). ``exclude``: file name patterns (``*.go``,
+    ``R__*``, ``views/*``) to leave out, such as files ported by hand that the old tool still needs."""
+    outcome, _listed, text = _plan(
+        tool, folder, package, search_path=search_path, rewrite=rewrite, exclude=exclude
+    )
     if not outcome.imported:
         if outcome.rewritten:
             _stage(package, outcome, text)
@@ -377,6 +398,7 @@ def _summary(outcome: Outcome) -> dict:
         "search_path": outcome.search_path and outcome.search_path[0],
         "table": outcome.config.table,
         "kit_examples": outcome.examples,
+        "excluded": outcome.excluded,
     }
 
 
@@ -414,6 +436,8 @@ def report(outcome: Outcome, package: Path, *, dry_run: bool = False) -> str:
         )
     if outcome.ignored:
         lines.append(f"  ignored (not {outcome.tool} migrations): {', '.join(outcome.ignored)}")
+    if outcome.excluded:
+        lines.append(f"  excluded (EXCLUDE=): {', '.join(outcome.excluded)}")
     where = outcome.config.where
     if outcome.search_path is not None:
         source = f"{outcome.config.setting} in {where}" if outcome.config.schemas else "SEARCH_PATH="
@@ -460,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             dry_run=args.dry_run,
             search_path=os.environ.get("KIT_SEARCH_PATH") or None,
             rewrite=os.environ.get("KIT_REWRITE", "").strip().lower() in ("1", "true", "yes", "y", "on"),
+            exclude=[p.strip() for p in os.environ.get("KIT_EXCLUDE", "").split(",") if p.strip()],
         )
     except ImportRefused as exc:
         if as_json:

@@ -224,3 +224,21 @@ def test_dbmate_versions_of_different_lengths_keep_dbmates_file_name_order(tmp_p
     folder = write(tmp_path / "db", {"1_a.sql": up_down, "2_b.sql": up_down, "10_alter_b.sql": up_down})
     outcome = import_folder("dbmate", folder, package)
     assert [c.source.kit_id for c in outcome.imported] == ["10", "1", "2"]  # as `dbmate status` lists them
+
+
+def test_files_ported_by_hand_are_left_out_with_exclude(tmp_path, package):
+    folder = write(
+        tmp_path / "goose",
+        {
+            "00001_a.sql": "-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\nDROP TABLE a;\n",
+            "00002_seed.go": "package migrations\n",
+            "views/R__views.sql": "CREATE VIEW v AS SELECT 1;\n",
+        },
+    )
+    with pytest.raises(import_migrations.ImportRefused):
+        import_folder("goose", folder, package)
+
+    outcome = import_folder("goose", folder, package, exclude=["*.go"])
+
+    assert [c.source.kit_id for c in outcome.imported] == ["00001"] and outcome.excluded == ["00002_seed.go"]
+    assert "excluded (EXCLUDE=): 00002_seed.go" in report(outcome, package)
