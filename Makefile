@@ -28,8 +28,8 @@ endif
 RELEASE_VARS = COLOR ENV ALLOW_DESTROY AUTO_APPROVE SKIP_VERIFY ACTION STEPS TARGET SQL DRY_RUN \
 	ALLOW_CONTRACT ALLOW_PRODUCTION_SEED VAR_FILE SQL_FILE ARCH NAME SERVING ALLOW_INCOMPATIBLE
 $(foreach v,$(RELEASE_VARS),$(eval export KIT_$(v) = $$(value $(v))))
-# Adopting another tool's history: make import-migrations FROM= DIR=, make migrate ACTION=baseline FROM= TABLE=.
-ADOPT_VARS = FROM TABLE DIR
+# Adopting another tool's history: make import-migrations FROM= DIR= [SEARCH_PATH= REWRITE=1 EXCLUDE=], make migrate ACTION=baseline FROM= TABLE=.
+ADOPT_VARS = FROM TABLE DIR SEARCH_PATH REWRITE EXCLUDE
 $(foreach v,$(ADOPT_VARS),$(eval export KIT_$(v) = $$(value $(v))))
 # The progressive release's own variables (make release/rollback/status/history, make migrate's gate).
 RELEASE_FLOW_VARS = BAKE MIGRATE FORMAT FORCE_CONTRACT VERBOSE MIN_REQUESTS ALLOW_SHORT_BAKE BREAK_LOCK \
@@ -108,7 +108,7 @@ reports: venv ## Named reports, run by `make migrate ACTION=report NAME=..`: loc
 lint-migrations: venv ## Lint the forward SQL of every migration after the manifest's LINT_CUTOFF with squawk (exit 1: findings, 2: could not lint)
 	@$(PY) -m scripts.tooling.lint_migrations
 
-import-migrations: venv ## Import another tool's migrations into migrations/ and the manifest: FROM=golang-migrate|dbmate|flyway|goose DIR=path [DRY_RUN=1]
+import-migrations: venv ## Import another tool's migrations into migrations/ and the manifest: FROM=golang-migrate|dbmate|flyway|goose DIR=path [SEARCH_PATH=schemas REWRITE=1 EXCLUDE=globs DRY_RUN=1]
 	@$(PY) -m scripts.tooling.import_migrations
 
 bench-migrations: up ## Benchmark the runner against yoyo, dbmate and the psql floor, and the compatibility check

@@ -53,10 +53,15 @@ def rds_like_database(state: localenv.State) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def write(folder: Path, files: dict[str, str]) -> Path:
+def write(folder: Path, files: dict[str, str] | dict[str, bytes]) -> Path:
+    """Write ``files`` under ``folder`` (bytes as they are: CRLF and non-UTF-8 files; names may hold /)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (folder / name).write_text(text)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            (folder / name).write_bytes(text)
+        else:
+            (folder / name).write_text(text)
     return folder
 
 
@@ -185,16 +190,31 @@ FLYWAY_TABLE = """CREATE TABLE "flyway_schema_history" (
 )"""
 
 
-def flyway_state(url: str, rows: list[tuple[str | None, str, str, bool]]) -> None:
-    """rows: (version, type, script, success), in installed_rank order."""
+def flyway_state(
+    url: str,
+    rows: list[tuple[str | None, str, str, bool]],
+    *,
+    checksums: dict[str, int] | None = None,
+    table: str = "flyway_schema_history",
+) -> None:
+    """rows: (version, type, script, success), in installed_rank order; ``checksums`` by script (the others
+    NULL, which Flyway writes for rows without a file); ``table`` may be schema.name (the schema exists)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(FLYWAY_TABLE)
+        conn.execute(FLYWAY_TABLE.replace('"flyway_schema_history"', table))
         for rank, (version, kind, script, success) in enumerate(rows, start=1):
             conn.execute(
-                "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, "
+                f"INSERT INTO {table} (installed_rank, version, description, type, script, "
                 "checksum, installed_by, execution_time, success) "
-                "VALUES (%s, %s, %s, %s, %s, 0, 'ci', 3, %s)",
-                (rank, version, script.split("__")[-1].removesuffix(".sql"), kind, script, success),
+                "VALUES (%s, %s, %s, %s, %s, %s, 'ci', 3, %s)",
+                (
+                    rank,
+                    version,
+                    script.split("__")[-1].removesuffix(".sql"),
+                    kind,
+                    script,
+                    (checksums or {}).get(script),
+                    success,
+                ),
             )
 
 
@@ -225,7 +245,14 @@ def golang_migrate_history(folder: Path, entities: int = 45) -> dict[str, int]:
     added NOT VALID then validated, plpgsql triggers, views, an enum, a lone CREATE INDEX CONCURRENTLY, and
     files that run their own BEGIN/COMMIT (one transaction, and in a few, two). Returns counts by kind."""
     folder.mkdir(parents=True, exist_ok=True)
-    counts = {"pairs": 0, "empty_down": 0, "own_transaction": 0, "two_transactions": 0, "concurrently": 0}
+    counts = {
+        "pairs": 0,
+        "empty_down": 0,  # comment-only: a no-op reverse
+        "blank_down": 0,  # nothing at all, as `migrate create` leaves it: irreversible
+        "own_transaction": 0,
+        "two_transactions": 0,
+        "concurrently": 0,
+    }
     written = datetime(2019, 1, 7, 9, 30, 0)
 
     def pair(title: str, up: str, down: str) -> None:
@@ -284,7 +311,7 @@ def golang_migrate_history(folder: Path, entities: int = 45) -> dict[str, int]:
             counts["two_transactions"] += 1
         if n % 9 != 3 and n % 2 == 0:
             pair(f"backfill_{t}_email", backfill, down[n % 3])
-            counts["empty_down"] += 1
+            counts["blank_down" if not down[n % 3] else "empty_down"] += 1
         else:
             pair(f"backfill_{t}_email", backfill, f"UPDATE {t} SET email = NULL;\n")
         pair(

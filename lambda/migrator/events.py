@@ -209,7 +209,7 @@ def _baseline(event: dict) -> BaselineRequest:
         shown = repr(table)[:60] if isinstance(table, str) else _type_name(table)
         raise InvalidEvent(
             f'"table" {shown} is not a table name: use name or schema.name (letters, digits, _), '
-            'e.g. "schema_migrations"'
+            'e.g. "ops.schema_migrations"; a quoted name is given without its quotes (each part is quoted)'
         )
     return BaselineRequest(target=target, dry_run=_bool(event, "dry_run"), from_tool=tool, table=table)
 

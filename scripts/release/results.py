@@ -205,6 +205,9 @@ def render(result: dict) -> str:
             for w in compatibility["warnings"]
         ]
         result = {**result, "compatibility": {k: v for k, v in compatibility.items() if k != "warnings"}}
+    if action == "baseline" and isinstance(result.get("warnings"), list):
+        warnings += [f"warning: {w}" for w in result["warnings"]]
+        result = {k: v for k, v in result.items() if k != "warnings"}
     body = _render_generic(result)
     return "\n".join(part for part in (head, body, *warnings) if part)
 

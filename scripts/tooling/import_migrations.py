@@ -23,6 +23,7 @@ Exit status 0 when imported (or nothing new), 1 when refused. ``FORMAT=json`` pr
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -45,9 +46,23 @@ from scripts.tooling.migration_sources import (  # noqa: E402
     Converted,
     ImportRefused,
     Refusal,
+    SearchPath,
     Source,
     convert,
     read_folder,
+)
+from scripts.tooling.tool_config import ToolConfig, parse_search_path, read_config  # noqa: E402
+
+# The kit ships these as examples (migrations/manifest.py); left in front of an adopted history they would
+# run against the team's database at the next migrate.
+KIT_EXAMPLES = (
+    "0001_create_users",
+    "0002_create_posts",
+    "0003_create_follows",
+    "0004_add_users_display_name",
+    "0005_backfill_users_display_name",
+    "0006_index_posts_author_created",
+    "0007_contract_users_display_name",
 )
 
 # Loads a migrations package in a child interpreter (this process may hold another copy of `migrations`):
@@ -83,9 +98,14 @@ class Outcome:
     folder: str
     imported: list[Converted] = field(default_factory=list)
     already_listed: int = 0
-    changed_upstream: list[str] = field(default_factory=list)
+    changed_upstream: list[Converted] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     cutoff: str | None = None
+    rewritten: list[Converted] = field(default_factory=list)
+    config: ToolConfig = field(default_factory=ToolConfig)
+    search_path: SearchPath | None = None
+    examples: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
 
 
 # -------------------------------------------------------------------------------------- the manifest
@@ -115,7 +135,49 @@ def load_listed(package: Path, check: Sequence[str] = ()) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ the import
 
 
-def _plan(tool: str, folder: Path, package: Path) -> tuple[Outcome, dict, str]:
+def _read(tool: str, folder: Path, config: ToolConfig) -> tuple[list[Source], list[Refusal], list[str]]:
+    """The tool's migrations: from Flyway's configured locations when its configuration names them."""
+    if config.problems:
+        raise ImportProblem("; ".join(config.problems))
+    if not config.locations:
+        return read_folder(tool, folder)
+    sources: list[Source] = []
+    refusals: list[Refusal] = []
+    ignored: list[str] = []
+    for location in config.locations:
+        if not location.is_dir():
+            raise ImportProblem(f"{config.where}: location {location} is not a folder")
+        found = read_folder(tool, location)
+        sources += found[0]
+        refusals += found[1]
+        ignored += found[2]
+    return sorted(sources, key=lambda s: s.key), refusals, ignored
+
+
+def _search_path(tool: str, config: ToolConfig, given: str | None) -> SearchPath | None:
+    if given is not None and given.strip():
+        try:
+            return parse_search_path(given), tool == "flyway"
+        except ValueError as exc:
+            raise ImportProblem(str(exc)) from None
+    if config.schemas:
+        return config.schemas, config.prepend
+    return None
+
+
+def _excluded(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(Path(name).name, p) for p in patterns)
+
+
+def _plan(
+    tool: str,
+    folder: Path,
+    package: Path,
+    *,
+    search_path: str | None = None,
+    rewrite: bool = False,
+    exclude: Sequence[str] = (),
+) -> tuple[Outcome, dict, str]:
     if tool not in TOOLS:
         raise ImportProblem(f"FROM={tool or '(empty)'}: use one of {', '.join(TOOLS)}")
     if not folder.is_dir():
@@ -123,11 +185,26 @@ def _plan(tool: str, folder: Path, package: Path) -> tuple[Outcome, dict, str]:
     manifest = package / "manifest.py"
     if not manifest.is_file():
         raise ImportProblem(f"{manifest} does not exist: give the kit's migrations folder")
-    sources, refusals, ignored = read_folder(tool, folder)
+    config = read_config(tool, folder)
+    sources, refusals, ignored = _read(tool, folder, config)
+    excluded = [r.file for r in refusals if _excluded(r.file, exclude)]
+    excluded += [f for s in sources for f in s.files if _excluded(f, exclude)]
+    refusals = [r for r in refusals if not _excluded(r.file, exclude)]
+    sources = [s for s in sources if not any(_excluded(f, exclude) for f in s.files)]
+    if not sources and not refusals:
+        raise ImportProblem(
+            f"DIR={folder}: no {tool} migrations in it"
+            + (f" (files there: {', '.join(ignored[:5])})" if ignored else "")
+            + "; give the folder that holds them"
+        )
     listed = load_listed(package)
     if "error" in listed:
         raise ImportProblem(f"the manifest does not load as it is: {listed['error']}")
-    outcome = Outcome(tool, str(folder), ignored=ignored, cutoff=listed.get("cutoff"))
+    outcome = Outcome(tool, str(folder), ignored=ignored, cutoff=listed.get("cutoff"), config=config)
+    outcome.excluded = sorted(excluded)
+    outcome.search_path = _search_path(tool, config, search_path)
+    labels = {m["label"] for m in listed["migrations"]}
+    outcome.examples = [e for e in KIT_EXAMPLES if e in labels]
     by_origin = {
         version_key(tool, m["origin"][1]): m
         for m in listed["migrations"]
@@ -138,13 +215,25 @@ def _plan(tool: str, folder: Path, package: Path) -> tuple[Outcome, dict, str]:
     for source in sources:
         if source.key in by_origin:
             outcome.already_listed += 1
-            _compare(source, by_origin[source.key], outcome, refusals)
+            _compare(source, by_origin[source.key], outcome, outcome.search_path)
         else:
             fresh.append(source)
+    if outcome.changed_upstream and not rewrite:
+        refusals += [
+            Refusal(
+                changed.source.files[0],
+                "changed in the folder since it was imported. If no database has run it through the kit "
+                "yet (the old tool may have), give REWRITE=1 to rewrite the kit's copy; if one has, leave "
+                "it and put the change in a new migration",
+            )
+            for changed in outcome.changed_upstream
+        ]
+    else:
+        outcome.rewritten = outcome.changed_upstream
     newest = max(by_origin, default=None)
     for source in fresh:
         try:
-            converted = convert(source)
+            converted = convert(source, outcome.search_path)
         except Exception as exc:  # pglast's ParseError: the parser cannot read it
             refusals.append(Refusal(source.files[0], f"PostgreSQL's parser (pglast) cannot read it: {exc}"))
             continue
@@ -174,17 +263,24 @@ def _files(converted: Converted) -> list[tuple[str, str]]:
     return files
 
 
-def _compare(source: Source, listed: dict, outcome: Outcome, refusals: list[Refusal]) -> None:
-    """Report (never rewrite) a listed migration whose file in the folder changed since it was imported."""
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _compare(source: Source, listed: dict, outcome: Outcome, search_path: SearchPath | None) -> None:
+    """Note a listed migration whose file in the folder changed since it was imported (line endings aside:
+    the kit's checksum ignores them too). Its kit files are named as the manifest lists them."""
     try:
-        converted = convert(source)
+        converted = convert(source, search_path)
     except Exception:  # what cannot be read now was read when it was imported
         return
     written = {Path(f).name: Path(f) for f in listed["files"]}
+    stem = Path(listed["files"][0]).name.removesuffix(".up.sql")
+    converted.source = Source(**{**source.__dict__, "title": stem.partition("_")[2] or source.title})
     for name, text in _files(converted):
         path = written.get(name)
-        if path is None or not path.is_file() or path.read_text(encoding="utf-8") != text:
-            outcome.changed_upstream.append(f"{listed['label']} ({', '.join(source.files)})")
+        if path is None or not path.is_file() or _lf(path.read_bytes().decode("utf-8")) != _lf(text):
+            outcome.changed_upstream.append(converted)
             return
 
 
@@ -194,7 +290,7 @@ def _stage(package: Path, outcome: Outcome, manifest_text: str) -> None:
         staged = Path(tmp) / "migrations"
         shutil.copytree(package, staged, ignore=shutil.ignore_patterns("__pycache__"))
         (staged / "sql").mkdir(exist_ok=True)
-        for converted in outcome.imported:
+        for converted in [*outcome.imported, *outcome.rewritten]:
             for name, text in _files(converted):
                 (staged / "sql" / name).write_text(text, encoding="utf-8")
         (staged / "manifest.py").write_text(manifest_text, encoding="utf-8")
@@ -205,7 +301,7 @@ def _stage(package: Path, outcome: Outcome, manifest_text: str) -> None:
             [Refusal("manifest.py", f"the runner does not accept the result: {loaded['error']}")]
         )
     tail = [m["id"] for m in loaded["migrations"][-len(new_ids) :]]
-    if tail != new_ids:
+    if new_ids and tail != new_ids:
         raise ImportRefused(
             [Refusal("manifest.py", "the new migrations did not load at the end of the manifest")]
         )
@@ -223,6 +319,14 @@ def _commit(package: Path, outcome: Outcome, manifest_text: str) -> None:
                 temporary.write_text(text, encoding="utf-8")
                 os.replace(temporary, sql / name)
                 written.append(sql / name)
+        for converted in outcome.rewritten:  # REWRITE=1: the kit's copy of a changed, not yet run file
+            for name, text in _files(converted):
+                temporary = sql / f".{name}.importing"
+                written.append(temporary)
+                temporary.write_text(text, encoding="utf-8")
+                os.replace(temporary, sql / name)
+            if converted.down is None:  # an empty down is irreversible now: no down file at all
+                (sql / f"{converted.source.stem}.down.sql").unlink(missing_ok=True)
         temporary = package / ".manifest.py.importing"
         written.append(temporary)
         temporary.write_text(manifest_text, encoding="utf-8")
@@ -233,10 +337,30 @@ def _commit(package: Path, outcome: Outcome, manifest_text: str) -> None:
         raise
 
 
-def import_folder(tool: str, folder: Path, package: Path, *, dry_run: bool = False) -> Outcome:
-    """Import ``folder`` (``tool``'s migrations) into the kit's migrations package ``package``."""
-    outcome, _listed, text = _plan(tool, folder, package)
+def import_folder(
+    tool: str,
+    folder: Path,
+    package: Path,
+    *,
+    dry_run: bool = False,
+    search_path: str | None = None,
+    rewrite: bool = False,
+    exclude: Sequence[str] = (),
+) -> Outcome:
+    """Import ``folder`` (``tool``'s migrations) into the kit's migrations package ``package``.
+
+    ``search_path``: the schemas the old tool ran its migrations on (default: what its configuration says,
+    see :mod:`scripts.tooling.tool_config`). ``rewrite``: rewrite the kit's copy of listed migrations whose
+    file changed in the folder (refused without it). ``exclude``: file name patterns (``*.go``,
+    ``R__*``, ``views/*``) to leave out, such as files ported by hand that the old tool still needs."""
+    outcome, _listed, text = _plan(
+        tool, folder, package, search_path=search_path, rewrite=rewrite, exclude=exclude
+    )
     if not outcome.imported:
+        if outcome.rewritten:
+            _stage(package, outcome, text)
+            if not dry_run:
+                _commit(package, outcome, text)
         return outcome
     count = len(outcome.imported)
     outcome.cutoff = outcome.imported[-1].source.kit_id
@@ -268,10 +392,24 @@ def _summary(outcome: Outcome) -> dict:
         "irreversible": [c.source.kit_id for c in outcome.imported if c.down is None],
         "notes": {c.source.stem: c.notes for c in outcome.imported if c.notes},
         "already_listed": outcome.already_listed,
-        "changed_upstream": outcome.changed_upstream,
+        "rewritten": [c.source.stem for c in outcome.rewritten],
         "ignored": outcome.ignored,
         "lint_cutoff": outcome.cutoff,
+        "search_path": outcome.search_path and outcome.search_path[0],
+        "table": outcome.config.table,
+        "kit_examples": outcome.examples,
+        "excluded": outcome.excluded,
     }
+
+
+def _examples_warning(examples: list[str], package: Path) -> list[str]:
+    return [
+        f"  WARNING: the kit's example migrations are still listed ahead of the imported history: "
+        f"{', '.join(examples)}.",
+        "    They would run against this database at the next make migrate (creating users, posts, follows).",
+        f"    Remove their lines from _ENTRIES in {package / 'manifest.py'} (and the now unused imports above"
+        " it, and migrations/seeds if you do not want the demo seeds) before the baseline.",
+    ]
 
 
 def report(outcome: Outcome, package: Path, *, dry_run: bool = False) -> str:
@@ -291,14 +429,32 @@ def report(outcome: Outcome, package: Path, *, dry_run: bool = False) -> str:
             f"  manifest: {package / 'manifest.py'} (+{len(outcome.imported)} entries), "
             f"LINT_CUTOFF = {outcome.cutoff!r}"
         )
-    for changed in outcome.changed_upstream:
-        lines.append(f"  changed in the folder since it was imported (not rewritten): {changed}")
+    for changed in outcome.rewritten:
+        verb = "would rewrite" if dry_run else "rewrote"
+        lines.append(
+            f"  changed in the folder since it was imported, {verb} (REWRITE=1): {changed.source.stem}"
+        )
     if outcome.ignored:
         lines.append(f"  ignored (not {outcome.tool} migrations): {', '.join(outcome.ignored)}")
+    if outcome.excluded:
+        lines.append(f"  excluded (EXCLUDE=): {', '.join(outcome.excluded)}")
+    where = outcome.config.where
+    if outcome.search_path is not None:
+        source = f"{outcome.config.setting} in {where}" if outcome.config.schemas else "SEARCH_PATH="
+        lines.append(
+            f"  search_path: {', '.join(outcome.search_path[0])} ({source}), set in each imported file"
+        )
+    elif outcome.imported:
+        lines.append(
+            f"  search_path: none found{f' in {where}' if where else ''}; imported migrations run on the "
+            "migrator's own search_path. If the old tool set one, import again with SEARCH_PATH=<schemas>"
+        )
+    lines += _examples_warning(outcome.examples, package) if outcome.examples else []
     if outcome.imported and not dry_run:
+        table = f" TABLE={outcome.config.table}" if outcome.config.table else ""
         lines.append(
             f"Next, on each database {outcome.tool} manages: "
-            f"make migrate ACTION=baseline FROM={outcome.tool} DRY_RUN=1, then without DRY_RUN."
+            f"make migrate ACTION=baseline FROM={outcome.tool}{table} DRY_RUN=1, then without DRY_RUN."
         )
     return "\n".join(lines)
 
@@ -322,7 +478,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.dir:
             raise ImportProblem("give the folder to import: make import-migrations FROM=<tool> DIR=<path>")
         outcome = import_folder(
-            args.tool, Path(args.dir).expanduser().resolve(), package, dry_run=args.dry_run
+            args.tool,
+            Path(args.dir).expanduser().resolve(),
+            package,
+            dry_run=args.dry_run,
+            search_path=os.environ.get("KIT_SEARCH_PATH") or None,
+            rewrite=os.environ.get("KIT_REWRITE", "").strip().lower() in ("1", "true", "yes", "y", "on"),
+            exclude=[p.strip() for p in os.environ.get("KIT_EXCLUDE", "").split(",") if p.strip()],
         )
     except ImportRefused as exc:
         if as_json:

@@ -21,20 +21,36 @@ Conversion (:func:`convert`) keeps the SQL as written and writes the kit's direc
 header: ``origin <tool> <version>`` always, ``no-transaction`` when the old tool ran it outside a
 transaction. A block that runs in a transaction but holds its own ``BEGIN; ... COMMIT;`` loses exactly that
 wrapper (the kit's transaction holds it together with its history row); any other transaction control
-makes the migration ``no-transaction``, run as written. An empty or comment-only down is a no-op reverse; a
-golang-migrate migration without a down file is irreversible (golang-migrate would step over it).
+makes the migration ``no-transaction``, run as written. A down that is empty (what ``migrate create``
+leaves; a goose ``Down`` section with nothing in it) or missing (a golang-migrate migration without a down
+file, a goose file without ``-- +goose Down``, a Flyway migration without ``U`` file) is irreversible: the old
+tool would step over it, and a rollback that reports success while undoing nothing is how a rollback lies.
+A down holding only comments is someone's decision that nothing needs undoing: a no-op reverse, noted at
+import.
+
+With a search path (``convert(source, search_path)``, read from the old tool's configuration by
+:mod:`scripts.tooling.tool_config` or given as ``SEARCH_PATH=``), each up and down file sets it first
+(``LOCAL`` in the kit's transaction; for the session in a ``no-transaction`` file) and ends with
+``RESET search_path``, so neither the history row nor the next migration runs on it. A Flyway file's header
+also carries Flyway's own checksum of it (``-- migrator: flyway-checksum``), which the baseline compares.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from migrator.runner import transactions
+from migrator.runner.manifest import is_noop
 from migrator.runner.origins import version_key
+
+from scripts.tooling.tool_config import search_path_sql
+
+SearchPath = tuple[list[str], bool]  # schemas, and whether they go in front of the session's own path
 
 __all__ = ["Chunk", "Converted", "ImportRefused", "Refusal", "Source", "convert", "read_folder"]
 
@@ -58,6 +74,7 @@ class Source:
     up: list[Chunk]
     down: list[Chunk] | None
     notes: list[str] = field(default_factory=list)
+    checksum: int | None = None  # Flyway's own checksum of the versioned file (what its table records)
 
     @property
     def key(self) -> Any:
@@ -230,15 +247,41 @@ def _script_config(path: Path, refusals: list[Refusal]) -> dict[str, str] | None
     return settings
 
 
+def flyway_checksum(text: str) -> int:
+    """Flyway's checksum of a migration's text (its ChecksumCalculator): CRC32 updated with each line's
+    UTF-8 bytes, lines split as Java's BufferedReader.readLine splits them (``\\r\\n``, ``\\r`` or ``\\n``,
+    terminator dropped), a byte-order mark removed from the first line, the value as a signed 32-bit int."""
+    crc = 0
+    lines = _READLINE.split(text.removeprefix("\ufeff"))
+    if lines and lines[-1] == "":
+        lines.pop()  # a terminator at the end starts no further line
+    for line in lines:
+        crc = zlib.crc32(line.encode("utf-8"), crc)
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+_READLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _flyway_files(folder: Path) -> list[tuple[str, Path]]:
+    """Every file under ``folder``, in sub-folders too (Flyway scans its locations recursively), named by
+    its path relative to ``folder``."""
+    return sorted(
+        (p.relative_to(folder).as_posix(), p)
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
 def _flyway(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[Source]:
     versioned: dict[Any, Source] = {}
     undo: dict[Any, tuple[str, str]] = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        name = path.name
-        if name.endswith(".conf"):
+    for shown, path in _flyway_files(folder):
+        if path.name.endswith(".conf") or path.name == "flyway.toml":
             continue
-        match = _FLYWAY.match(name)
-        if _FLYWAY_CALLBACKS.match(name):
+        name = shown  # messages and the imported header name the file by its path under DIR
+        match = _FLYWAY.match(path.name)
+        if _FLYWAY_CALLBACKS.match(path.name):
             refusals.append(
                 Refusal(name, "a Flyway callback: the kit runs no callbacks; put its SQL in a migration")
             )
@@ -249,7 +292,7 @@ def _flyway(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[S
             )
             continue
         if not match:
-            ignored.append(name)
+            ignored.append(shown)
             continue
         prefix, version, description, extension = match.groups()
         if prefix == "R":
@@ -297,7 +340,15 @@ def _flyway(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[S
         if key in versioned:
             refusals.append(Refusal(name, f"version {version} again (also {versioned[key].files[0]})"))
             continue
-        versioned[key] = Source("flyway", version, description, [name], [Chunk(text, transactional)], None)
+        versioned[key] = Source(
+            "flyway",
+            version,
+            description,
+            [name],
+            [Chunk(text, transactional)],
+            None,
+            checksum=flyway_checksum(text),
+        )
     for key, (name, text) in undo.items():
         if key not in versioned:
             refusals.append(Refusal(name, "an undo file without its versioned migration"))
@@ -316,11 +367,14 @@ _GOOSE_FILE = re.compile(r"^([0-9]+)_(.*)\.(sql|go)$")
 _GOOSE_ANNOTATION = re.compile(r"^--\s*\+goose\s+(.*?)\s*$", re.I)
 
 
-def _goose_file(path: Path, text: str, refusals: list[Refusal]) -> tuple[list[Chunk], list[Chunk]] | None:
+def _goose_file(
+    path: Path, text: str, refusals: list[Refusal]
+) -> tuple[list[Chunk], list[Chunk] | None] | None:
     up: list[str] = []
     down: list[str] = []
     target: list[str] | None = None
     transactional = True
+    seen_down = False
     for line in text.splitlines(keepends=True):
         annotation = _GOOSE_ANNOTATION.match(line.strip()) if "+goose" in line else None
         if annotation is None:
@@ -335,6 +389,7 @@ def _goose_file(path: Path, text: str, refusals: list[Refusal]) -> tuple[list[Ch
             target = up
         elif word == "DOWN":
             target = down
+            seen_down = True
         elif word == "NO TRANSACTION":
             transactional = False
         elif word.startswith("ENVSUB"):
@@ -353,6 +408,8 @@ def _goose_file(path: Path, text: str, refusals: list[Refusal]) -> tuple[list[Ch
     if target is None:
         refusals.append(Refusal(path.name, "no '-- +goose Up' annotation"))
         return None
+    if not seen_down:
+        return [Chunk("".join(up), transactional)], None  # no Down section: nothing to roll back with
     return [Chunk("".join(up), transactional)], [Chunk("".join(down), transactional)]
 
 
@@ -377,7 +434,8 @@ def _goose(folder: Path, refusals: list[Refusal], ignored: list[str]) -> list[So
         text = _text(path, refusals)
         blocks = None if text is None else _goose_file(path, text, refusals)
         if blocks is not None:
-            sources[int(version)] = Source("goose", version, title, [path.name], *blocks)
+            notes = [] if blocks[1] is not None else ["no '-- +goose Down' section: irreversible"]
+            sources[int(version)] = Source("goose", version, title, [path.name], *blocks, notes)
     return list(sources.values())
 
 
@@ -402,6 +460,8 @@ def read_folder(tool: str, folder: Path) -> tuple[list[Source], list[Refusal], l
                 Refusal(source.files[0], f"the same version as {keys[source.key].files[0]} for {tool}")
             )
         keys[source.key] = source
+    if tool == "dbmate":  # dbmate orders by file name (10_b before 1_a), not by version
+        return sorted(sources, key=lambda s: s.files[0]), refusals, ignored
     return sorted(sources, key=lambda s: s.key), refusals, ignored
 
 
@@ -465,23 +525,54 @@ def _body(chunks: list[Chunk], transactional: bool) -> str:
     return "".join(parts)
 
 
-def convert(source: Source) -> Converted:
-    """The kit's files for one migration (raises pglast's ParseError on SQL it cannot read)."""
+def _blank(chunks: list[Chunk]) -> bool:
+    """Nothing at all, not even a comment: what `migrate create` leaves (a comment says someone decided)."""
+    return all(not c.sql.strip() for c in chunks)
+
+
+def _with_search_path(body: str, path: SearchPath | None, transactional: bool) -> str:
+    """``body`` run on ``path``: set first (``LOCAL`` inside the kit's transaction), reset at the end, so
+    neither the history row nor the next migration runs on it."""
+    if path is None or not body.strip():
+        return body
+    schemas, prepend = path
+    first = search_path_sql(schemas, prepend=prepend, local=transactional)
+    end = "" if body.rstrip().endswith(";") else ";\n"
+    return f"{first}\n{body}{end}RESET search_path;\n"
+
+
+def convert(source: Source, search_path: SearchPath | None = None) -> Converted:
+    """The kit's files for one migration (raises pglast's ParseError on SQL it cannot read).
+
+    ``search_path``: the schemas the old tool ran it on (see :mod:`scripts.tooling.tool_config`) and
+    whether it put them in front of the session's path (Flyway) or replaced it."""
     notes = list(source.notes)
     up = [_analyse(c, "up", notes) for c in source.up]
     down_name = source.files[-1] if len(source.files) > 1 else source.files[0]
-    down = None if source.down is None else [_analyse(c, "down", notes) for c in source.down]
+    source_down = source.down
+    if source_down is not None and _blank(source_down) and not _blank(source.up):
+        # `migrate create` writes an empty down (golang-migrate, dbmate); a rollback that "succeeds" and
+        # leaves the schema as it was is how a rollback lies, so the kit refuses to step over it.
+        notes.append("its down is empty: irreversible (write the reverse SQL to make it reversible)")
+        source_down = None
+    elif source_down is not None and all(is_noop(c.sql) for c in source_down):
+        notes.append("its down holds only comments: a rollback runs nothing and removes only the record")
+    down = None if source_down is None else [_analyse(c, "down", notes) for c in source_down]
     transactional = all(c.transactional for c in [*up, *(down or [])])
     header = [
         f"-- Imported from {source.tool}: {', '.join(source.files)} (make import-migrations).",
         f"-- migrator: origin {source.tool} {source.kit_id}",
     ]
+    if source.checksum is not None:
+        header.append(f"-- migrator: flyway-checksum {source.checksum}")
     if not transactional:
         header.append("-- migrator: no-transaction")
-    up_text = "\n".join(header) + "\n" + _body(up, transactional)
+    up_text = (
+        "\n".join(header) + "\n" + _with_search_path(_body(up, transactional), search_path, transactional)
+    )
     down_text = None
     if down is not None:
-        down_text = f"-- Imported from {source.tool}: {down_name} (make import-migrations).\n" + _body(
-            down, transactional
+        down_text = f"-- Imported from {source.tool}: {down_name} (make import-migrations).\n" + (
+            _with_search_path(_body(down, transactional), search_path, transactional)
         )
     return Converted(source, transactional, up_text, down_text, notes)

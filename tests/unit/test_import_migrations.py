@@ -82,7 +82,10 @@ def test_golang_migrate_conversions(tmp_path, package):
     by_id = {m.id: m for m in (imported(package, s) for s in [
         "1_create_users", "2_backfill_email", "3_index_email", "4_create_orders", "5_batches", "6_touch",
     ])}  # fmt: skip
-    assert by_id["2"].reverse_noop and by_id["6"].reverse_noop and not by_id["1"].reverse_noop
+    # A comment-only down is someone's decision that nothing needs undoing: a no-op reverse. An empty one is
+    # what `migrate create` leaves: irreversible, so a rollback never reports undoing what it did not.
+    assert by_id["2"].reverse_noop and not by_id["1"].reverse_noop
+    assert not by_id["6"].reversible and not (package / "sql" / "6_touch.down.sql").exists()
     # CONCURRENTLY alone in its file: golang-migrate ran it outside a transaction; so does the kit
     assert not by_id["3"].transactional
     # A whole-file BEGIN/COMMIT is unwrapped: the kit's transaction holds it with its history row
@@ -110,7 +113,9 @@ def test_dbmate_flyway_and_goose_markers_become_the_kits_directive(tmp_path, pac
     assert not index.transactional and index.reverse.strip().endswith(
         "DROP INDEX CONCURRENTLY users_email_idx;"
     )
-    assert backfill.transactional and backfill.reverse_noop and backfill.forward.strip().startswith("UPDATE")
+    assert (
+        backfill.transactional and not backfill.reversible and backfill.forward.strip().startswith("UPDATE")
+    )
 
     other = copy_repo_migrations(tmp_path / "flyway-repo")
     import_folder("flyway", FOLDERS["flyway"](tmp_path / "flyway"), other)
@@ -123,7 +128,7 @@ def test_dbmate_flyway_and_goose_markers_become_the_kits_directive(tmp_path, pac
     touch = imported(goose, "00002_touch")
     assert "+goose" not in touch.forward and touch.forward.startswith("CREATE FUNCTION touch_users()")
     assert not imported(goose, "00003_index_email").transactional  # NO TRANSACTION
-    assert imported(goose, "00004_backfill").reverse_noop
+    assert not imported(goose, "00004_backfill").reversible  # an empty Down section
 
 
 def test_importing_again_changes_nothing(tmp_path, package):
@@ -137,25 +142,56 @@ def test_importing_again_changes_nothing(tmp_path, package):
     assert snapshot(package) == before
 
 
-def test_a_newer_folder_adds_only_the_new_migrations_and_never_rewrites_a_listed_one(tmp_path, package):
+def test_a_newer_folder_adds_the_new_migrations_and_an_edited_listed_one_is_refused_unless_rewritten(
+    tmp_path, package
+):
     folder = FOLDERS["golang-migrate"](tmp_path / "gm")
     import_folder("golang-migrate", folder, package)
     listed_before = (package / "sql" / "1_create_users.up.sql").read_bytes()
-    # The team kept working in golang-migrate: a new migration, and (wrongly) an edit of an applied one
+    # The team kept working in golang-migrate: a new migration, and an edit of a listed one
     write(folder, {"7_add_phone.up.sql": "ALTER TABLE users ADD COLUMN phone text;\n",
                    "7_add_phone.down.sql": "ALTER TABLE users DROP COLUMN phone;\n"})  # fmt: skip
     (folder / "1_create_users.up.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY);\n")
+    before = snapshot(package)
 
-    outcome = import_folder("golang-migrate", folder, package)
+    # WHEN imported as before: refused (exit 1), naming the file and both ways out, nothing written
+    with pytest.raises(ImportRefused) as refused:
+        import_folder("golang-migrate", folder, package)
+    assert [r.file for r in refused.value.refusals] == ["1_create_users.up.sql"]
+    assert (
+        "REWRITE=1" in refused.value.refusals[0].reason
+        and "new migration" in refused.value.refusals[0].reason
+    )
+    assert snapshot(package) == before
+
+    # WHEN the team says the kit has not run it anywhere: the kit's copy follows the folder
+    outcome = import_folder("golang-migrate", folder, package, rewrite=True)
 
     assert [c.source.kit_id for c in outcome.imported] == ["7"] and outcome.already_listed == 6
-    assert outcome.changed_upstream == ["1_create_users (1_create_users.up.sql, 1_create_users.down.sql)"]
-    assert (package / "sql" / "1_create_users.up.sql").read_bytes() == listed_before
+    assert [c.source.stem for c in outcome.rewritten] == ["1_create_users"]
+    after = (package / "sql" / "1_create_users.up.sql").read_bytes()
+    assert after != listed_before and b"CREATE TABLE users (id bigint PRIMARY KEY);" in after
     listed = load_listed(package)
     assert [m["id"] for m in listed["migrations"][-2:]] == ["6", "7"] and listed["cutoff"] == "7"
     assert (package / "manifest.py").read_text().count(
         "Imported from golang-migrate by make import-migrations"
     ) == 2
+    assert import_folder("golang-migrate", folder, package).changed_upstream == []
+
+
+def test_crlf_files_are_not_reported_as_changed_on_the_next_import(tmp_path, package):
+    folder = write(
+        tmp_path / "gm",
+        {
+            "1_a.up.sql": b"CREATE TABLE a (id int);\r\nCOMMENT ON TABLE a IS 'x';\r\n",
+            "1_a.down.sql": b"DROP TABLE a;\r\n",
+        },
+    )
+    import_folder("golang-migrate", folder, package)
+
+    again = import_folder("golang-migrate", folder, package)
+
+    assert again.changed_upstream == [] and again.already_listed == 1
 
 
 @pytest.mark.parametrize(

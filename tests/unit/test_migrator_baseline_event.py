@@ -45,3 +45,12 @@ def test_make_variables_from_and_table_reach_the_event():
         "table": "gdb",
         "dry_run": True,
     }
+
+
+def test_a_quoted_table_name_is_refused_with_a_hint_that_names_no_made_up_variable():
+    from scripts.release.results import in_make_terms
+
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event({"action": "baseline", "from": "golang-migrate", "table": 'ops."migrate_State"'})
+    shown = in_make_terms(str(refused.value), {"table": 'ops."migrate_State"'})
+    assert "SCHEMA_MIGRATIONS=" not in shown and "without its quotes" in shown

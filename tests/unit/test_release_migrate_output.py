@@ -225,3 +225,17 @@ def test_make_release_checks_every_variable_before_the_state_the_lock_or_terrafo
         assert any(fragment in e for e in errors), (fragment, errors)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["ok"] is False and summary["outcome"] == "refused" and summary["exit_code"] == 2
+
+
+def test_a_baselines_warnings_are_printed_one_per_line():
+    from scripts.release.results import render
+
+    text = render(
+        {
+            "action": "baseline",
+            "ok": True,
+            "baselined": [{"id": "1", "name": "a"}],
+            "warnings": ["golang-migrate records only its last version (3)"],
+        }
+    )
+    assert text.splitlines()[-1] == "warning: golang-migrate records only its last version (3)"

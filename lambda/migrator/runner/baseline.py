@@ -57,28 +57,35 @@ def baseline(
         from migrator.runner.origins import read_state
 
         state = read_state(conn, from_tool, table)
-        return state.plan(manifest), {
-            "source": {"tool": state.tool, "table": state.table, "says": state.says}
+        chosen = state.plan(manifest)
+        return chosen, {
+            "source": {"tool": state.tool, "table": state.table, "says": state.says},
+            "warnings": state.warnings,
         }
 
     with connection(database, settings) as conn:
         inventory.capture_quietly(conn, settings)
         if dry_run:
             chosen, source = choose(conn)
-            plan = _baseline_plan(manifest, store.read_history(conn), chosen)
+            history = store.read_history(conn)
+            plan = _baseline_plan(manifest, history, chosen)
             return {
                 "dry_run": True,
                 "baselined": [],
                 "would_baseline": [{**summary(m), "contract": m.contract} for m in plan],
-                **source,
+                **_warn(source, _pending_before(manifest, history, chosen)),
             }
         with store.migration_lock(conn, settings.lock_wait_seconds):
             # Under the lock: the old tool's table is read when nothing of ours can run meanwhile.
             chosen, source = choose(conn)
-            plan = _baseline_plan(manifest, settled_history(conn, manifest), chosen)
+            history = settled_history(conn, manifest)
+            plan = _baseline_plan(manifest, history, chosen)
             with conn.transaction():
                 store.insert_baseline(conn, [(m.id, m.name, m.checksum) for m in plan])
             logs.log("baseline recorded", target=chosen[-1].id if chosen else None, migrations=len(plan))
+            source = _warn(source, _pending_before(manifest, history, chosen))
+            for warning in source.get("warnings", []):
+                logs.log("baseline warning", level="WARNING", warning=warning)
             return {"dry_run": False, "baselined": [summary(m) for m in plan], **source}
 
 
@@ -100,3 +107,28 @@ def _baseline_plan(
             details={"recorded_after_target": past},
         )
     return [m for m in chosen if m.id not in history]
+
+
+def _pending_before(
+    manifest: Manifest, history: dict[str, store.AppliedRecord], chosen: list[Migration]
+) -> list[str]:
+    """Migrations of the kit's own (not imported) left pending ahead of what a baseline from a tool records:
+    typically the kit's examples, which would run against the adopted database at the next migrate."""
+    imported = [m for m in chosen if m.origin is not None]
+    if not imported:
+        return []
+    before = manifest.migrations[: manifest.migrations.index(imported[-1])]
+    pending = [m for m in before if m.origin is None and m.id not in history]
+    if not pending:
+        return []
+    return [
+        f"{len(pending)} migration(s) not imported from {imported[-1].origin[0]} stay pending ahead of the "
+        f"adopted history: {', '.join(m.label for m in pending[:7])}{', ...' if len(pending) > 7 else ''}. "
+        "The next migrate runs them against this database. If they are the kit's examples, remove their "
+        "lines from _ENTRIES in migrations/manifest.py first"
+    ]
+
+
+def _warn(source: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    every = [*source.get("warnings", []), *warnings]
+    return {**source, "warnings": every} if every else {k: v for k, v in source.items() if k != "warnings"}

@@ -12,6 +12,7 @@ step is irreversible, ``<id>_<name>.down.sql``), with directives in the up file'
     -- migrator: no-transaction      (transactional=False)
     -- migrator: contract            (contract=True)
     -- migrator: origin golang-migrate 20190101120000     (origin: written by make import-migrations)
+    -- migrator: flyway-checksum -1234567    (Flyway's checksum of the file it was imported from)
 
 A down file that is empty or holds only comments is a reverse that does nothing (as in golang-migrate):
 rolling back only removes the history row. No down file at all means irreversible. An up file may be empty
@@ -146,6 +147,8 @@ class Migration:
     # (tool, version) when it was imported from another tool (``baseline FROM=<tool>`` maps the tool's state
     # table onto migrations by it); not part of the checksum.
     origin: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+    # Flyway's checksum of the file imported from Flyway (baseline compares it with flyway_schema_history).
+    flyway_checksum: int | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -301,6 +304,18 @@ def _origin(path: str, number: int, words: list[str]) -> tuple[str, str]:
     return words[1], words[2]
 
 
+def _flyway_checksum(path: str, number: int, words: list[str]) -> int:
+    try:
+        if len(words) == 2:
+            return int(words[1])
+    except ValueError:
+        pass
+    raise ManifestError(
+        f"{path}:{number}: the directive is '-- migrator: flyway-checksum <integer>' (make import-migrations "
+        "writes it)"
+    )
+
+
 def _split_header(path: str, text: str) -> tuple[dict[str, Any], str]:
     """The directives of the leading ``--`` comment lines, and the SQL after those lines (kept byte for byte:
     it is what runs and what the checksum covers, so editing a header comment is not drift)."""
@@ -320,11 +335,14 @@ def _split_header(path: str, text: str) -> tuple[dict[str, Any], str]:
             if words and words[0].lower() == "origin":
                 options["origin"] = _origin(path, number, words)
                 words = []
+            elif words and words[0].lower() == "flyway-checksum":
+                options["flyway_checksum"] = _flyway_checksum(path, number, words)
+                words = []
             for word in (w.lower() for w in words):
                 if word not in _DIRECTIVES:
                     raise ManifestError(
                         f"{path}:{number}: unknown directive {word!r}; "
-                        f"use {' or '.join(repr(d) for d in (*_DIRECTIVES, 'origin'))}"
+                        f"use {' or '.join(repr(d) for d in (*_DIRECTIVES, 'origin', 'flyway-checksum'))}"
                     )
                 key, value = _DIRECTIVES[word]
                 options[key] = value

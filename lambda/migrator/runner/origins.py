@@ -73,6 +73,8 @@ class ForeignState:
     says: str
     applied: set[Any] = field(default_factory=set)
     baseline_upto: Any = None
+    checksums: dict[Any, int] = field(default_factory=dict)  # Flyway: the checksum each applied row records
+    warnings: list[str] = field(default_factory=list)
 
     def plan(self, manifest: Manifest) -> list[Migration]:
         """The manifest's migrations this table says ran, in manifest order; refused when the table names a
@@ -85,6 +87,15 @@ class ForeignState:
             current = max(applied)  # golang-migrate keeps one version: every one up to it ran
             missing = [] if current in imported else [current]
             applied = {k for k in imported if k <= current}
+            below = sorted(k for k in applied if k != current)
+            if below:
+                self.warnings.append(
+                    f"golang-migrate records only its last version ({_show(current)}); the {len(below)} "
+                    f"imported migration(s) below it are taken as run on its word. One merged later with an "
+                    f"older version ({', '.join(_show(k) for k in below[-3:])} ...) never ran under "
+                    "golang-migrate, and is recorded as run all the same: check by hand that the schema has "
+                    "what the recently merged ones create"
+                )
         else:
             missing = sorted(k for k in applied if k not in imported)
         if missing:
@@ -95,9 +106,43 @@ class ForeignState:
                 f"FROM={self.tool} on the newer migration folder first, then baseline again",
                 details={"not_imported": [_show(k) for k in missing]},
             )
+        self._refuse_changed_checksums(imported)
         upto = self.baseline_upto
         ran = {m.id for key, m in imported.items() if key in applied or (upto is not None and key <= upto)}
         return [m for m in manifest.migrations if m.id in ran]
+
+    def _refuse_changed_checksums(self, imported: dict[Any, Migration]) -> None:
+        """Flyway validates each applied file against the checksum it recorded; so does the baseline."""
+        changed = [
+            (key, m, self.checksums[key])
+            for key, m in imported.items()
+            if key in self.checksums
+            and m.flyway_checksum is not None
+            and self.checksums[key] != m.flyway_checksum
+        ]
+        unchecked = [m for key, m in imported.items() if key in self.checksums and m.flyway_checksum is None]
+        if unchecked:
+            self.warnings.append(
+                f"{len(unchecked)} migration(s) were imported without Flyway's checksum (before the kit kept "
+                f"it, e.g. {unchecked[0].label}): not compared with {self.table}; import them again to check"
+            )
+        if changed:
+            shown = "; ".join(
+                f"version {_show(key)} ({m.label}): recorded {was}, the file's is {m.flyway_checksum}"
+                for key, m, was in changed[:5]
+            ) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+            files = (
+                "The file changed after Flyway ran it"
+                if len(changed) == 1
+                else "These files changed after Flyway ran them"
+            )
+            raise ForeignStateRefused(
+                f"Flyway's table {self.table} records another checksum than the imported file's for {shown}. "
+                f"{files}, so the database holds the text that ran, not this one "
+                "(flyway validate refuses the same). Nothing was recorded. Restore the file as it ran and "
+                "import again (REWRITE=1), or, if the change is already in the database, run `flyway repair`",
+                details={"checksum_mismatch": [_show(key) for key, _m, _was in changed]},
+            )
 
 
 def _show(key: Any) -> str:
@@ -168,10 +213,13 @@ def _dbmate(conn: psycopg.Connection, quoted: Any, shown: str) -> ForeignState:
 def _flyway(conn: psycopg.Connection, quoted: Any, shown: str) -> ForeignState:
     from psycopg import sql
 
+    checksum = sql.SQL("checksum") if _has_column(conn, quoted, "checksum") else sql.SQL("NULL")
     rows = conn.execute(
-        sql.SQL("SELECT version, type, script, success FROM {} ORDER BY installed_rank").format(quoted)
+        sql.SQL("SELECT version, type, script, success, {} FROM {} ORDER BY installed_rank").format(
+            checksum, quoted
+        )
     ).fetchall()
-    failed = [(v, script) for v, _type, script, success in rows if not success]
+    failed = [(v, script) for v, _type, script, success, _sum in rows if not success]
     if failed:
         names = ", ".join(f"{v or 'repeatable'} ({script})" for v, script in failed[:5])
         raise ForeignStateRefused(
@@ -181,7 +229,7 @@ def _flyway(conn: psycopg.Connection, quoted: Any, shown: str) -> ForeignState:
             details={"failed_versions": [str(v) for v, _ in failed]},
         )
     state = ForeignState("flyway", shown, "")
-    for version, kind, _script, _ in rows:
+    for version, kind, _script, _, checksum_value in rows:
         if version is None:
             continue  # repeatable migrations and schema creation: not versions
         key = version_key("flyway", str(version))
@@ -190,13 +238,24 @@ def _flyway(conn: psycopg.Connection, quoted: Any, shown: str) -> ForeignState:
             continue
         if "UNDO" in kind or kind == "DELETE":
             state.applied.discard(key)
+            state.checksums.pop(key, None)
         elif "BASELINE" in kind:
             state.baseline_upto = key if state.baseline_upto is None else max(key, state.baseline_upto)
         else:
             state.applied.add(key)
+            if checksum_value is not None and kind == "SQL":
+                state.checksums[key] = int(checksum_value)
     base = f", baseline at {_show(state.baseline_upto)}" if state.baseline_upto is not None else ""
     state.says = f"{len(state.applied)} successful version(s){base}"
     return state
+
+
+def _has_column(conn: psycopg.Connection, quoted: Any, column: str) -> bool:
+    from psycopg import sql
+
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(quoted))
+        return column in {d.name for d in cur.description or ()}
 
 
 def _goose(conn: psycopg.Connection, quoted: Any, shown: str) -> ForeignState:
