@@ -105,3 +105,19 @@ def test_cold_start_is_logged_once_per_container(monkeypatch, capsys):
     ]
     assert [line["cold_start"] for line in finished] == [True, False]
     assert all(line["request_id"] == "req-1" and line["error_type"] == "InvalidEvent" for line in finished)
+
+
+def test_a_command_loaded_beside_another_never_turns_it_into_a_module():
+    # `check` lives in migrate.py: loading it first bound runner.migrate to the module, so a warm container
+    # that ran a check failed its next migrate with "'module' object is not callable"
+    import subprocess
+    import sys
+
+    probe = (
+        "from migrator import runner\n"
+        "runner.check; runner.statements; runner.list_migrations\n"
+        "assert all(callable(getattr(runner, n)) for n in runner.__all__), "
+        "[n for n in runner.__all__ if not callable(getattr(runner, n))]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -42,9 +42,14 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'migrator.runner' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(home)
+    # Importing a submodule binds its name in this package (migrate.py as "migrate"): bind every command
+    # that module holds instead, or `runner.migrate` would be the module once `runner.check` loaded it (a
+    # warm Lambda container that ran a check would then fail its next migrate).
+    for command, where in _HOMES.items():
+        if where == home:
+            globals()[command] = getattr(module, command)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
