@@ -245,7 +245,24 @@ def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
         rollout = store.load()
     except StateError as exc:
         warnings.append(f"could not read the release state ({exc}): going by what Route 53 answers")
-    wanted = Traffic(rollout.source, 0) if rollout is not None else previous_colour(ws, session, outputs)
+    if rollout is not None:
+        wanted = Traffic(rollout.source, 0)
+    else:
+        wanted, done = _after_the_last_change(ws, session, outputs, warnings)
+        if done is not None:
+            say(f"==> rollback of ENV={env}: nothing to roll back: {done}")
+            return {
+                "ok": True,
+                "action": "rollback",
+                "from": None,
+                "to": wanted.live_color,
+                "steps": [],
+                "outcome": "nothing_to_do",
+                "reason": done,
+                "weights": wanted.weights,
+                "warnings": warnings,
+                "duration_s": round(time.monotonic() - started, 1),
+            }
     say(f"==> rollback of ENV={env}: all traffic to {wanted.live_color}")
     reason = f"make rollback by {by}"
     if rollout is not None and store is not None:
@@ -299,6 +316,60 @@ def rollback(env: str, *, extra_var_files: tuple[Path, ...] = ()) -> dict:
         "warnings": warnings,
         "duration_s": round(time.monotonic() - started, 1),
     }
+
+
+# Journal events that moved traffic, and which of them were themselves a way back
+_MOVES = ("release", "rollback", "switch")
+_WAYS_BACK = ("rolled_back", "aborted")
+
+
+def _after_the_last_change(
+    ws: Workspace, session: Session, outputs: dict, warnings: list[str]
+) -> tuple[Traffic, str | None]:
+    """With no release in progress: back to where the last traffic change started, by the journal. When
+    that change was itself a way back (a rollback, a release that rolled back on an alarm) and traffic is
+    still where it left it, there is nothing to undo: (where traffic is, why). A second `make rollback`
+    must never send traffic back to the colour the first one left. Without a journal event that explains
+    the weights Route 53 answers, :func:`previous_colour` decides (and a warning says so)."""
+    answered = _answered(session, outputs)
+    try:
+        events = [e for e in journal.read(ws, last=200) if e.get("kind") in _MOVES and e.get("weights_after")]
+    except journal.JournalError as exc:
+        events = []
+        warnings.append(f"could not read the journal ({exc}): going by what Route 53 answers")
+    last = events[-1] if events else None
+    if last is None or not answered or _normal(last["weights_after"]) != answered:
+        if last is not None and answered:
+            warnings.append(
+                f"Route 53 answers {show_weights(answered)}, not what the journal's last change left "
+                f"({show_weights(last['weights_after'])}, {last.get('kind')} at {last.get('at')}): going by "
+                "Route 53"
+            )
+        return previous_colour(ws, session, outputs), None
+    here = _leader(answered)
+    if last.get("kind") == "rollback" or last.get("outcome") in _WAYS_BACK:
+        return Traffic(here, 0), (
+            f"{show_weights(answered)} since the {last.get('kind')} at {last.get('at')} "
+            f"({last.get('outcome')}); to move traffic, `make release COLOR=<colour>`"
+        )
+    before = _normal(last.get("weights_before") or {})
+    if not before or before == answered:
+        return previous_colour(ws, session, outputs), None
+    return Traffic(_leader(before), 0), None
+
+
+def _answered(session: Session, outputs: dict) -> dict[str, int]:
+    live = (outputs.get("hostnames") or {}).get("live")
+    return _normal(observe.route53_weights(session, live, outputs.get("hosted_zone_id")) if live else {})
+
+
+def _normal(weights: dict) -> dict[str, int]:
+    """Weights with every colour present (a colour without a record has 0)."""
+    return {color: int(weights.get(color) or 0) for color in ("blue", "green")} if weights else {}
+
+
+def _leader(weights: dict[str, int]) -> str:
+    return max(sorted(weights), key=lambda color: weights[color])
 
 
 def previous_colour(ws: Workspace, session: Session, outputs: dict) -> Traffic:
