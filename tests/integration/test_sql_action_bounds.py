@@ -290,6 +290,24 @@ PAYLOADS: tuple[Payload, ...] = (
     Payload("numeric-column-without-precision", "round 6: numeric work in one row",
             "SELECT " + ", ".join(f"mod(a, b) > 0 AS c{n}" for n in range(3)) + " FROM t_num",
             "uncancellable", "digit operations", None, "digit operations"),
+    # --- red team, round 7: jsonb trees, LIKE runs, names looked up by privilege functions
+    # a jsonb rebuilt from a document holds about 200 bytes per byte of its JSON until the row is done
+    Payload("jsonb-rebuilt-from-a-stored-document", "round 7: what one row keeps",
+            "SELECT jsonb_typeof(jsonb_set(deep, '{0}', '1')) AS c0,"
+            " jsonb_typeof(jsonb_set(deep, '{0}', '1'))"
+            " AS c1 FROM t_doc WHERE id = 6", "memory", "read and make", "read and make", "jsonb documents"),
+    Payload("jsonb-from-stored-text", "round 7: what one row keeps",
+            "SELECT jsonb_typeof(big::jsonb) AS c0, jsonb_typeof(big::jsonb) AS c1 FROM t_doc WHERE id = 6",
+            "memory", "read and make", "read and make", "jsonb documents"),
+    # LIKE compares the run after a % at every position of the value, without checking for cancellation
+    Payload("like-long-run-after-a-wildcard", "round 7: proven bounds",
+            "SELECT " + ", ".join(f"zs LIKE '%{'z' * 250}y' AS c{n}" for n in range(16))
+            + " FROM t_doc WHERE id = 2", "uncancellable", "between a %", "between a %", "between a %"),
+    # has_column_privilege(bad oid, name) returns NULL, and leaves a negative cache entry per name
+    Payload("column-names-looked-up-per-row", "round 7: what a session keeps",
+            "SELECT count(has_column_privilege(1::oid, 'c' || a || '_' || b, 'SELECT'))"
+            " FROM generate_series(1, 100000) a, generate_series(1, 100) b", "memory", "names as literals",
+            "names as literals", "names as literals"),
 )  # fmt: skip
 
 SEED = f"""
@@ -302,6 +320,8 @@ INSERT INTO t_doc (id, zs, ys, arr) VALUES (2, repeat('z', 500000), repeat('y', 
 INSERT INTO t_doc (id, marks) VALUES (3, 'a' || repeat(U&'\\0301\\0316', 15000));
 INSERT INTO t_doc (id, deep) VALUES (4, (repeat('[', 2000) || repeat(']', 2000))::jsonb);
 INSERT INTO t_doc (id, big, zs) VALUES (5, repeat('9', 131000), repeat('7', 65000));
+INSERT INTO t_doc (id, big) VALUES (6, '[' || repeat('{{}},', 333332) || '{{}}]');
+UPDATE t_doc SET deep = big::jsonb WHERE id = 6;
 CREATE TABLE t_num (id int, a numeric, b numeric);
 INSERT INTO t_num VALUES (1, repeat('9', 131000)::numeric, repeat('7', 65000)::numeric);
 CREATE TABLE t_geo (p polygon, q polygon, pa path, pb path);

@@ -102,6 +102,17 @@ ALLOWED = {
     "regex-groups-global": "SELECT regexp_matches(email, '(\\w+)@(\\w+)', 'g'),"
     " regexp_matches(email, '(?:a|b)(?:c|d)(?:e|f)(x)', 'g'), regexp_matches(email, '(a)(b)(c)(d)')"
     " FROM users",
+    # round 7: reading jsonb, one rebuild per row, short LIKE runs, literal names for privilege lookups
+    "jsonb-reads": "SELECT doc->>'name', doc->'a'->>'b', doc #>> '{a,b}', jsonb_array_length(doc),"
+    " jsonb_typeof(doc), doc, doc::text, jsonb_build_object('id', id, 'name', name), '{\"a\": 1}'::jsonb"
+    " FROM t",
+    "one-jsonb-rebuild-per-row": "SELECT jsonb_set(doc, '{a}', '1') FROM t",
+    "one-jsonb-cast-per-row": "SELECT payload::jsonb->>'a', payload::json->>'b', payload::json->>'c' FROM t",
+    "like-short-runs": "SELECT email LIKE '%@example.com', email ILIKE 'ada%', name LIKE '%a%b%c%',"
+    " email NOT LIKE '%0123456789abcdef' FROM users",
+    "privilege-literal-names": "SELECT has_table_privilege('users', 'SELECT'), has_table_privilege(c.oid,"
+    " 'SELECT'), has_column_privilege('users', 'email', 'SELECT'), has_column_privilege(attrelid, attnum,"
+    " 'SELECT'), has_schema_privilege(nspname, 'USAGE') FROM pg_class c, pg_attribute, pg_namespace",
     "substring-by-position": "SELECT substring(email, 2), substring(email FROM 2 FOR 3),"
     " substring(email, length(email) - 3) FROM users",
 }
@@ -343,6 +354,39 @@ REFUSED = {
     "json-huge-exponent": ("""SELECT '{"a": 1e60000}'::jsonb""", "json number"),
     "numeric-huge-literal": ("SELECT 1e60000 - 1", "numeric literal"),
     # round 6: what a session keeps (time zones, failed name lookups), formats, match locations
+    # round 7: jsonb trees, LIKE runs after a %, names looked up by privilege functions
+    "jsonb-rebuilt-twice-in-a-row": (
+        "SELECT jsonb_set(doc, '{a}', '1'), jsonb_insert(doc, '{b}', '2') FROM t",
+        "read and make",
+    ),
+    "jsonb-cast-twice-in-a-row": (
+        "SELECT payload::jsonb->>'a', payload::jsonb->>'b' FROM t",
+        "read and make",
+    ),
+    "jsonb-delete-path-twice": ("SELECT doc #- '{a}', doc #- '{b}' FROM t", "read and make"),
+    "jsonb-build-of-a-document-twice": (
+        "SELECT jsonb_build_array(payload::jsonb), to_jsonb(payload::json) FROM t",
+        "read and make",
+    ),
+    "text-array-input-many": ("SELECT " + ", ".join(["s::text[]"] * 10) + " FROM t", "read and make"),
+    "like-long-run": (f"SELECT doc LIKE '%{'a' * 17}' FROM t", "between a %"),
+    "ilike-long-run-between-wildcards": (f"SELECT doc ILIKE 'x%{'a' * 20}%' FROM t", "between a %"),
+    "like-runs-counted-as-work": (
+        "SELECT " + ", ".join([f"doc LIKE '%{'a' * 16}'"] * 20) + " FROM t",
+        "read and make",
+    ),
+    "column-name-built-per-row": (
+        "SELECT has_column_privilege(1::oid, 'c' || g, 'SELECT') FROM generate_series(1, 3) g",
+        "names as literals",
+    ),
+    "table-name-built-per-row": (
+        "SELECT has_table_privilege('x' || g, 'SELECT') FROM generate_series(1, 3) g",
+        "names as literals",
+    ),
+    "privilege-oid-computed": (
+        "SELECT has_table_privilege((g * 100)::oid, 'SELECT') FROM generate_series(1, 3) g",
+        "names as literals",
+    ),
     "zone-built-per-row": (
         "SELECT now() AT TIME ZONE ('ABC+' || g) FROM generate_series(1, 3) g",
         "time zone",

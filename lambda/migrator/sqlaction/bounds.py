@@ -234,7 +234,10 @@ MAX_QUERY_DEPTH = 16
 
 _CMP = "compares the two values once (memcmp, or the collation's strcoll): linear in their length"
 _CAT = "one copy of each side; the size rule counts the sum"
-_LIKE = "a literal pattern of at most 256 characters (argument rule): linear in the value"
+_LIKE = (
+    "a literal pattern of at most 256 characters, at most 16 after a % (argument rule): at most 16 "
+    "comparisons per character of the value"
+)
 _JSON_GET = "one parse (json) or one walk (jsonb) of the document"
 _ARRAY_CMP = "compares element by element with the element type's comparison"
 _RANGE = "a bounded number of comparisons of the bounds with the subtype's comparison"

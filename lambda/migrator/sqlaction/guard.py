@@ -546,6 +546,12 @@ def _check_function(call: ast.FuncCall) -> None:
         )
     elif name == "generate_series":
         policy.check_series_bounds([_integer_literal(arg) for arg in args])
+    if name in policy.PRIVILEGE_LOOKUPS:
+        # a name to look up (or an OID: the server-side check reads the types) is a literal or a column
+        names = args if name == "pg_get_serial_sequence" else args[:-1]
+        for arg in names:
+            if _string_literal(arg) is None and _integer_literal(arg) is None and not _is_plain_column(arg):
+                policy.check_privilege_name_argument(None, name)
     if name in policy.ZONE_FUNCTIONS and len(args) > policy.ZONE_FUNCTIONS[name]:
         zone = args[policy.ZONE_FUNCTIONS[name]]
         if not (name == "timezone" and _is_interval(zone)):
@@ -559,6 +565,13 @@ def _check_regex_node(pattern: object) -> None:
     if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
         return  # checked as a function call, with its pattern
     policy.check_regex_pattern(_string_literal(pattern))
+
+
+def _is_plain_column(node: object) -> bool:
+    """A column as it is read (or cast), not something computed from it."""
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    return isinstance(node, ast.ColumnRef)
 
 
 def _is_interval(node: object) -> bool:
@@ -849,6 +862,8 @@ _WIDE_COPY = 4
 _MATCH_LOCATION = 24
 # Case mapping goes through a wide-character copy of the text (four bytes a character) kept with the result.
 _WORK_FACTOR = {"lower": 5, "upper": 5, "initcap": 5}
+# Text made into an array: text[] of a 5 MB '{a,a,...}' held 136 MB (27 copies).
+_ARRAY_INPUT = 32
 # In a recursive CTE's step, these make a value bigger on every iteration whatever they are given.
 _MULTIPLYING = frozenset({"*", "^"})
 _MULTIPLYING_FUNCTIONS = frozenset({"power", "exp"})
@@ -1043,7 +1058,7 @@ class _Sizer:
             self._add(copies)
             return copies
         made = self._made(node, scope, depth)
-        self._add(made * _WORK_FACTOR.get(_call_name(node), 1))
+        self._add(made * _work_factor(node))
         return made
 
     def _made(self, node: object, scope: list[dict[str, _Source]], depth: int) -> int:
@@ -1079,6 +1094,10 @@ class _Sizer:
             left = self.expr(node.lexpr, scope, depth)
             right = self.expr(node.rexpr, scope, depth)
             names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
+            if names and names[-1] in _LIKE_OPERATORS:
+                self._add(max(left, 1) * _like_work(node.rexpr, ilike=names[-1] in ("~~*", "!~~*")))
+            if names and names[-1] == "#-":  # jsonb_delete_path rebuilds the document
+                self._add(left * policy.JSONB_TREE_COPIES)
             if node.kind != A_Expr_Kind.AEXPR_OP or (names and names[-1] in _COMPARISONS):
                 return max(left, right) if node.kind == A_Expr_Kind.AEXPR_NULLIF else 0
             # || concatenates, and so do + on paths and other operators: count the sum
@@ -1310,6 +1329,44 @@ class _Weigher:
             if source is None and frame:
                 return max(weight[1 if star else 0] for weight in frame.values())
         return 1
+
+
+def _like_work(pattern: object, *, ilike: bool) -> int:
+    """What LIKE costs in copies of its subject: MatchText compares the run after a % at every position
+    (policy.like_run); ILIKE outside the C collation lowers the whole subject first, as lower() does."""
+    patterns = pattern.elements if isinstance(pattern, ast.A_ArrayExpr) else [pattern]
+    runs = [policy.like_run(_string_literal(item) or "") for item in patterns or ()]
+    return sum(max(run, 1) for run in runs) + (_WORK_FACTOR["lower"] * len(runs) if ilike else 0)
+
+
+# A jsonb tree is built from what these are visibly given (a cast to json or jsonb, a json operator's
+# result, a jsonb function's); a column's type is the server-side check's to read.
+_JSONB_VALUES = frozenset({"json", "jsonb"})
+
+
+def _is_document(node: object) -> bool:
+    if isinstance(node, ast.TypeCast):
+        return node.typeName.names[-1].sval in _JSONB_VALUES or bool(node.typeName.arrayBounds)
+    if isinstance(node, ast.A_Expr):
+        names = [part.sval for part in node.name or () if isinstance(part, ast.String)]
+        return bool(names) and names[-1] in ("->", "#>", "#-")
+    return _call_name(node) in policy.JSONB_TREE_FUNCTIONS or _call_name(node) in policy.JSONB_BUILDERS
+
+
+def _work_factor(node: object) -> int:
+    """Copies of its value that computing ``node`` reads and makes on the way (1: the value itself)."""
+    if isinstance(node, ast.TypeCast) and _string_literal(node.arg) is None:
+        # a cast counts twice its input (see _Sizer._made): text made into jsonb builds a tree first
+        if node.typeName.names[-1].sval == "jsonb":
+            return policy.JSONB_TREE_COPIES // 2
+        if node.typeName.arrayBounds:  # array_in keeps a Datum, a null flag and a copy per element
+            return _ARRAY_INPUT // 2
+    name = _call_name(node)
+    if name in policy.JSONB_TREE_FUNCTIONS:
+        return policy.JSONB_TREE_COPIES
+    if name in policy.JSONB_BUILDERS and any(_is_document(arg) for arg in node.args or ()):
+        return policy.JSONB_TREE_COPIES
+    return _WORK_FACTOR.get(name, 1)
 
 
 def _call_name(node: object) -> str:

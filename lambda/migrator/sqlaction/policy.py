@@ -26,15 +26,21 @@ __all__ = [
     "DENIED_RELATIONS",
     "FORMAT_FUNCTIONS",
     "FUNCTION_GROWTH",
+    "JSONB_BUILDERS",
+    "JSONB_TREE_COPIES",
+    "JSONB_TREE_FUNCTIONS",
     "LIKE_FUNCTIONS",
     "LIKE_PATTERN_MAX",
+    "LIKE_RUN_MAX",
     "MAX_COPIES",
+    "MAX_JSONB_TREES",
     "MAX_NUMERIC_DIGITS",
     "MAX_ROW_COPIES",
     "MAX_ROW_WORK",
     "MAX_SERIES_ROWS",
     "MAX_TYPMOD",
     "NAME_LOOKUPS",
+    "PRIVILEGE_LOOKUPS",
     "REFUSED_FUNCTIONS",
     "REGEX_SIZE_MAX",
     "SECRET_SETTINGS",
@@ -43,11 +49,13 @@ __all__ = [
     "check_format_argument",
     "check_like_pattern",
     "check_lookup_name_argument",
+    "check_privilege_name_argument",
     "check_regex_pattern",
     "check_series_bounds",
     "check_setting_name",
     "check_time_zone_argument",
     "check_type_name_argument",
+    "like_run",
     "refuse_name_text_input",
     "refuse_zone_text_input",
     "setting_refusal",
@@ -96,6 +104,11 @@ REFUSED_FUNCTIONS: dict[str, str] = {
 # LIKE and ILIKE backtrack over the pattern without checking for cancellation: the pattern must be a
 # literal of at most this many characters, which keeps each comparison linear in the value.
 LIKE_PATTERN_MAX = 256
+# After a %, MatchText tries the rest of the pattern at every position of the value: a run of m characters
+# costs n x m comparisons, uncancellable (32 LIKEs of '%' and 250 characters on a 5 MB value ran 42 s past
+# the deadline, holding their lock). A run after a % is at most this long, like trim's set, and the guard's
+# work rule counts a LIKE as that many copies of its subject.
+LIKE_RUN_MAX = 16
 LIKE_FUNCTIONS: frozenset[str] = frozenset(
     {
         "textlike", "textnlike", "texticlike", "texticnlike", "bpcharlike", "bpcharnlike",
@@ -120,6 +133,24 @@ MAX_COPIES = 64
 MAX_ROW_COPIES = 256
 # The work rule: what one row's calls may read and make, summed (see guard).
 MAX_ROW_WORK = 256
+
+# jsonb made from text or json, and every jsonb function that rebuilds a document, first builds the whole
+# document as a tree of JsonbValues (pushJsonbValue; in PG15 it unpacks a nested container even when the
+# iterator skipped it): about 450 bytes for a {} of 3 characters, kept until the row is done. Measured here:
+# 211 MB per MB of '[{},{},...]' text (2.7 MB as jsonb), whichever of these built it. So each counts
+# JSONB_TREE_COPIES copies of its input in the work rule (one per row), and the server-side check, which
+# sees the types, allows MAX_JSONB_TREES such builds from a value that is not a literal in a query.
+JSONB_TREE_COPIES = 220
+MAX_JSONB_TREES = 1
+JSONB_TREE_FUNCTIONS: frozenset[str] = frozenset(
+    {"jsonb_set", "jsonb_insert", "jsonb_strip_nulls", "jsonb_delete_path", "jsonb_concat", "jsonb_delete",
+     "jsonb_delete_idx", "jsonb_in"}
+)  # fmt: skip
+# These build a tree of their arguments: one that is a json or jsonb document (or a row or array holding
+# one) is rebuilt whole; scalars (text, numbers) are one JsonbValue each.
+JSONB_BUILDERS: frozenset[str] = frozenset(
+    {"to_jsonb", "jsonb_build_object", "jsonb_build_array", "jsonb_object"}
+)
 
 # Built-in catalogs and views that hold credentials, server configuration or every custom setting.
 DENIED_RELATIONS: dict[str, str] = {
@@ -240,12 +271,39 @@ def check_series_bounds(bounds: Sequence[int | None]) -> None:
 
 
 def check_like_pattern(pattern: str | None) -> None:
-    """LIKE/ILIKE: a literal pattern of at most LIKE_PATTERN_MAX characters."""
+    """LIKE/ILIKE: a literal pattern of at most LIKE_PATTERN_MAX characters, whose literal runs after a %
+    are at most LIKE_RUN_MAX characters."""
     if pattern is None or len(pattern) > LIKE_PATTERN_MAX:
         raise UnsafeSQL(
             f"LIKE and ILIKE take a literal pattern of at most {LIKE_PATTERN_MAX} characters "
             "(matching cannot be cancelled once it starts)"
         )
+    if like_run(pattern) > LIKE_RUN_MAX:
+        raise UnsafeSQL(
+            f"a LIKE or ILIKE pattern may have at most {LIKE_RUN_MAX} characters between a % and the next % "
+            "(or its end): PostgreSQL compares that run at every position of the value, without checking "
+            "for cancellation; split it, or search a long text with ~ (a regular expression)"
+        )
+
+
+def like_run(pattern: str) -> int:
+    """The longest run of characters (an escaped one, and _, count one each) after a % in a LIKE pattern,
+    up to the next % or the end: MatchText (like_match.c) tries it at every position of the value."""
+    longest = run = 0
+    after_wildcard = escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+            continue
+        elif char == "%":
+            after_wildcard, run = True, 0
+            continue
+        if after_wildcard:
+            run += 1
+            longest = max(longest, run)
+    return longest
 
 
 # A regular expression is compiled into an automaton that PostgreSQL keeps (up to 32 of them per session):
@@ -419,3 +477,24 @@ def refuse_name_text_input(type_name: str) -> None:
         f"text made into {type_name} must be a literal, e.g. 'public.orders'::regclass: each name that is "
         "not found stays in the session's catalog cache, so names built per row fill it"
     )
+
+
+# has_table_privilege(table, column, privilege) and the like look their table, column, schema, database or
+# role up by name; has_column_privilege(oid, name, ...) returns NULL for a table OID that does not exist,
+# and every distinct column name it was asked for stays as a negative catalog cache entry (285 MB in 5 s
+# over 'c' || a || '_' || b). A name they take is a literal (the privilege, their last argument, may be
+# anything: it is parsed, not looked up).
+PRIVILEGE_LOOKUPS: frozenset[str] = frozenset(
+    {"has_table_privilege", "has_column_privilege", "has_schema_privilege", "has_database_privilege",
+     "pg_get_serial_sequence"}
+)  # fmt: skip
+
+
+def check_privilege_name_argument(name: str | None, function: str) -> None:
+    """A name that has_*_privilege() or pg_get_serial_sequence() looks up: a literal."""
+    if name is None:
+        raise UnsafeSQL(
+            f"{function}() takes its names as literals, e.g. has_column_privilege('public.orders', 'total', "
+            "'SELECT') (or a table's OID and a column's number): each name that is not found stays in the "
+            "session's catalog cache, so names built per row fill it"
+        )

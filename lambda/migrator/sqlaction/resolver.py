@@ -42,7 +42,7 @@ import psycopg
 from psycopg import pq
 
 from migrator.errors import QueryFailed, UnsafeSQL
-from migrator.sqlaction import bounds, messages, numeric, policy
+from migrator.sqlaction import bounds, jsontree, messages, numeric, policy
 from migrator.sqlaction.nodetree import (
     Node,
     bitmap,
@@ -599,6 +599,12 @@ def _check_arguments(name: str, node: Node, arguments: str) -> None:
         )
     if name in policy.NAME_LOOKUPS:
         policy.check_lookup_name_argument(const_text(args[0]) if args else None, name)
+    if name in policy.PRIVILEGE_LOOKUPS:
+        # a name it looks up (text) is a literal; the privilege, has_*_privilege's last argument, is parsed
+        types = arguments.split(", ")
+        for position, arg in enumerate(args if name == "pg_get_serial_sequence" else args[:-1]):
+            if position < len(types) and types[position].split(" ")[-1] == "text" and not _is_literal(arg):
+                policy.check_privilege_name_argument(None, name)
     if name in policy.ZONE_FUNCTIONS and len(args) > policy.ZONE_FUNCTIONS[name]:
         position = policy.ZONE_FUNCTIONS[name]
         if arguments.split(", ")[position].split(" ")[-1] == "text":  # timezone(interval, ...) is an offset
@@ -709,6 +715,7 @@ def check(conn: psycopg.Connection, query: Node) -> bool:
     _check_functions(conn, found)
     _check_operators(conn, found)
     numeric.check(query, found.function_names, found.operator_functions)
+    jsontree.check(query, found.function_names, found.operator_functions)
     _check_types(conn, found)
     _check_parsed_types(conn, found)
     return found.row_security or found.user_views
