@@ -109,7 +109,7 @@ PAYLOADS: tuple[Payload, ...] = (
     # --- 4. an error message carries the whole value
     Payload("huge-value-in-an-error", "capped errors", "SELECT big::int FROM t_doc WHERE id = 1", "message",
             None),
-    Payload("huge-token-in-an-error-detail", "capped errors", "SELECT big::jsonb FROM t_doc WHERE id = 1",
+    Payload("huge-token-in-an-error-detail", "capped errors", "SELECT big::json FROM t_doc WHERE id = 1",
             "message", None),
     # --- 5. trim with a large set: length x set, uncancellable
     Payload("btrim-large-set", "proven bounds",
@@ -295,10 +295,10 @@ PAYLOADS: tuple[Payload, ...] = (
     Payload("jsonb-rebuilt-from-a-stored-document", "round 7: what one row keeps",
             "SELECT jsonb_typeof(jsonb_set(deep, '{0}', '1')) AS c0,"
             " jsonb_typeof(jsonb_set(deep, '{0}', '1'))"
-            " AS c1 FROM t_doc WHERE id = 6", "memory", "read and make", "read and make", "jsonb documents"),
+            " AS c1 FROM t_doc WHERE id = 6", "memory", "read and make", "read and make", "jsonb document(s)"),
     Payload("jsonb-from-stored-text", "round 7: what one row keeps",
             "SELECT jsonb_typeof(big::jsonb) AS c0, jsonb_typeof(big::jsonb) AS c1 FROM t_doc WHERE id = 6",
-            "memory", "read and make", "read and make", "jsonb documents"),
+            "memory", "read and make", "read and make", "jsonb document(s)"),
     # LIKE compares the run after a % at every position of the value, without checking for cancellation
     Payload("like-long-run-after-a-wildcard", "round 7: proven bounds",
             "SELECT " + ", ".join(f"zs LIKE '%{'z' * 250}y' AS c{n}" for n in range(16))

@@ -79,8 +79,8 @@ def check(query: Node, function_names: dict[int, str], operator_functions: dict[
     ]
     if len(built) > policy.MAX_JSONB_TREES:
         raise UnsafeSQL(
-            f"this query builds {len(built)} jsonb documents in memory ({', '.join(sorted(set(built)))}); "
-            f"the limit is {policy.MAX_JSONB_TREES}: each holds about 200 bytes per byte of its JSON until "
-            "the row is done. Read fields with -> and ->> (on json too: ::json parses as a stream), or build "
-            "one document per query"
+            f"this query builds {len(built)} jsonb document(s) in memory from stored or computed values "
+            f"({', '.join(sorted(set(built)))}): each holds about 200 bytes per byte of its JSON until the "
+            "row is done, so one stored document of 5 MB needs a gigabyte. Read fields with -> and ->> (on "
+            "text too, made ::json, which parses as a stream)"
         )

@@ -137,11 +137,13 @@ MAX_ROW_WORK = 256
 # jsonb made from text or json, and every jsonb function that rebuilds a document, first builds the whole
 # document as a tree of JsonbValues (pushJsonbValue; in PG15 it unpacks a nested container even when the
 # iterator skipped it): about 450 bytes for a {} of 3 characters, kept until the row is done. Measured here:
-# 211 MB per MB of '[{},{},...]' text (2.7 MB as jsonb), whichever of these built it. So each counts
-# JSONB_TREE_COPIES copies of its input in the work rule (one per row), and the server-side check, which
-# sees the types, allows MAX_JSONB_TREES such builds from a value that is not a literal in a query.
-JSONB_TREE_COPIES = 220
-MAX_JSONB_TREES = 1
+# 211 MB per MB of '[{},{},...]' text (2.7 MB as jsonb), whichever of these built it: one build of a 5 MB
+# stored document passes 1 GB. So none is allowed from a value that is not a literal: each counts more than
+# the work rule allows a whole row (JSONB_TREE_COPIES), and the server-side check, which sees the types,
+# allows MAX_JSONB_TREES (none) such builds in a query. Reading needs none: -> and ->> on jsonb, and on
+# text made ::json, which parses as a stream.
+JSONB_TREE_COPIES = 2 * (MAX_ROW_WORK + 1)
+MAX_JSONB_TREES = 0
 JSONB_TREE_FUNCTIONS: frozenset[str] = frozenset(
     {"jsonb_set", "jsonb_insert", "jsonb_strip_nulls", "jsonb_delete_path", "jsonb_concat", "jsonb_delete",
      "jsonb_delete_idx", "jsonb_in"}
