@@ -295,7 +295,8 @@ PAYLOADS: tuple[Payload, ...] = (
     Payload("jsonb-rebuilt-from-a-stored-document", "round 7: what one row keeps",
             "SELECT jsonb_typeof(jsonb_set(deep, '{0}', '1')) AS c0,"
             " jsonb_typeof(jsonb_set(deep, '{0}', '1'))"
-            " AS c1 FROM t_doc WHERE id = 6", "memory", "read and make", "read and make", "jsonb document(s)"),
+            " AS c1 FROM t_doc WHERE id = 6", "memory", "read and make", "read and make",
+            "jsonb document(s)"),
     Payload("jsonb-from-stored-text", "round 7: what one row keeps",
             "SELECT jsonb_typeof(big::jsonb) AS c0, jsonb_typeof(big::jsonb) AS c1 FROM t_doc WHERE id = 6",
             "memory", "read and make", "read and make", "jsonb document(s)"),
