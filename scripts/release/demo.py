@@ -49,6 +49,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+
 from scripts import LOCAL_DIR, REPO
 from scripts.localdefault import localenv
 from scripts.release import (
@@ -347,6 +349,11 @@ def first_deploy() -> dict:
         **({} if green_up else {"green": {"enabled": False}}),
     )
     deploy()
+    # After `make down` the database keeps what an earlier run applied while moto forgot the rest
+    applied = applied_migrations()
+    if any(m > MIGRATE_FOR_V1 for m in applied):
+        say(f"the database kept {', '.join(applied)} from an earlier run: rolling back to {MIGRATE_FOR_V1}")
+        migrate({"action": "rollback", "target": MIGRATE_FOR_V1})
     return migrate({"action": "migrate", "target": MIGRATE_FOR_V1})
 
 
@@ -361,7 +368,12 @@ def story_start() -> None:
     ws = environment.workspace(ENV)
     ws.init()
     if not (ws.outputs().get("stacks") or {}):
-        say("a fresh local default: nothing deployed yet")
+        # A fresh moto (after `make down`) holds nothing, whatever the env file says: start from blue
+        say("a fresh local default: nothing deployed yet (moto keeps nothing across `make down`)")
+        if trafficfile.read(env_file()) != Traffic("blue", 0):
+            trafficfile.write(env_file(), Traffic("blue", 0))
+            say(f"{trafficfile.shown(env_file())}: blue live again, as the story starts")
+        change_env_file("the repository's migrator", top={"migrator_package_path": None})
         return
     store = releasestate.Store(ws)
     if store.abort("abandoned", "make demo starts its story again", "make demo"):
@@ -497,11 +509,12 @@ def main() -> int:
         trafficfile.TrafficFileError,
         envfile.EnvFileError,
         subprocess.CalledProcessError,
+        psycopg.Error,
     ) as exc:
-        print(f"\ndemo stopped: {exc}", file=sys.stderr)
+        print(f"\ndemo stopped: {str(exc).strip()}", file=sys.stderr)
         print(
-            "Fix the cause and run `make demo` again (it starts its story over); `make clean` resets the "
-            "local default.",
+            "Fix the cause and run `make demo` again (it starts its story over); if it stops the same way, "
+            "`make clean && git checkout terraform/env && make demo` starts from nothing.",
             file=sys.stderr,
         )
         return 1

@@ -292,8 +292,8 @@ def _summary(
 
 
 def _confirm(text: str) -> None:
-    if not sys.stdin.isatty():
-        raise ReleaseError("no terminal to confirm the release on: set AUTO_APPROVE=1 for automation")
+    if not sys.stdin.isatty():  # nothing started: the command needs AUTO_APPROVE=1 here (exit 2)
+        raise BadInput("no terminal to confirm the release on: set AUTO_APPROVE=1 for automation")
     if input(f"{text} Type 'yes' to start: ").strip() != "yes":
         raise ReleaseError("not started: the answer was not 'yes'")
 
@@ -395,10 +395,20 @@ def _release(
             raise BadInput("COLOR is required: the colour to release to, e.g. make release COLOR=green")
         environment.check_color(target)
         trafficfile.refuse_overrides(extra_var_files, env)
-        current = trafficfile.read(trafficfile.path_for(env))
+        path = trafficfile.path_for(env)
+        current = trafficfile.read(path)
+        deployed = trafficfile.deployed(outputs)
+        if deployed is not None and deployed != current:
+            raise Refused(
+                f"{trafficfile.shown(path)} says {current.describe()}, but ENV={env} serves "
+                f"{show_weights(deployed.weights)} ({deployed.describe()}): the file holds a change that was "
+                "never applied, and a release starts from what is deployed. Put the file back (`git checkout "
+                f"{trafficfile.shown(path)}`, or `make plan COLOR={deployed.live_color}`) and release again; "
+                "or apply that change first (`make apply`)"
+            )
         if current.live_color == target:
             raise Refused(
-                f"{target} is already live_color in {trafficfile.path_for(env)} ({current.describe()}): "
+                f"{target} is already live in ENV={env} ({current.describe()} in {trafficfile.shown(path)}): "
                 "there is nothing to release to it"
             )
         percents = parse_steps(steps)
@@ -420,7 +430,8 @@ def _release(
         if rollout.target not in (outputs.get("stacks") or {}):
             raise Refused(
                 f"{rollout.target} is not deployed in ENV={env}: set {rollout.target}.enabled = true with "
-                f"its image in {trafficfile.path_for(env)}, `make plan`, `make apply`, then release"
+                f"its image in {trafficfile.shown(trafficfile.path_for(env))}, `make plan`, `make apply`, "
+                "then release"
             )
         if not auto_approve:
             _confirm(f"Release {target} in ENV={env}?")

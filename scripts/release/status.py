@@ -37,7 +37,7 @@ def gather(env: str) -> dict:
     route53 = observe.route53_weights(session, hostnames["live"], zone) if hostnames.get("live") else {}
     state_weights = outputs.get("traffic_weights") or {}
     live = {"repository": written.live_color, "state": outputs.get("live_color")}
-    problems += traffic_problems(written, live["state"], state_weights, route53)
+    problems += traffic_problems(written, live["state"], state_weights, route53, env)
 
     stacks = outputs.get("stacks") or {}
     tasks = observe.task_counts(session, stacks)
@@ -81,7 +81,7 @@ def gather(env: str) -> dict:
     return {
         "env": env,
         "live_color": live,
-        "traffic": describe_traffic(written),
+        "traffic": describe_traffic(_served(route53) or written),
         "canary_percent": written.canary_percent,
         "weights": {"repository": written.weights, "state": state_weights, "route53": route53},
         "colours": colours,
@@ -107,11 +107,23 @@ def gather(env: str) -> dict:
 
 
 def traffic_problems(
-    written: trafficfile.Traffic, state_live: str | None, state_weights: dict, route53: dict
+    written: trafficfile.Traffic,
+    state_live: str | None,
+    state_weights: dict,
+    route53: dict,
+    env: str = "local",
 ) -> list[str]:
     """Whether the repository, the Terraform state and Route 53 list the same weights (only the colours that
-    have a record: a disabled colour has none), and the repository and the state the same live colour.
+    have a record: a disabled colour has none), and the repository and the state the same live colour; and
+    what to run when they do not. Nothing deployed (no weights in the state or in Route 53) is not agreement.
     Nothing here asks which colour Route 53 "answers": at a tie that is arbitrary."""
+    if not state_weights and not route53:
+        return [
+            f"nothing is deployed in ENV={env}: the state and Route 53 hold no traffic records while "
+            f"{trafficfile.shown(trafficfile.path_for(env))} says {written.live_color} is live (`make plan` "
+            "and `make apply` deploy it; locally, moto keeps nothing across `make down`: `make demo` deploys "
+            "again)"
+        ]
     sources = {"repository": written.weights, "state": state_weights, "Route 53": route53}
     present = set(route53) or set(state_weights) or set(written.weights)
     compared = {name: {c: w for c, w in weights.items() if c in present} for name, weights in sources.items()}
@@ -121,7 +133,28 @@ def traffic_problems(
     shown = "; ".join(f"{name} {show_weights(weights)}" for name, weights in sources.items())
     if state_live:
         shown += f"; live colour: repository {written.live_color}, state {state_live}"
-    return [f"traffic disagrees: {shown}"]
+    hint = ""
+    if compared["state"] == compared["Route 53"] and compared["state"]:
+        hint = (
+            f": {trafficfile.shown(trafficfile.path_for(env))} holds a change that was never applied "
+            "(`make apply` applies it; `git checkout` of the file drops it)"
+        )
+    elif compared["repository"] == compared["state"]:
+        hint = (
+            ": Route 53 was changed outside Terraform (a break-glass rollback?): `make plan` shows the "
+            "reconcile"
+        )
+    return [f"traffic disagrees: {shown}{hint}"]
+
+
+def _served(route53: dict) -> trafficfile.Traffic | None:
+    """What Route 53 serves, as traffic settings (None without records)."""
+    if not route53:
+        return None
+    weights = {color: int(route53.get(color) or 0) for color in environment.COLORS}
+    live = max(sorted(weights), key=lambda color: weights[color])
+    other = "green" if live == "blue" else "blue"
+    return trafficfile.Traffic(live, weights[other])
 
 
 def describe_traffic(traffic: trafficfile.Traffic) -> str:

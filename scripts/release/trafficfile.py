@@ -58,6 +58,15 @@ class Traffic:
         return f'live_color = "{self.live_color}", canary_percent = {self.canary_percent}'
 
 
+def deployed(outputs: dict) -> Traffic | None:
+    """The traffic settings the Terraform state holds, from its outputs (None when nothing is deployed)."""
+    live = outputs.get("live_color")
+    if live not in ("blue", "green"):
+        return None
+    other = "green" if live == "blue" else "blue"
+    return Traffic(live, int((outputs.get("traffic_weights") or {}).get(other) or 0))
+
+
 def show_weights(weights: dict[str, int] | None) -> str:
     """Weights as every target prints them: ``blue 90 / green 10`` (colours in order; ``-`` for none)."""
     return " / ".join(f"{color} {weight}" for color, weight in sorted((weights or {}).items())) or "-"

@@ -133,6 +133,8 @@ def test_status_describes_a_canary_or_a_tie_as_such(traffic, text):
         (Traffic("blue", 10), "blue", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}, False),
         # the state names another live colour than the repository (an unapplied switch)
         (Traffic("green", 0), "blue", {"blue": 100, "green": 0}, {"blue": 100, "green": 0}, False),
+        # nothing deployed (after `make down` locally): not agreement
+        (Traffic("green", 0), None, {}, {}, False),
     ],
 )
 def test_status_judges_agreement_on_weights(written, state_live, state, route53, agree):
@@ -140,6 +142,16 @@ def test_status_judges_agreement_on_weights(written, state_live, state, route53,
 
     problems = traffic_problems(written, state_live, state, route53)
     assert (problems == []) is agree, problems
+
+
+def test_status_says_what_to_run_when_the_file_was_never_applied_or_nothing_is_deployed():
+    from scripts.release.status import traffic_problems
+
+    served = {"blue": 0, "green": 100}
+    unapplied = traffic_problems(Traffic("blue", 0), "green", served, served)
+    assert "holds a change that was never applied (`make apply` applies it" in unapplied[0]
+    nothing = traffic_problems(Traffic("green", 0), None, {}, {})
+    assert nothing[0].startswith("nothing is deployed in ENV=local") and "make demo" in nothing[0]
 
 
 def test_status_of_an_environment_that_does_not_exist_is_bad_input(monkeypatch, capsys):
