@@ -132,7 +132,9 @@ def _run_deployed(event: dict, environ: Mapping[str, str], verbose: bool) -> dic
         result = invoke(function_name, event, echo_logs=verbose)
         contract.journal_run(ws, event, result)
     except contract.ContractGateError as exc:
-        return _failure(action, "ContractGateError", str(exc))
+        result = {**_failure(action, "ContractGateError", str(exc)), "contract": exc.migrations}
+        contract.journal_run(ws, event, result)
+        return result
     except (InvokeError, TerraformError, environment.ReleaseError) as exc:
         return _failure(action, type(exc).__name__, str(exc))
     return result
