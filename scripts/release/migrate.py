@@ -178,6 +178,9 @@ def main() -> int:
 
 if __name__ == "__main__":
     status = main()
+    closing = exitcodes.closing_line(status)
+    if closing:  # the README's promise: a release command that did not end ok says how, last, on stderr
+        print(closing, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip the interpreter's teardown: the result is printed, and every `make migrate` pays for the exit.

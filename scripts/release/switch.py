@@ -301,7 +301,16 @@ def verify_color(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`make plan|apply|verify`: exit codes as in ``exitcodes`` (2 bad input, 3 refused, 1 failed)."""
+    """`make plan|apply|verify`: exit codes as in ``exitcodes`` (2 bad input, 3 refused, 1 failed); a code
+    that is not 0 is also the last stderr line (``exit 3: refused by a safety rail``)."""
+    code = _main(argv)
+    closing = exitcodes.closing_line(code)
+    if closing:
+        say(closing)
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1 or argv[0] not in ("plan", "apply", "verify"):
         say(
@@ -314,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [p for p in (env_problem(env),) if p]
     if color is not None or argv[0] == "verify":
         try:
-            check_color(color)
+            check_color(color, argv[0])
         except ReleaseError as exc:
             problems.append(str(exc))
     if problems:
