@@ -78,7 +78,7 @@ up: venv ## Start the local default: moto server + PostgreSQL on free ports, sta
 down: ## Stop the local default (by process id); data stays until `make clean`
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv down; fi
 
-env: ## Print export lines for the local default: eval "$(make -s env)"
+env: ## Export lines for plain terraform/aws/psql on the local default (no password printed): eval "$(make -s env)"
 	@$(PY) -m scripts.release.environment
 
 clean: down ## Stop everything and remove every generated file (.local, dist, .venv, .tools, terraform caches)
