@@ -47,7 +47,7 @@ help: ## List every target with one line each
 # Installers are quiet: their output (pip's index warnings, a hundred lines on a mirror) goes to a log that is
 # shown only when the install fails.
 $(VENV)/.installed: requirements-dev.txt lambda/migrator/requirements.txt
-	@echo "==> installing Python dependencies into $(VENV) (log: $(LOCAL)/install.log)"
+	@echo "==> installing Python dependencies into $(VENV): about a minute on a fresh clone (log: $(LOCAL)/install.log)"
 	@mkdir -p $(LOCAL)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt > $(LOCAL)/install.log 2>&1 \
@@ -78,7 +78,7 @@ up: venv ## Start the local default: moto server + PostgreSQL on free ports, sta
 down: ## Stop the local default (by process id); data stays until `make clean`
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv down; fi
 
-env: ## Print export lines for the local default: eval "$(make -s env)"
+env: ## Export lines for plain terraform/aws/psql on the local default (no password printed): eval "$(make -s env)"
 	@$(PY) -m scripts.release.environment
 
 clean: down ## Stop everything and remove every generated file (.local, dist, .venv, .tools, terraform caches)
@@ -144,8 +144,11 @@ status: venv ## One screen: live colour (repo, state, Route 53), weights, images
 history: venv ## The release journal of ENV, oldest first [FORMAT=json for JSON lines]
 	@$(PY) -m scripts.release.journal
 
+# The install's progress line stays visible (a fresh clone spends about a minute there); only `up`'s JSON
+# line is dropped.
 demo: ## The whole release flow on the local default, from a fresh clone, through terraform/env/local.tfvars
-	@started=$$(date +%s); $(MAKE) -s up >/dev/null && KIT_DEMO_STARTED=$$started $(PY) -m scripts.release.demo
+	@started=$$(date +%s); $(MAKE) -s venv && $(MAKE) -s up >/dev/null \
+		&& KIT_DEMO_STARTED=$$started $(PY) -m scripts.release.demo
 
 # ---------------------------------------------------------------------------------- quality
 

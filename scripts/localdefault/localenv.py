@@ -498,14 +498,52 @@ def scratch_database(admin_url: str, prefix: str = "scratch") -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+SECRETS_DIR = LOCAL_DIR / "secrets"
+
+
+def _private_file(path: Path, text: str) -> Path:
+    """``text`` in ``path``, readable by this user only (written before anyone else could open it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return path
+
+
 def shell_exports(state: State) -> str:
+    """`make env`: export lines that let plain terraform, aws and psql commands reach the local default, and
+    print no password. Terraform needs one secret here, the migrator user's password
+    (TF_VAR_database_password: local.tfvars uses an existing database without existing_secret_arn, and plan
+    refuses without it): it is read from a file in .local/secrets when the line is evaluated. The superuser's
+    password is in a pgpass file for psql, never in the environment."""
     # TF_DATA_DIR is the local environment's own data directory (the one `make plan/apply` use), so plain
     # `terraform -chdir=terraform state list|output|show` sees the local state.
     env = {**state.aws_env(), **state.terraform_env(), "TF_DATA_DIR": str(LOCAL_DIR / "terraform" / "local")}
     if os.environ.get("TF_CLI_CONFIG_FILE"):
         env["TF_CLI_CONFIG_FILE"] = os.environ["TF_CLI_CONFIG_FILE"]
-    lines = [f"export {key}={_shell_quote(value)}" for key, value in env.items()]
-    lines.append(f"# admin: psql {_shell_quote(state.admin_url)}")
+    password_file = _private_file(SECRETS_DIR / "database_password", env.pop("TF_VAR_database_password"))
+    pgpass = _private_file(
+        SECRETS_DIR / "pgpass",
+        f"127.0.0.1:{state.pg_port}:*:postgres:{state.pg_superuser_password}\n"
+        f"127.0.0.1:{state.pg_port}:{APP_DATABASE}:{APP_USER}:{state.app_password}\n",
+    )
+    lines = [
+        "# For the local default only (moto's endpoint, test credentials, its PostgreSQL). Planning another",
+        "# ENV in this shell? Open a new one, or: unset "
+        + " ".join(sorted([*env, "TF_VAR_database_password"])),
+    ]
+    lines += [f"export {key}={_shell_quote(value)}" for key, value in env.items()]
+    lines.append(
+        "# local-only secret: the migrator user's password of the local PostgreSQL, which plain terraform "
+        "needs here (no existing_secret_arn in local.tfvars)"
+    )
+    lines.append(f'export TF_VAR_database_password="$(cat {_shell_quote(str(password_file))})"')
+    lines.append(
+        f"# psql: PGPASSFILE={_shell_quote(str(pgpass))} psql -h 127.0.0.1 -p {state.pg_port} -U postgres "
+        f"postgres  (or -U {APP_USER} {APP_DATABASE})"
+    )
     return "\n".join(lines)
 
 

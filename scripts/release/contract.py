@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from scripts.release import evidence as evidence_of
-from scripts.release import journal, observe, verify
+from scripts.release import journal, observe, trafficfile, verify
 from scripts.release.tf import Workspace
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 class ContractGateError(RuntimeError):
     """A contract migration was refused; the message says why and what to do."""
+
+    def __init__(self, message: str, migrations: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.migrations = list(migrations or [])
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,40 @@ def gather(session: Session, outputs: dict) -> Evidence:
     return Evidence(live, previous, weight, tasks["running"], tasks["desired"], problem)
 
 
+def advice(evidence: Evidence, env_file: str) -> str:
+    """What to do so that ``evidence`` says retired, for the state it describes: only steps that can work
+    there (the live colour is already live, so releasing to it again is not one of them)."""
+    previous, live = evidence.previous_color or "the old colour", evidence.live_color or "the live colour"
+    steps: list[str] = []
+    if evidence.previous_weight is None:
+        steps.append(
+            f"{previous} is deployed but has no Route 53 record: `make plan` and `make apply` restore it, or "
+            f"set {previous}.enabled = false in {env_file} and plan and apply"
+        )
+    elif evidence.previous_weight > 0:
+        steps.append(
+            f"move {previous}'s traffic away: `make release` finishes a release in progress (`make status` "
+            f"shows it), or set canary_percent = 0 in {env_file}, then `make plan` and `make apply`"
+        )
+    if evidence.previous_desired > 0:
+        steps.append(
+            f"stop {previous}'s tasks: set {previous}.desired_count = 0 (or {previous}.enabled = false) in "
+            f"{env_file}, then `make plan` and `make apply`"
+        )
+    elif evidence.previous_running > 0:
+        steps.append(f"wait for {previous}'s {evidence.previous_running} task(s) to stop (desired is 0)")
+    if any(e is not None and not e.quiet for e in (evidence.database, evidence.load_balancer)):
+        steps.append(
+            f"wait until {previous}'s sessions and connections are gone and it has been quiet for "
+            "CONTRACT_QUIET_MINUTES"
+        )
+    if evidence.live_problem:
+        steps.append(f"let {live} finish its deployment (`make verify COLOR={live}` says when)")
+    if not steps:
+        steps.append(f"retire {previous} (no weight, no tasks, quiet) and run the contract step again")
+    return "To retire it: " + "; ".join(steps)
+
+
 def check(
     ws: Workspace,
     session: Session,
@@ -127,12 +165,9 @@ def check(
         raise ContractGateError(
             f"contract migration(s) {', '.join(migrations) or '(pending)'} refused: "
             f"{evidence.describe()}, so old code the contract step breaks may still run. "
-            f"Drain {evidence.previous_color} (`make release COLOR={evidence.live_color}` to completion), "
-            f"disable it ({evidence.previous_color}.enabled = false, or desired_count = 0, then plan and "
-            "apply), or wait until its tasks, sessions and connections are gone and it has been quiet for "
-            "CONTRACT_QUIET_MINUTES; and let the live colour finish its deployment "
-            f"(`make verify COLOR={evidence.live_color}`). FORCE_CONTRACT=1 overrides, and the override is "
-            "recorded in the journal"
+            f"{advice(evidence, trafficfile.shown(trafficfile.path_for(ws.env)))}. FORCE_CONTRACT=1 "
+            "overrides, and the override is recorded in the journal",
+            migrations,
         )
     journal.record(
         ws,
@@ -193,20 +228,52 @@ def gate_event(ws: Workspace, function_name: str, event: dict) -> dict:
     return {**event, "allow_contract": True} if force else event
 
 
+# What a migrator action that succeeded did, as the journal's outcome, and the result key listing it.
+_DONE = {
+    "migrate": ("applied", "applied"),
+    "rollback": ("rolled_back", "rolled_back"),
+    "baseline": ("baselined", "baselined"),
+    "seed": ("seeded", "seeded"),
+}
+JOURNALLED_ACTIONS = tuple(_DONE)
+
+
+def migration_outcome(action: str, result: dict) -> str:
+    """The journal's outcome for a migrator run: what the action did (``applied``, ``rolled_back``,
+    ``baselined``, ``seeded``; ``unchanged`` when there was nothing to do), ``refused`` when a safety rail
+    said no (nothing changed) and ``failed`` when something broke."""
+    from scripts.release import exitcodes
+
+    if result.get("ok"):
+        done, key = _DONE.get(action, ("applied", "applied"))
+        return done if result.get(key) else "unchanged"
+    code = exitcodes.for_migrator_error((result.get("error") or {}).get("type") or "Error")
+    return "refused" if code in (exitcodes.REFUSED, exitcodes.BAD_INPUT) else "failed"
+
+
 def journal_run(ws: Workspace, event: dict, result: dict) -> None:
-    """Every migration run that can change the schema goes to the journal (list, sql and dry runs do not)."""
-    if event.get("action") not in ("migrate", "rollback", "seed") or event.get("dry_run"):
+    """Every migration run that can change the schema or its history goes to the journal, refused ones
+    included (list, sql, check and dry runs do not): the action, the migrations it applied, rolled back,
+    baselined or seeded (or, refused, the contract steps it was refused for), and the outcome."""
+    action = event.get("action")
+    if action not in JOURNALLED_ACTIONS or event.get("dry_run"):
         return
-    done = result.get("applied") or result.get("rolled_back") or []
-    ids = [str(m.get("id")) if isinstance(m, dict) else str(m) for m in done]
+    key = _DONE[action][1]
+    done = result.get(key) or []
+    ids = [str(m.get("id") or m.get("name")) if isinstance(m, dict) else str(m) for m in done]
+    error = result.get("error") or {}
+    refused_for = (
+        [] if result.get("ok") else result.get("contract") or []
+    )  # a contract refusal names the steps it refused
     journal.record_quietly(
         ws,
         "migration",
-        action=event["action"],
-        migrations=ids,
+        action=action,
+        migrations=ids or [str(m) for m in refused_for if isinstance(refused_for, list)],
+        **{k: event[k] for k in ("target", "steps") if event.get(k) is not None},
         allow_contract=bool(event.get("allow_contract")),
         serving=event.get("serving"),
-        outcome="applied" if result.get("ok") else "failed",
-        reason=None if result.get("ok") else (result.get("error") or {}).get("message"),
+        outcome=migration_outcome(action, result),
+        reason=None if result.get("ok") else error.get("message"),
         **evidence_of.overridden(result),
     )

@@ -52,10 +52,19 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def check_color(color: str | None) -> str:
-    if color not in COLORS:
-        raise BadInput(f"COLOR must be blue or green (got {color!r}). Example: make plan COLOR=green")
-    return color
+def check_color(color: str | None, command: str = "plan") -> str:
+    """``color`` when it is blue or green; else BadInput naming the make ``command`` in its example, with a
+    "did you mean" for a typo (as ENV and ACTION have)."""
+    if color in COLORS:
+        return color
+    example = f"Example: make {command} COLOR=green"
+    if not color:
+        raise BadInput(f"COLOR is required for make {command}: blue or green. {example}")
+    import difflib
+
+    close = difflib.get_close_matches(color.strip().lower(), COLORS, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise BadInput(f"COLOR must be blue or green (got {color[:60]!r}){hint or '.'} {example}")
 
 
 __all__ = [
@@ -154,9 +163,11 @@ def run_command(
         except (TerraformError, localenv.LocalEnvError, *errors) as exc:
             say(f"error: {exc}")
             summary = failed(str(exc), exitcodes.FAILED)
+    # Every summary carries its warnings (none is an empty list), as the README's example shows.
+    summary.setdefault("warnings", [])
     print(json.dumps(summary), flush=True)
     if summary["exit_code"]:
-        say(f"exit {summary['exit_code']}: {exitcodes.MEANING.get(summary['exit_code'], 'failed')}")
+        say(exitcodes.closing_line(summary["exit_code"]) or "")
     return summary["exit_code"]
 
 

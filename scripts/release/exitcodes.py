@@ -12,7 +12,8 @@
     130  interrupted (Ctrl-C or SIGTERM): `make release` resumes, `make rollback` undoes
 
 GNU make exits 2 whenever a recipe fails, whatever its code: the code above is in make's last line
-(``make: *** [Makefile:NN: release] Error 4``) and in ``FORMAT=json`` output (``exit_code``). A caller that
+(``make: *** [Makefile:NN: release] Error 4``), in the command's last stderr line when it is not 0
+(``exit 4: rolled back``, :func:`closing_line`) and in ``FORMAT=json`` output (``exit_code``). A caller that
 branches on it runs the module itself, e.g. ``.venv/bin/python -m scripts.release.rollout release``.
 """
 
@@ -52,6 +53,12 @@ _MIGRATOR_REFUSED = {
     "SchemaNotReady",
     "Incompatible",
 }
+
+
+def closing_line(code: int) -> str | None:
+    """The last stderr line of a release command that did not end ok (``exit 3: refused by a safety rail``);
+    None for 0."""
+    return f"exit {code}: {MEANING.get(code, 'failed')}" if code else None
 
 
 def for_migrator_error(error_type: str | None) -> int:

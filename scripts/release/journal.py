@@ -107,9 +107,20 @@ def render_line(event: dict) -> str:
     if "weights_before" in event or "weights_after" in event:
         before, after = event.get("weights_before"), event.get("weights_after")
         parts.append(f"{show_weights(before)} -> {show_weights(after)}")
-    for name in ("from", "to", "step", "alarm", "reason", "migrations", "forced_contract"):
-        if event.get(name) not in (None, "", []):
-            parts.append(f"{name}={event[name]}")
+    for name in (
+        "action",
+        "from",
+        "to",
+        "step",
+        "alarm",
+        "reason",
+        "migrations",
+        "target",
+        "forced_contract",
+    ):
+        value = event.get(name)
+        if value not in (None, "", []):
+            parts.append(f"{name}={','.join(map(str, value)) if isinstance(value, list) else value}")
     if event.get("plan_sha256"):
         parts.append(f"plan={event['plan_sha256'][:12]}")
     parts.append(f"by {event.get('who', '?')}")

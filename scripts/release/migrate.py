@@ -132,7 +132,9 @@ def _run_deployed(event: dict, environ: Mapping[str, str], verbose: bool) -> dic
         result = invoke(function_name, event, echo_logs=verbose)
         contract.journal_run(ws, event, result)
     except contract.ContractGateError as exc:
-        return _failure(action, "ContractGateError", str(exc))
+        result = {**_failure(action, "ContractGateError", str(exc)), "contract": exc.migrations}
+        contract.journal_run(ws, event, result)
+        return result
     except (InvokeError, TerraformError, environment.ReleaseError) as exc:
         return _failure(action, type(exc).__name__, str(exc))
     return result
@@ -176,6 +178,9 @@ def main() -> int:
 
 if __name__ == "__main__":
     status = main()
+    closing = exitcodes.closing_line(status)
+    if closing:  # the README's promise: a release command that did not end ok says how, last, on stderr
+        print(closing, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip the interpreter's teardown: the result is printed, and every `make migrate` pays for the exit.

@@ -161,17 +161,53 @@ def _render_generic(result: dict) -> str:
             if value or not any(result.get(k) for k in _DONE_LISTS):
                 lines += [_item_line(_DONE_LISTS[key], item) for item in value if isinstance(item, dict)]
             continue
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            headers = list(dict.fromkeys(k for v in value for k in v))
-            lines += [f"{key}:", table(headers, [[v.get(h) for h in headers] for v in value])]
-        elif isinstance(value, dict):
-            shown = ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
-            lines.append(f"{key}: {shown}")
-        elif isinstance(value, list):
-            lines.append(f"{key}: {', '.join(_cell(v) for v in value) or '—'}")
-        else:
-            lines.append(f"{key}: {_cell(value)}")
+        lines += _value_lines(key, value)
     return "\n".join(lines)
+
+
+def _flat(value: Any) -> bool:
+    """A value that fits on one line: a scalar, or a list of scalars."""
+    if isinstance(value, list):
+        return not any(isinstance(v, (dict, list)) for v in value)
+    return not isinstance(value, dict)
+
+
+def _flat_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_cell(v) for v in value) or "none"
+    return _cell(value)
+
+
+def _value_lines(key: str, value: Any, indent: str = "") -> list[str]:
+    """``key: value`` as lines of text, never JSON: a flat dict on one line (``k=v, k=v``), a nested one as
+    an indented line per key, a list of objects as a table (one level of nesting per indent)."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if all(_flat(x) for v in value for x in v.values()):
+            headers = list(dict.fromkeys(k for v in value for k in v))
+            rows = [[_flat_text(v.get(h)) if v.get(h) is not None else None for h in headers] for v in value]
+            body = table(headers, rows)
+            return [f"{indent}{key}:", *(f"{indent}  {line}" for line in body.splitlines())]
+        return [
+            f"{indent}{key}:",
+            *(line for i, v in enumerate(value, 1) for line in _value_lines(str(i), v, indent + "  ")),
+        ]
+    if isinstance(value, dict):
+        if all(_flat(v) for v in value.values()):
+            shown = ", ".join(f"{k}={_flat_text(v)}" for k, v in value.items() if v is not None)
+            return [f"{indent}{key}: {shown or 'none'}"]
+        lines = [f"{indent}{key}:"]
+        for k, v in value.items():
+            if v is not None:
+                lines += _value_lines(str(k), v, indent + "  ")
+        return lines
+    if isinstance(value, list):
+        if _flat(value):
+            return [f"{indent}{key}: {', '.join(_cell(v) for v in value) or '—'}"]
+        return [
+            f"{indent}{key}:",
+            *(line for i, v in enumerate(value, 1) for line in _value_lines(str(i), v, indent + "  ")),
+        ]
+    return [f"{indent}{key}: {_cell(value)}"]
 
 
 def render(result: dict) -> str:

@@ -69,7 +69,7 @@ def main() -> int:
     env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
     try:
         if color is not None:
-            environment.check_color(color)
+            environment.check_color(color, "statements")
         result = fetch(color, env)
     except (environment.ReleaseError, InvokeError, TerraformError) as exc:
         print(f"error: {exc}", file=sys.stderr)

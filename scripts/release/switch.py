@@ -2,8 +2,10 @@
 
     make plan   [COLOR=green] [ENV=local] writes COLOR into the env tfvars (when it differs), saves a plan
                                           and prints its Markdown review summary
-    make apply  [COLOR=green]             applies that saved plan (or makes one and asks); refuses a COLOR
-                                          the env tfvars disagrees with
+    make apply  [COLOR=green]             applies that saved plan; without one, makes one, shows it and
+                                          asks (AUTO_APPROVE=1 for automation; with no terminal and no
+                                          AUTO_APPROVE it exits 2 and keeps no plan; no changes: nothing
+                                          to apply, exit 0); refuses a COLOR the env tfvars disagrees with
     make verify COLOR=green               checks the colour before it takes traffic
 
 The traffic settings live in one place, ``terraform/env/<env>.tfvars`` (see ``trafficfile``): a plan never
@@ -29,6 +31,7 @@ from scripts.release import evidence, exitcodes, journal, trafficfile
 from scripts.release.environment import (
     LOCAL_ENV,
     PLANS_DIR,
+    BadInput,
     Refused,
     ReleaseError,
     aws_session,
@@ -161,12 +164,17 @@ def _require_package() -> None:
 
 
 def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        raise ReleaseError(
-            "there is no saved plan for this COLOR and no terminal to confirm a new one: run "
-            "`make plan COLOR=...` and review it, or set AUTO_APPROVE=1 for automation"
-        )
     return input(f"{question} Type 'yes' to apply: ").strip() == "yes"
+
+
+def _no_terminal(env: str, color: str) -> BadInput:
+    """Why an apply without a saved plan, AUTO_APPROVE or a terminal stops: bad input, nothing done."""
+    return BadInput(
+        f"not applied: there is no terminal to confirm the plan above, and AUTO_APPROVE is not set. The plan "
+        f"was not kept, so no later apply uses it unseen. To apply, review it and run `make apply "
+        f"COLOR={color} AUTO_APPROVE=1` (it plans again and applies at once), or `make plan COLOR={color}` "
+        f"(it saves the plan), then `make apply COLOR={color}` to apply exactly that one (ENV={env})"
+    )
 
 
 def apply(
@@ -211,12 +219,24 @@ def apply(
             f"(made {time.time() - meta['created_at']:.0f}s ago)"
         )
     else:
+        # No saved plan: make one, show it, and apply it only once it is approved. A plan that is not
+        # applied here is thrown away, so that a later `make apply` never applies a plan nobody saw.
+        say("==> no saved plan: making one to review")
         result = plan(env, color, extra_var_files)
-        print(to_markdown(result))
-        if not auto_approve and not _confirm(f"Apply this plan to ENV={env}?"):
-            raise ReleaseError("not applied: the answer was not 'yes'")
-        result_dict = result.to_dict()
+        print(to_markdown(result), flush=True)
         meta = saved.meta()
+        if meta is not None and not meta.get("has_changes", True):
+            saved.discard()
+            say(f"==> nothing to apply: the plan has no changes (ENV={env}, COLOR={color})")
+            return ws.outputs()
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                saved.discard()
+                raise _no_terminal(env, color)
+            if not _confirm(f"Apply this plan to ENV={env}?"):
+                saved.discard()
+                raise BadInput("not applied: the answer was not 'yes' (the plan was not kept)")
+        result_dict = result.to_dict()
 
     if result_dict["dangers"] and not allow_destroy:
         names = ", ".join(d["address"] for d in result_dict["dangers"])
@@ -281,7 +301,16 @@ def verify_color(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`make plan|apply|verify`: exit codes as in ``exitcodes`` (2 bad input, 3 refused, 1 failed)."""
+    """`make plan|apply|verify`: exit codes as in ``exitcodes`` (2 bad input, 3 refused, 1 failed); a code
+    that is not 0 is also the last stderr line (``exit 3: refused by a safety rail``)."""
+    code = _main(argv)
+    closing = exitcodes.closing_line(code)
+    if closing:
+        say(closing)
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1 or argv[0] not in ("plan", "apply", "verify"):
         say(
@@ -294,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [p for p in (env_problem(env),) if p]
     if color is not None or argv[0] == "verify":
         try:
-            check_color(color)
+            check_color(color, argv[0])
         except ReleaseError as exc:
             problems.append(str(exc))
     if problems:

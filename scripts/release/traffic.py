@@ -154,7 +154,7 @@ def main() -> int:
     env = os.environ.get("KIT_ENV") or environment.LOCAL_ENV
     started = time.monotonic()
     try:
-        environment.check_color(color)
+        environment.check_color(color, "traffic")
         raw_rounds = (os.environ.get("KIT_ROUNDS") or "3").strip()
         if not raw_rounds.isdigit() or not 1 <= int(raw_rounds) <= 1000:
             raise TrafficError(

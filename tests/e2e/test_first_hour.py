@@ -64,7 +64,7 @@ def test_after_the_demo_everything_a_newcomer_tries_next_just_works(kit: Kit) ->
     _clean(proc)
     assert summary["outcome"] == "completed", proc.stderr
     assert kit.live_weights() == {"blue": 100, "green": 0} and kit.traffic() == ("blue", 0)
-    rollback = kit.make("rollback", "AUTO_APPROVE=1")
+    rollback = kit.make("rollback")
     _clean(rollback)
     assert (kit.summary(rollback.stdout)["from"], kit.summary(rollback.stdout)["to"]) == ("blue", "green")
     assert kit.live_weights() == {"blue": 0, "green": 100} and kit.traffic() == ("green", 0)

@@ -239,3 +239,59 @@ def test_a_baselines_warnings_are_printed_one_per_line():
         }
     )
     assert text.splitlines()[-1] == "warning: golang-migrate records only its last version (3)"
+
+
+def test_a_migrate_result_renders_roles_and_compatibility_as_lines_not_json():
+    # The probe (P15): `roles: group={"name": "app", ... "login": tr…` was a JSON blob cut at 60 characters.
+    text = results.render(
+        {
+            "ok": True,
+            "action": "migrate",
+            "dry_run": False,
+            "applied": [{"id": "0007", "name": "contract_users_display_name", "duration_ms": 1}],
+            "roles": {
+                "group": {"name": "app", "created": False, "login": False},
+                "colors": {
+                    "blue": {"name": "app_blue", "created": False, "login": True, "password": "unchanged"},
+                    "green": {"name": "app_green", "created": True, "login": True, "password": "set"},
+                },
+                "tables": 3,
+                "ddl_refused": True,
+            },
+            "roles_recorded": ["app_blue", "app_green"],
+            "compatibility": {
+                "ok": True,
+                "checked": 14,
+                "inconclusive": 0,
+                "broken": [],
+                "serving": ["green"],
+            },
+        }
+    )
+    assert "{" not in text and "…" not in text and '"' not in text
+    lines = text.splitlines()
+    assert lines[0] == "  applied 0007 contract_users_display_name (1 ms)"
+    assert "roles:" in lines
+    assert "  group: name=app, created=no, login=no" in lines
+    assert "    blue: name=app_blue, created=no, login=yes, password=unchanged" in lines
+    assert "    green: name=app_green, created=yes, login=yes, password=set" in lines
+    assert "  tables: 3" in lines and "  ddl_refused: yes" in lines
+    assert "compatibility: ok=yes, checked=14, inconclusive=0, broken=none, serving=green" in lines
+
+
+def test_a_nested_list_of_objects_is_an_indented_table():
+    text = results.render(
+        {
+            "ok": True,
+            "action": "check",
+            "compatibility": {"ok": False, "broken": [{"color": "blue", "migration": "0004", "error": "x"}]},
+        }
+    )
+    assert text.splitlines() == [
+        "compatibility:",
+        "  ok: no",
+        "  broken:",
+        "    color  migration  error",
+        "    -----  ---------  -----",
+        "    blue   0004       x",
+    ]
