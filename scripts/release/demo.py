@@ -541,7 +541,7 @@ Try next
   make status                                   one screen: traffic, images, tasks, alarms, migrations
   make plan                                     nothing to change: the checkout says what is deployed
   make release COLOR=blue STEPS=50,100 BAKE=5 AUTO_APPROVE=1
-  make rollback AUTO_APPROVE=1                  all traffic back to green now (break-glass)
+  make rollback                                 all traffic back to green now (break-glass)
   make migrate ACTION=list                      the migrations and their state""",
         file=sys.stderr,
     )

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from scripts.release import (
     bake,
     breakglass,
+    contract,
     environment,
     evidence,
     exitcodes,
@@ -244,7 +245,7 @@ def _migrate_expand(ws: Workspace, outputs: dict, rollout: Rollout, function: st
     if rollout.allow_incompatible:
         event["allow_incompatible"] = True
     result = invoke(function, event)
-    outcome = "applied" if result.get("ok") else "failed"
+    outcome = contract.migration_outcome("migrate", result)
     _journal(
         ws,
         "migration",
@@ -393,7 +394,7 @@ def _release(
     else:
         if target is None:
             raise BadInput("COLOR is required: the colour to release to, e.g. make release COLOR=green")
-        environment.check_color(target)
+        environment.check_color(target, "release")
         trafficfile.refuse_overrides(extra_var_files, env)
         path = trafficfile.path_for(env)
         current = trafficfile.read(path)
@@ -647,7 +648,7 @@ def problems(
     """Every bad make variable of `make release`, before the state, the lock or Terraform is touched."""
     found = [p for p in (environment.env_problem(env),) if p]
     checks = [
-        lambda: environment.check_color(color) if color is not None else None,
+        lambda: environment.check_color(color, "release") if color is not None else None,
         lambda: parse_steps(steps) if steps and steps.strip() else None,
         lambda: parse_bake(bake_seconds, env) if bake_seconds and bake_seconds.strip() else None,
         lambda: bake.min_requests(min_requests, env),
