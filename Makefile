@@ -75,7 +75,7 @@ venv: $(VENV)/.installed $(if $(strip $(TF_PLUGIN_MIRROR)),$(LOCAL)/terraform.rc
 up: venv ## Start the local default: moto server + PostgreSQL on free ports, state bucket and zone
 	@$(PY) -m scripts.localdefault.localenv up
 
-down: ## Stop the local default (by process id); data stays until `make clean`
+down: ## Stop the local default: moto keeps nothing (what was deployed and the Terraform state go), PostgreSQL's data stays until `make clean`
 	@if [ -x $(PY) ]; then $(PY) -m scripts.localdefault.localenv down; fi
 
 env: ## Export lines for plain terraform/aws/psql on the local default (no password printed): eval "$(make -s env)"

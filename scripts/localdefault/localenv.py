@@ -444,7 +444,9 @@ def _up() -> State:
 
 
 def down() -> None:
-    """Stop both services by process id. Data stays until ``clean``."""
+    """Stop both services by process id. moto holds everything in memory, so what was deployed on it (the
+    stacks, the Route 53 records, the Terraform state and the journal in its bucket) is gone; PostgreSQL's
+    data stays until ``clean``."""
     with _exclusive():
         _down()
 
@@ -472,6 +474,10 @@ def _down() -> None:
         )
     # A fresh moto server has no resources: forget it so the next `up` re-creates the fixtures.
     _save_state(State(**{**asdict(state), "moto_pid": 0}))
+    _say(
+        "stopped: what was deployed on moto (stacks, records, the Terraform state) is gone with it; "
+        "PostgreSQL keeps its data until `make clean`; `make demo` deploys again"
+    )
 
 
 def clean() -> None:

@@ -195,9 +195,12 @@ def judge(session: Session, rollout: Rollout, outputs: dict, began: dt.datetime,
         )
     stack = outputs["stacks"][rollout.target]
     alb = observe.alb_arn(session, stack["target_group_arn"])
-    requests = observe.request_count(session, alb, began, dt.datetime.now(dt.UTC)) if alb else 0
+    ended = dt.datetime.now(dt.UTC)
+    requests = observe.request_count(session, alb, began, ended) if alb else 0
     needed = f"{minimum} needed" if minimum else "none needed here: MIN_REQUESTS=0"
-    say(f"    {rollout.target} served {requests} request(s) during the bake (RequestCount, {needed})")
+    whole = ended - began >= dt.timedelta(minutes=2)  # else the minute it began, taken whole (observe)
+    counted = "during the bake" if whole else "in the minute the bake began"
+    say(f"    {rollout.target} served {requests} request(s) {counted} (RequestCount, {needed})")
     if requests < minimum:
         raise Inconclusive(
             f"inconclusive: the bake saw {requests} request(s) to {rollout.target}, fewer than "

@@ -144,10 +144,18 @@ def load_balancer_dimension(alb_arn: str) -> str:
 
 
 def request_count(session: Session, alb_arn: str, start: dt.datetime, end: dt.datetime) -> int:
-    """Requests the ALB counted between ``start`` and ``end`` (RequestCount, Sum, one-minute periods; the
-    first minute is taken whole, since the ALB publishes one datapoint per minute)."""
-    start = start.astimezone(dt.UTC).replace(second=0, microsecond=0)
-    end = max(end.astimezone(dt.UTC), start + dt.timedelta(minutes=1))
+    """Requests the ALB counted between ``start`` and ``end`` (RequestCount, Sum, one-minute periods: the ALB
+    publishes one datapoint per minute). A window of two minutes or more counts only the minutes that
+    begin inside it, so traffic from before it (at the previous weights) is never credited to it; a shorter
+    one (a local demo's bake) has no whole minute, and takes the minute it began in whole."""
+    start = start.astimezone(dt.UTC)
+    end = end.astimezone(dt.UTC)
+    floor = start.replace(second=0, microsecond=0)
+    if end - start >= dt.timedelta(minutes=2):
+        start = floor if floor == start else floor + dt.timedelta(minutes=1)
+    else:
+        start = floor
+        end = max(end, start + dt.timedelta(minutes=1))
     answer = session.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/ApplicationELB",
         MetricName="RequestCount",
