@@ -35,7 +35,7 @@ import psycopg
 from psycopg import sql
 
 from migrator import logs
-from migrator.runner import store
+from migrator.runner import shapes, store
 from migrator.settings import COLORS, Settings
 
 __all__ = [
@@ -356,26 +356,13 @@ def tables_of(query: str) -> list[str]:
         return []
     ctes: set[str] = set()
     names: set[str] = set()
-    for node in _walk(tree):
+    for node in shapes.walk(tree):
         kind = type(node).__name__
         if kind == "CommonTableExpr":
             ctes.add(node.ctename)
         elif kind == "RangeVar":
             names.add(f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname)
     return sorted(names - ctes)
-
-
-def _walk(value: Any):
-    from pglast import ast
-
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Node):
-            yield item
-            stack.extend(getattr(item, slot) for slot in item.__slots__)
-        elif isinstance(item, tuple | list):
-            stack.extend(item)
 
 
 _SHOWN = 2000  # characters of one statement in a listing (a Lambda result must stay under 6 MB)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Insert", "Shape", "of"]
+__all__ = ["Insert", "Shape", "of", "walk"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def copy_all(table: str, width: int) -> str:
     return f"INSERT INTO {'.'.join(map(_quote, parts))} VALUES ({values})"
 
 
-def _walk(value: Any) -> Any:
+def walk(value: Any) -> Any:
     """Every node under ``value``."""
     from pglast import ast
 
@@ -141,7 +141,7 @@ def of(query: str) -> Shape:
         tree = pglast.parse_sql(query)
     except pglast.parser.ParseError:
         return shape
-    for node in _walk(tree):
+    for node in walk(tree):
         kind = type(node).__name__
         if kind == "A_Star":
             shape.star = True

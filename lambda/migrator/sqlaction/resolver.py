@@ -115,6 +115,21 @@ _TYPE_FIELDS = (
 _SET_LOCAL = "pg_catalog.set_config(%s::pg_catalog.text, %s::pg_catalog.text, true)"
 
 
+# The types a type is made of, one level down (the element of an array, a domain's base, a composite's
+# columns, a range's subtype, a multirange's range): the recursive step of both type closures below.
+_TYPE_CHILDREN = (
+    "  CROSS JOIN LATERAL ("
+    f"    SELECT t.typelem WHERE t.typelem {_NE} 0::pg_catalog.oid"
+    f"    UNION ALL SELECT t.typbasetype WHERE t.typtype {_EQ} 'd'::pg_catalog.\"char\""
+    "    UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a"
+    f"     WHERE t.typtype {_EQ} 'c'::pg_catalog.\"char\" AND a.attrelid {_EQ} t.typrelid"
+    "       AND a.attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2 AND NOT a.attisdropped"
+    f"    UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid {_EQ} t.oid"
+    f"    UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid {_EQ} t.oid"
+    "  ) AS x(child)"
+)
+
+
 def set_local(conn: psycopg.Connection, settings: dict[str, str]) -> None:
     """SET LOCAL of each setting, with bound parameters (SET takes none): they end with the transaction."""
     conn.execute(
@@ -1048,15 +1063,8 @@ def _check_types(conn: psycopg.Connection, found: _Found) -> None:
         "    FROM pg_catalog.unnest(%(all)s::pg_catalog.oid[]) AS u(t)"
         "  UNION"
         f"  SELECT x.child, c.constructed FROM closure c JOIN pg_catalog.pg_type t ON t.oid {_EQ} c.oid"
-        "  CROSS JOIN LATERAL ("
-        f"    SELECT t.typelem WHERE t.typelem {_NE} 0::pg_catalog.oid"
-        f"    UNION ALL SELECT t.typbasetype WHERE t.typtype {_EQ} 'd'::pg_catalog.\"char\""
-        "    UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a"
-        f"     WHERE t.typtype {_EQ} 'c'::pg_catalog.\"char\" AND a.attrelid {_EQ} t.typrelid"
-        "       AND a.attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2 AND NOT a.attisdropped"
-        f"    UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid {_EQ} t.oid"
-        f"    UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid {_EQ} t.oid"
-        "  ) AS x(child))"
+        + _TYPE_CHILDREN
+        + ")"
         " SELECT t.oid, pg_catalog.format_type(t.oid, NULL), t.typtype, pg_catalog.bool_or(c.constructed),"
         f"  {io},"
         # a domain's CHECK that calls only built-ins records no function or operator dependency
@@ -1130,15 +1138,8 @@ def _check_parsed_types(conn: psycopg.Connection, found: _Found) -> None:
         "  SELECT u.t, u.t FROM pg_catalog.unnest(%(parsed)s::pg_catalog.oid[]) AS u(t)"
         "  UNION"
         f"  SELECT c.top, x.child FROM closure c JOIN pg_catalog.pg_type t ON t.oid {_EQ} c.oid"
-        "  CROSS JOIN LATERAL ("
-        f"    SELECT t.typelem WHERE t.typelem {_NE} 0::pg_catalog.oid"
-        f"    UNION ALL SELECT t.typbasetype WHERE t.typtype {_EQ} 'd'::pg_catalog.\"char\""
-        "    UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a"
-        f"     WHERE t.typtype {_EQ} 'c'::pg_catalog.\"char\" AND a.attrelid {_EQ} t.typrelid"
-        "       AND a.attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2 AND NOT a.attisdropped"
-        f"    UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid {_EQ} t.oid"
-        f"    UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid {_EQ} t.oid"
-        "  ) AS x(child))"
+        + _TYPE_CHILDREN
+        + ")"
         " SELECT pg_catalog.format_type(c.top, NULL), t.typname::pg_catalog.text"
         f"  FROM closure c JOIN pg_catalog.pg_type t ON t.oid {_EQ} c.oid"
         f" WHERE t.oid {_LT} {_BUILTIN} AND t.typname {_EQ} ANY (%(names)s::pg_catalog.name[])"
