@@ -398,16 +398,17 @@ def _release(
         trafficfile.refuse_overrides(extra_var_files, env)
         path = trafficfile.path_for(env)
         current = trafficfile.read(path)
-        deployed = trafficfile.deployed(outputs)
-        if deployed is not None and deployed != current:
-            raise Refused(
-                f"{trafficfile.shown(path)} says {current.describe()}, but ENV={env} serves "
-                f"{show_weights(deployed.weights)} ({deployed.describe()}): the file holds a change that was "
-                "never applied, and a release starts from what is deployed. Put the file back (`git checkout "
-                f"{trafficfile.shown(path)}`, or `make plan COLOR={deployed.live_color}`) and release again; "
-                "or apply that change first (`make apply`)"
-            )
         if current.live_color == target:
+            deployed = trafficfile.deployed(outputs)
+            if deployed is not None and deployed.live_color != target:
+                # `make plan COLOR=<target>` wrote the switch, and it was never applied
+                raise Refused(
+                    f"{trafficfile.shown(path)} says {current.describe()}, but ENV={env} still has "
+                    f"{deployed.live_color} live ({show_weights(deployed.weights)} in the state): the file "
+                    f"holds a switch that was never applied. To release {target} step by step, put the file "
+                    f"back (`git checkout {trafficfile.shown(path)}`, or `make plan COLOR={deployed.live_color}`) "
+                    f"and run this again; `make apply COLOR={target}` switches at once"
+                )
             raise Refused(
                 f"{target} is already live in ENV={env} ({current.describe()} in {trafficfile.shown(path)}): "
                 "there is nothing to release to it"
