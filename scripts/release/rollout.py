@@ -406,8 +406,9 @@ def _release(
                     f"{trafficfile.shown(path)} says {current.describe()}, but ENV={env} still has "
                     f"{deployed.live_color} live ({show_weights(deployed.weights)} in the state): the file "
                     f"holds a switch that was never applied. To release {target} step by step, put the file "
-                    f"back (`git checkout {trafficfile.shown(path)}`, or `make plan COLOR={deployed.live_color}`) "
-                    f"and run this again; `make apply COLOR={target}` switches at once"
+                    f"back (`git checkout {trafficfile.shown(path)}`, or "
+                    f"`make plan COLOR={deployed.live_color}`) and run this again; "
+                    f"`make apply COLOR={target}` switches at once"
                 )
             raise Refused(
                 f"{target} is already live in ENV={env} ({current.describe()} in {trafficfile.shown(path)}): "
