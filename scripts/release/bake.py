@@ -198,7 +198,7 @@ def judge(session: Session, rollout: Rollout, outputs: dict, began: dt.datetime,
     ended = dt.datetime.now(dt.UTC)
     requests = observe.request_count(session, alb, began, ended) if alb else 0
     needed = f"{minimum} needed" if minimum else "none needed here: MIN_REQUESTS=0"
-    whole = ended - began >= dt.timedelta(minutes=2)  # else the minute it began, taken whole (observe)
+    whole = ended - began >= observe.WHOLE_MINUTES_FROM  # else the minute it began, taken whole
     counted = "during the bake" if whole else "in the minute the bake began"
     say(f"    {rollout.target} served {requests} request(s) {counted} (RequestCount, {needed})")
     if requests < minimum:

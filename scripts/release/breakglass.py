@@ -333,7 +333,13 @@ def _after_the_last_change(
     the weights Route 53 answers, :func:`previous_colour` decides (and a warning says so)."""
     answered = _answered(session, outputs)
     try:
-        events = [e for e in journal.read(ws, last=200) if e.get("kind") in _MOVES and e.get("weights_after")]
+        events = [
+            e
+            for e in journal.read(ws, last=200)
+            if e.get("kind") in _MOVES
+            and e.get("weights_after")
+            and _normal(e.get("weights_before") or {}) != _normal(e["weights_after"])  # it moved traffic
+        ]
     except journal.JournalError as exc:
         events = []
         warnings.append(f"could not read the journal ({exc}): going by what Route 53 answers")
@@ -346,6 +352,8 @@ def _after_the_last_change(
                 "Route 53"
             )
         return previous_colour(ws, session, outputs), None
+    if len(set(answered.values())) == 1:  # a 50/50 tie names no colour: the file breaks it
+        return previous_colour(ws, session, outputs), None
     here = _leader(answered)
     if last.get("kind") == "rollback" or last.get("outcome") in _WAYS_BACK:
         return Traffic(here, 0), (
@@ -353,7 +361,7 @@ def _after_the_last_change(
             f"({last.get('outcome')}); to move traffic, `make release COLOR=<colour>`"
         )
     before = _normal(last.get("weights_before") or {})
-    if not before or before == answered:
+    if not before or len(set(before.values())) == 1:
         return previous_colour(ws, session, outputs), None
     return Traffic(_leader(before), 0), None
 

@@ -143,15 +143,19 @@ def load_balancer_dimension(alb_arn: str) -> str:
     return alb_arn.split(":loadbalancer/", 1)[-1]
 
 
+WHOLE_MINUTES_FROM = dt.timedelta(minutes=5)
+
+
 def request_count(session: Session, alb_arn: str, start: dt.datetime, end: dt.datetime) -> int:
     """Requests the ALB counted between ``start`` and ``end`` (RequestCount, Sum, one-minute periods: the ALB
-    publishes one datapoint per minute). A window of two minutes or more counts only the minutes that
-    begin inside it, so traffic from before it (at the previous weights) is never credited to it; a shorter
-    one (a local demo's bake) has no whole minute, and takes the minute it began in whole."""
+    publishes one datapoint per minute, about a minute late). A window of five minutes or more counts only
+    the minutes that begin inside it, so traffic from before it (at the previous weights) is never credited
+    to it; a shorter one (a local demo's bake) could count almost nothing that way, and takes the minute it
+    began in whole."""
     start = start.astimezone(dt.UTC)
     end = end.astimezone(dt.UTC)
     floor = start.replace(second=0, microsecond=0)
-    if end - start >= dt.timedelta(minutes=2):
+    if end - start >= WHOLE_MINUTES_FROM:
         start = floor if floor == start else floor + dt.timedelta(minutes=1)
     else:
         start = floor

@@ -81,7 +81,7 @@ def gather(env: str) -> dict:
     return {
         "env": env,
         "live_color": live,
-        "traffic": describe_traffic(_served(route53) or written),
+        "traffic": describe_traffic(_served(route53, written) or written),
         "canary_percent": written.canary_percent,
         "weights": {"repository": written.weights, "state": state_weights, "route53": route53},
         "colours": colours,
@@ -147,12 +147,15 @@ def traffic_problems(
     return [f"traffic disagrees: {shown}{hint}"]
 
 
-def _served(route53: dict) -> trafficfile.Traffic | None:
-    """What Route 53 serves, as traffic settings (None without records)."""
+def _served(route53: dict, written: trafficfile.Traffic) -> trafficfile.Traffic | None:
+    """What Route 53 serves, as traffic settings (None without records; at a 50/50 tie the file names the
+    live colour, as Terraform does)."""
     if not route53:
         return None
     weights = {color: int(route53.get(color) or 0) for color in environment.COLORS}
     live = max(sorted(weights), key=lambda color: weights[color])
+    if len(set(weights.values())) == 1:
+        live = written.live_color
     other = "green" if live == "blue" else "blue"
     return trafficfile.Traffic(live, weights[other])
 

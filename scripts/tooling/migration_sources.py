@@ -537,8 +537,10 @@ def _with_search_path(body: str, path: SearchPath | None, transactional: bool) -
         return body
     schemas, prepend = path
     first = search_path_sql(schemas, prepend=prepend, local=transactional)
-    end = "" if body.rstrip().endswith(";") else ";\n"
-    return f"{first}\n{body}{end}RESET search_path;\n"
+    code = re.sub(r"(\s*--[^\n]*)+\s*$", "", body)  # a `;` in a trailing comment ends nothing
+    newline = "" if body.endswith("\n") else "\n"  # RESET on a line of its own, never inside a comment
+    end = "" if code.rstrip().endswith(";") else ";\n"
+    return f"{first}\n{body}{newline}{end}RESET search_path;\n"
 
 
 def convert(source: Source, search_path: SearchPath | None = None) -> Converted:

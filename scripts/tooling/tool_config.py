@@ -135,12 +135,19 @@ def _database_url(folder: Path) -> ToolConfig:
 def _url_search_path(url: str) -> list[str] | None:
     query = parse_qs(urlsplit(url).query)
     for value in query.get("search_path", []):
-        return [s.strip().strip('"') for s in unquote(value).split(",") if s.strip()]
+        return [_folded(s) for s in unquote(value).split(",") if s.strip()]
     for value in query.get("options", []):
         match = re.search(r"-c\s*search_path=([^ ]+)", unquote(value))
         if match:
-            return [s.strip().strip('"') for s in match.group(1).split(",") if s.strip()]
+            return [_folded(s) for s in match.group(1).split(",") if s.strip()]
     return None
+
+
+def _folded(name: str) -> str:
+    """A search path entry as PostgreSQL reads it: a quoted name as written, an unquoted one in lower case
+    (the files are written with every name quoted)."""
+    name = name.strip()
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name.lower()
 
 
 def read_config(tool: str, folder: Path) -> ToolConfig:
@@ -161,7 +168,7 @@ def read_config(tool: str, folder: Path) -> ToolConfig:
 
 def parse_search_path(value: str) -> list[str]:
     """``SEARCH_PATH=billing,public`` as schema names; raises ValueError naming a bad one."""
-    names = [s.strip() for s in value.split(",") if s.strip()]
+    names = [_folded(s) for s in value.split(",") if s.strip()]
     for name in names:
         if not _SCHEMA.match(name) and name != "$user":
             raise ValueError(f"SEARCH_PATH: {name!r} is not a schema name (letters, digits, _)")

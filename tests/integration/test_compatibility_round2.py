@@ -464,3 +464,43 @@ CONTROLS = [
 def test_what_the_first_round_already_saw(db: RdsLike, up: str, expected: set[str]):
     found = broken(check(db, up))
     assert {key for key in BLUE if recorded(key) in found} == expected, found
+
+
+def test_a_copy_committed_by_a_failing_migration_is_rebuilt_for_the_next_check(local_default):
+    # the enum value is committed in the copy, then the next statement fails: the copy must not stay ahead
+    with rds_like_database(local_default.admin_url, local_default.pg_port) as db:
+        runner.migrate(db.migrator_url, manifest=Manifest(BASE), settings=db.settings)
+        db.run_as("blue", [BLUE["select_orders"]])
+        runner.capture(db.migrator_url, settings=db.settings)
+        failing = "ALTER TYPE order_state ADD VALUE 'refunded';\nUPDATE no_such_table SET x = 1;"
+        first = check(db, failing, transactional=False)
+        assert first["ok"] is False and "no_such_table" in first["unsimulated"]["error"], first
+        fixed = check(
+            db,
+            failing.replace("no_such_table SET x = 1", "orders SET state = 'refunded'"),
+            transactional=False,
+        )
+        assert fixed["ok"] is True and "unsimulated" not in fixed, fixed
+
+
+def test_a_python_migration_that_commits_leaves_the_check_working(local_default):
+    def backfill(conn: psycopg.Connection) -> None:
+        conn.execute("ALTER TABLE orders ADD COLUMN currency text")
+        conn.commit()  # a batched backfill commits between batches
+
+    with rds_like_database(local_default.admin_url, local_default.pg_port) as db:
+        runner.migrate(db.migrator_url, manifest=Manifest(BASE), settings=db.settings)
+        db.run_as("blue", [BLUE["select_orders"], BLUE["insert_order"]])
+        runner.capture(db.migrator_url, settings=db.settings)
+        python = Migration("0002", "backfill", backfill, None)
+        follow = Migration("0003", "drop_note", "ALTER TABLE orders DROP COLUMN note", None)
+        result = runner.check(
+            db.migrator_url, manifest=Manifest((*BASE, python, follow)), settings=db.settings
+        )
+        compatibility = result["compatibility"]
+        assert compatibility["ok"] is True and compatibility["broken"] == [], compatibility
+        # and the copy it committed is rebuilt: the same check again sees the same
+        again = runner.check(
+            db.migrator_url, manifest=Manifest((*BASE, python, follow)), settings=db.settings
+        )
+        assert again["compatibility"]["ok"] is True, again

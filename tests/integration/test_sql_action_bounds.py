@@ -829,3 +829,17 @@ def test_round_six_rules_leave_ordinary_reporting_alone(
     result = handler_module.handler({"action": "sql", "sql": sql}, lambda_context)
     assert result["ok"], result
     assert result["rows"] == [[True, True, True, 2, "users", True, True, True]], result
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "WITH n AS (SELECT 'x' || g AS nm FROM generate_series(1, 100) g) SELECT nm::regclass FROM n",
+        "SELECT CAST(email AS regclass) FROM users",
+    ],
+)
+def test_the_check_alone_refuses_text_made_into_a_relation_name(database: dict[str, str], sql: str) -> None:
+    # a text column cast to regclass is the function regclass(text), not an I/O coercion (a review found it)
+    with psycopg.connect(database["superuser"], autocommit=True) as conn, pytest.raises(UnsafeSQL) as refused:
+        run_readonly(conn, sql, guard=False)
+    assert "must be a literal" in str(refused.value)

@@ -242,3 +242,21 @@ def test_files_ported_by_hand_are_left_out_with_exclude(tmp_path, package):
 
     assert [c.source.kit_id for c in outcome.imported] == ["00001"] and outcome.excluded == ["00002_seed.go"]
     assert "excluded (EXCLUDE=): 00002_seed.go" in report(outcome, package)
+
+
+def test_a_search_path_from_a_url_or_the_variable_is_folded_as_postgresql_reads_it():
+    from scripts.tooling import tool_config
+
+    assert tool_config._url_search_path("postgres://h/db?search_path=Billing,%22Mixed%22") == [
+        "billing",
+        "Mixed",
+    ]
+    assert tool_config.parse_search_path("Billing, public") == ["billing", "public"]
+
+
+def test_the_reset_after_a_body_ending_in_a_comment_is_a_statement_of_its_own():
+    from scripts.tooling.migration_sources import _with_search_path
+
+    text = _with_search_path("CREATE TABLE t (a int)\n-- done;", (["billing"], False), True)
+    lines = text.splitlines()
+    assert lines[-1] == "RESET search_path;" and lines[-2] == ";" and lines[-3] == "-- done;", text

@@ -314,19 +314,18 @@ def _begin(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
-def _apply(conn: psycopg.Connection, migration: Migration) -> bool:
-    """Apply one pending migration inside the check's transaction (as the migrator). True when it had to
-    commit the copy: a migration outside a transaction that adds an enum value and then uses it (PostgreSQL
-    refuses a new value in the transaction that added it), which leaves the copy ahead (the caller rebuilds
-    it)."""
+def _apply(conn: psycopg.Connection, migration: Migration, ahead: list[bool]) -> None:
+    """Apply one pending migration inside the check's transaction (as the migrator). A migration outside a
+    transaction that adds an enum value and then uses it (PostgreSQL refuses a new value in the transaction
+    that added it) commits the copy after ``ADD VALUE``, and says so in ``ahead`` at once, whatever fails
+    next: the copy is then ahead of the live database, and the caller rebuilds it."""
     step = migration.forward
     if callable(step):
         step(conn)  # its own `with conn.transaction()` blocks become savepoints here
-        return False
+        return
     if migration.transactional:
         conn.execute(step)  # type: ignore[arg-type]  # trusted migration SQL
-        return False
-    committed = False
+        return
     for statement in split_statements(step):
         safe = shadow.transaction_safe(statement)
         if safe is None:
@@ -334,10 +333,9 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> bool:
         conn.execute(safe)  # type: ignore[arg-type]
         if _ADD_VALUE.match(safe):
             conn.execute("COMMIT")
+            ahead[0] = True
             _begin(conn)
             conn.execute("SAVEPOINT rk_migration")
-            committed = True
-    return committed
 
 
 def check(
@@ -420,7 +418,7 @@ def _walk_plan(
     the shadow ahead of the live database."""
     roles = [settings.roles_by_color[c] for c in serving]
     schemas = settings.sql_schemas
-    committed = False
+    ahead = [False]  # the copy was committed: it is ahead of the live database
     conn.prepare_threshold = None  # psycopg prepares nothing here: explain_as deallocates all it prepared
     _begin(conn)
     try:
@@ -430,17 +428,21 @@ def _walk_plan(
         for migration in plan:
             conn.execute("SAVEPOINT rk_migration")
             try:
-                committed = _apply(conn, migration) or committed
+                _apply(conn, migration, ahead)
             except Exception as exc:
-                conn.execute("ROLLBACK TO SAVEPOINT rk_migration")
+                if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+                    ahead[0] = True  # a Python migration committed, then failed
+                else:
+                    conn.execute("ROLLBACK TO SAVEPOINT rk_migration")
                 reason = pg_reason(exc) if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}"
                 result["unsimulated"] = {
                     "migration": migration.id,
                     "error": f"{migration.label} fails on a copy of the schema: {reason}",
                 }
-                return committed or conn.info.transaction_status == pq.TransactionStatus.IDLE
+                break
             if conn.info.transaction_status == pq.TransactionStatus.IDLE:
-                committed = True  # a Python migration committed: what follows runs outside the savepoint
+                ahead[0] = True  # a Python migration committed: go on in a transaction of the check's own
+                _begin(conn)
             else:
                 conn.execute("RELEASE SAVEPOINT rk_migration")
             after = _facts(conn, roles, schemas)
@@ -492,8 +494,8 @@ def _walk_plan(
         if conn.info.transaction_status != pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
         else:
-            committed = True
-    return committed
+            ahead[0] = True
+    return ahead[0]
 
 
 def _baseline(
@@ -513,8 +515,9 @@ def _baseline(
         ok: list[Subject] = []
         for subject, compiled in zip(mine, compile_as(conn, role, mine), strict=True):
             subject.last = compiled
-            if compiled.ok:
+            if compiled.ok and not _TRANSLATED.match(subject.query):  # COPY sends text: untyped, as it is
                 subject.params = tuple(t if t in _KEPT_TYPES else 0 for t in compiled.params)
+            if compiled.ok:
                 ok.append(subject)
             else:
                 result["inconclusive"] += 1

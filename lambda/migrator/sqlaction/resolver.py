@@ -614,6 +614,8 @@ def _check_arguments(name: str, node: Node, arguments: str) -> None:
         )
     if name in policy.NAME_LOOKUPS:
         policy.check_lookup_name_argument(const_text(args[0]) if args else None, name)
+    if name == "regclass" and arguments == "text" and args and not _is_literal(args[0]):
+        policy.refuse_name_text_input("regclass")  # CAST(text_column AS regclass) is this function
     if name in policy.PRIVILEGE_LOOKUPS:
         # a name it looks up (text) is a literal; the privilege, has_*_privilege's last argument, is parsed
         types = arguments.split(", ")
