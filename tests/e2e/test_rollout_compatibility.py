@@ -60,7 +60,7 @@ def test_the_release_migrate_step_refuses_a_migration_that_breaks_the_live_colou
     assert kit.live_weights() == before == {"blue": 0, "green": 100}
     assert kit.rollout_state()["index"] == 1  # verify done, migrate not: `make release` resumes there
     refused = [e for e in kit.journal() if e["kind"] == "migration"][-1]
-    assert refused["outcome"] == "failed" and "Incompatible" in refused["reason"]
+    assert refused["outcome"] == "refused" and "Incompatible" in refused["reason"]  # a safety rail said no
     # AND nothing was migrated
     listed = kit.migrate(ACTION="list")
     assert {m["id"]: m["state"] for m in listed["migrations"]}["0008"] == "pending"

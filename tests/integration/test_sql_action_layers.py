@@ -20,6 +20,7 @@ domain, a cast, a view, a large object, a user mapping with a password, and cust
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -464,6 +465,13 @@ def observed(env: dict[str, str]) -> Iterator[tuple[psycopg.Connection, psycopg.
         psycopg.connect(env["migrator"], autocommit=True) as bystander,
     ):
         bystander.execute(f"SELECT '{SECRET}' AS bystander_query")
+        # The previous test's sessions leave a moment after they close (seconds on a loaded machine): wait
+        # until only the bystander remains (the observer does not list itself), or one ending mid-test looks
+        # like a killed backend.
+        ours = [bystander.info.backend_pid]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [pid for (pid,) in snapshot(observer)["backends"]] != ours:
+            time.sleep(0.05)
         yield observer, bystander
 
 
