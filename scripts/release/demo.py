@@ -384,9 +384,7 @@ def story_start() -> None:
         migrate({"action": "rollback", "target": MIGRATE_FOR_V1})
     # Traffic as deployed first (a run stopped mid-apply may have left the file ahead of the state)
     outputs = ws.outputs()
-    live = outputs.get("live_color") or "blue"
-    other = "green" if live == "blue" else "blue"
-    written = Traffic(live, int((outputs.get("traffic_weights") or {}).get(other, 0)))
+    written = trafficfile.deployed(outputs) or Traffic("blue", 0)
     trafficfile.write(env_file(), written)
     change_env_file(
         f"blue at version 1 ({V1}), the repository's migrator",

@@ -59,6 +59,13 @@ class RdsLike:
         return psycopg.connect(self.admin_db_url, autocommit=True)
 
 
+def as_recorded(text: str, params: Sequence[Any]) -> str:
+    """A statement as pg_stat_statements records it: psycopg sends each %s as $1, $2, ..."""
+    for number in range(1, len(params) + 1):
+        text = text.replace("%s", f"${number}", 1)
+    return text
+
+
 @contextmanager
 def rds_like_database(admin_url: str, port: int, *, extension: bool = True) -> Iterator[RdsLike]:
     tag = uuid.uuid4().hex[:8]

@@ -15,7 +15,7 @@ from migrator import runner
 from migrator.errors import Incompatible
 from migrator.runner.manifest import Manifest, Migration
 
-from tests.integration.colour_support import RdsLike, rds_like_database
+from tests.integration.colour_support import RdsLike, as_recorded, rds_like_database
 
 BASE = (
     Migration(
@@ -75,10 +75,7 @@ GREEN = {
 
 def sql_of(key: str) -> str:
     """A statement as pg_stat_statements records it: psycopg sends %s as $1, $2, ..."""
-    text, params = {**BLUE, **GREEN}[key]
-    for number in range(1, len(params) + 1):
-        text = text.replace("%s", f"${number}", 1)
-    return text
+    return as_recorded(*{**BLUE, **GREEN}[key])
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from migrator.errors import Incompatible
 from migrator.runner.manifest import Manifest, Migration
 from psycopg import sql as pgsql
 
-from tests.integration.colour_support import RdsLike, rds_like_database
+from tests.integration.colour_support import RdsLike, as_recorded, rds_like_database
 
 BASE = (
     Migration(
@@ -102,10 +102,7 @@ def recorded(key: str) -> str:
             "select_by_ref_literal": "SELECT id, name FROM contacts WHERE ref = $1",
             "order_count_literal": "SELECT order_count($1)",
         }[key]
-    text, params = item
-    for number in range(1, len(params) + 1):
-        text = text.replace("%s", f"${number}", 1)
-    return text
+    return as_recorded(*item)
 
 
 @pytest.fixture(scope="module")
